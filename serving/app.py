@@ -1,0 +1,34 @@
+"""build_app(config) -> the Ray Serve application. The only module that calls
+serve.deployment / bind; also the import_path target for `serve run` and the
+RayService serveConfigV2 (`serving.app:app_builder`, with `args` = AppConfig)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ray import serve
+from ray.serve import Application
+
+from serving.config import AppConfig
+from serving.ingress import create_api, ingress_class
+from serving.intent.deployment import IntentModelDeployment
+from serving.ranking.deployment import RankerDeployment
+from serving.retrieval.deployment import RetrieverDeployment
+
+
+def build_app(config: AppConfig) -> Application:
+    d = config.deployments
+    api = create_api(config)
+    ingress = serve.deployment(name="Ingress", **d.ingress.serve_options())(ingress_class(api, serve.ingress(api)))
+    intent = serve.deployment(name="IntentModel", **d.intent.serve_options())(IntentModelDeployment)
+    retriever = serve.deployment(name="Retriever", **d.retriever.serve_options())(RetrieverDeployment)
+    ranker = serve.deployment(name="Ranker", **d.ranker.serve_options())(RankerDeployment)
+    return ingress.bind(intent.bind(config), retriever.bind(config), ranker.bind(config), config)
+
+
+def app_builder(args: dict[str, Any]) -> Application:
+    """Entry point for Serve config files: `args` is validated as an AppConfig.
+    `args: {config_file: path}` loads a YAML instead."""
+    if set(args) == {"config_file"}:
+        return build_app(AppConfig.from_yaml(args["config_file"]))
+    return build_app(AppConfig.from_dict(dict(args), source="serve args"))

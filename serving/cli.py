@@ -1,0 +1,92 @@
+"""The `segue` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from serving.config import ConfigError, load_config
+
+
+def _add_config(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None, help="YAML of the app config (default: built-in CPU default)")
+
+
+def cmd_serve(args) -> int:
+    from serving.server import serve_forever
+
+    config = load_config(args.config)
+    if args.port is not None:
+        config = config.model_copy(update={"http": config.http.model_copy(update={"port": args.port})})
+    return serve_forever(config, num_cpus=args.num_cpus)
+
+
+def cmd_index(args) -> int:
+    from tqdm import tqdm
+
+    from serving.catalog.loader import load_catalog
+    from serving.retrieval.embedder import make_embedder
+    from serving.retrieval.index import load_or_build
+
+    config = load_config(args.config)
+    catalog = load_catalog(args.catalog or config.catalog.path)
+    embedder = make_embedder(config.retrieval.embedder)
+    with tqdm(total=len(catalog), unit="track", desc="embedding", disable=args.quiet) as bar:
+        idx = load_or_build(catalog, embedder, config.retrieval.index_kind, config.retrieval.cache_dir, bar.update)
+    print(json.dumps({"index": idx.version, "tracks": len(catalog), "built": idx.built, "seconds": round(idx.seconds, 2)}))
+    return 0
+
+
+def cmd_intent(args) -> int:
+    from serving.intent.deployment import build_intent_service
+
+    config = load_config(args.config)
+    if args.backend:
+        config = config.model_copy(update={"intent": config.intent.model_copy(update={"backend": args.backend})})
+    service = build_intent_service(config)
+    result = asyncio.run(service.parse(args.prompt))
+    out = {"intent": result.intent.model_dump(mode="json"), "backend": result.versions.get("intent_backend"),
+           "versions": result.versions, "fallback_reason": result.fallback_reason,
+           "latency_ms": round(result.latency_ms, 1)}
+    print(json.dumps(out, indent=None if args.json else 2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="segue", description="Prompted playlists and music search on Ray Serve.")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+
+    p = sub.add_parser("serve", help="start a local Ray and serve the graph over HTTP")
+    _add_config(p)
+    p.add_argument("--port", type=int, default=None, help="HTTP port (default from config: 8000)")
+    p.add_argument("--num-cpus", type=int, default=None, help="CPUs given to the local Ray (default: all)")
+    p.set_defaults(fn=cmd_serve)
+
+    p = sub.add_parser("index", help="embed the catalog and build (or load) the cached index")
+    _add_config(p)
+    p.add_argument("--catalog", default=None, help="catalog file (default from config)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(fn=cmd_index)
+
+    p = sub.add_parser("intent", help="parse one prompt into an Intent")
+    _add_config(p)
+    p.add_argument("prompt")
+    p.add_argument("--backend", choices=["fallback", "vllm", "openai"], default=None)
+    p.add_argument("--json", action="store_true", help="one line of JSON")
+    p.set_defaults(fn=cmd_intent)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.fn(args)
+    except ConfigError as e:
+        print(f"segue: {e}", file=sys.stderr)
+        return 2
+    except (ValueError, FileNotFoundError) as e:
+        print(f"segue: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""One typed AppConfig, parsed once at start-up and frozen afterwards.
+
+The Helm chart's values mirror this model; `serving/configs/*.yaml` are examples.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DEPLOYMENT_NAMES = ("Ingress", "IntentModel", "Retriever", "Ranker")
+
+
+class ConfigError(ValueError):
+    """A config file or value is wrong; the message names the key and the fix."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AutoscalingConfig(_Frozen):
+    min_replicas: int = Field(default=1, ge=0)
+    max_replicas: int = Field(default=1, ge=1)
+    target_ongoing_requests: float = Field(default=2.0, gt=0)
+    upscale_delay_s: float = Field(default=30.0, ge=0)
+    downscale_delay_s: float = Field(default=600.0, ge=0)
+    look_back_period_s: float = Field(default=30.0, gt=0)
+    metrics_interval_s: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "AutoscalingConfig":
+        if self.max_replicas < self.min_replicas:
+            raise ValueError(f"max_replicas ({self.max_replicas}) must be >= min_replicas ({self.min_replicas})")
+        return self
+
+
+class ActorResources(_Frozen):
+    num_cpus: float = Field(default=0.5, ge=0)
+    num_gpus: float = Field(default=0.0, ge=0)
+    memory_mb: int | None = Field(default=None, ge=64, description="Ray memory reservation per replica.")
+
+
+class DeploymentConfig(_Frozen):
+    """Serve options of one deployment; rendered into serve.deployment(...) options."""
+
+    autoscaling: AutoscalingConfig = Field(default_factory=AutoscalingConfig)
+    resources: ActorResources = Field(default_factory=ActorResources)
+    max_ongoing_requests: int = Field(default=16, ge=1)
+    max_queued_requests: int = Field(default=64, ge=-1, description="-1 = unbounded (not recommended).")
+    graceful_shutdown_timeout_s: float = Field(default=10.0, ge=0)
+
+    def serve_options(self) -> dict[str, Any]:
+        res: dict[str, Any] = {"num_cpus": self.resources.num_cpus}
+        if self.resources.num_gpus:
+            res["num_gpus"] = self.resources.num_gpus
+        if self.resources.memory_mb:
+            res["memory"] = self.resources.memory_mb * 1024 * 1024
+        return {
+            "autoscaling_config": self.autoscaling.model_dump(),
+            "ray_actor_options": res,
+            "max_ongoing_requests": self.max_ongoing_requests,
+            "max_queued_requests": self.max_queued_requests,
+            "graceful_shutdown_timeout_s": self.graceful_shutdown_timeout_s,
+        }
+
+
+class DeploymentsConfig(_Frozen):
+    ingress: DeploymentConfig = Field(default_factory=DeploymentConfig)
+    intent: DeploymentConfig = Field(default_factory=DeploymentConfig)
+    retriever: DeploymentConfig = Field(default_factory=DeploymentConfig)
+    ranker: DeploymentConfig = Field(default_factory=DeploymentConfig)
+
+
+class CatalogConfig(_Frozen):
+    path: str | None = Field(default=None, description="JSONL or Parquet catalog; None = the shipped CPCD catalog.")
+
+
+class EmbedderConfig(_Frozen):
+    model: str = Field(default="all-MiniLM-L6-v2", description="Name of a sentence-transformers model shipped offline.")
+    batch_size: int = Field(default=128, ge=1)
+    device: str = Field(default="cpu")
+
+
+class IntentConfig(_Frozen):
+    backend: Literal["fallback", "vllm", "openai"] = "fallback"
+    deadline_ms: int = Field(default=2000, ge=10, description="LLM deadline per request; past it the fallback parser answers.")
+    tag_threshold: float = Field(default=0.5, ge=0, le=1, description="Min cosine similarity for a zero-shot tag.")
+
+
+class RetrievalConfig(_Frozen):
+    embedder: EmbedderConfig = Field(default_factory=EmbedderConfig)
+    index_kind: Literal["flat", "hnsw"] = "flat"
+    top_k: int = Field(default=200, ge=1, le=5000, description="Candidates handed to the ranker.")
+    cache_dir: str = Field(default="~/.cache/segue", description="Where built indexes are cached.")
+    load_timeout_s: float = Field(default=600.0, gt=0, description="How long a search waits for the index to load.")
+
+
+class RankingConfig(_Frozen):
+    version: str = Field(default="baseline-v1")
+    max_per_artist: int = Field(default=2, ge=1, description="Artist diversity cap, lifted for artists the listener asked for.")
+
+
+class HttpConfig(_Frozen):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+
+class AppConfig(_Frozen):
+    """Everything Segue needs to serve. Load with `AppConfig.from_yaml` or `load_config`."""
+
+    name: str = Field(default="segue", pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")
+    route_prefix: str = Field(default="/")
+    http: HttpConfig = Field(default_factory=HttpConfig)
+    catalog: CatalogConfig = Field(default_factory=CatalogConfig)
+    intent: IntentConfig = Field(default_factory=IntentConfig)
+    retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
+    ranking: RankingConfig = Field(default_factory=RankingConfig)
+    deployments: DeploymentsConfig = Field(default_factory=DeploymentsConfig)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None, source: str = "config") -> "AppConfig":
+        try:
+            return cls.model_validate(data or {})
+        except ValidationError as e:
+            raise ConfigError(_explain(e, source)) from e
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "AppConfig":
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {p} does not exist; pass an existing YAML, e.g. serving/configs/default.yaml")
+        try:
+            data = yaml.safe_load(p.read_text())
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{p}: not valid YAML: {e}") from e
+        if data is not None and not isinstance(data, dict):
+            raise ConfigError(f"{p}: top level must be a mapping of config keys, got {type(data).__name__}")
+        return cls.from_dict(data, source=str(p))
+
+
+def _explain(e: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid configuration"]
+    for err in e.errors():
+        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        msg = "unknown key (check its spelling)" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"  {loc}: {msg}")
+    return "\n".join(lines)
+
+
+def load_config(path: str | Path | None) -> AppConfig:
+    return AppConfig() if path is None else AppConfig.from_yaml(path)

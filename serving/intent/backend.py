@@ -1,0 +1,43 @@
+"""The interface every intent backend implements, and the fallback backend."""
+
+from __future__ import annotations
+
+import abc
+
+from serving.intent.fallback import FastParser
+from serving.intent.model import Intent
+
+
+class IntentOutputError(ValueError):
+    """The backend produced output that does not validate as an Intent."""
+
+
+class IntentBackend(abc.ABC):
+    """Turns a prompt into an Intent. LLM backends may be slow or fail: the
+    IntentService wraps them with a deadline and the fast parser."""
+
+    name: str
+
+    @abc.abstractmethod
+    async def generate(self, prompt: str) -> Intent: ...
+
+    @property
+    def versions(self) -> dict[str, str]:
+        return {"intent_backend": self.name}
+
+    async def close(self) -> None:
+        return None
+
+
+class FallbackBackend(IntentBackend):
+    name = "fallback"
+
+    def __init__(self, parser: FastParser):
+        self.parser = parser
+
+    async def generate(self, prompt: str) -> Intent:
+        return self.parser.parse(prompt)
+
+    @property
+    def versions(self) -> dict[str, str]:
+        return {"intent_backend": self.name, "intent_parser": self.parser.version}

@@ -1,0 +1,34 @@
+"""The IntentModel deployment: an IntentService with the configured backend."""
+
+from __future__ import annotations
+
+from serving.catalog.loader import load_catalog
+from serving.config import AppConfig
+from serving.intent.backend import IntentBackend
+from serving.intent.fallback import FastParser
+from serving.intent.service import IntentResult, IntentService
+from serving.retrieval.embedder import Embedder, make_embedder
+from serving.schemas import RequestContext
+
+
+def make_backend(config: AppConfig) -> IntentBackend | None:
+    """The primary backend named by config; None means the fast parser answers directly."""
+    if config.intent.backend == "fallback":
+        return None
+    raise NotImplementedError(f"intent backend '{config.intent.backend}' is not available in this build")
+
+
+def build_intent_service(config: AppConfig, embedder: Embedder | None = None) -> IntentService:
+    embedder = embedder or make_embedder(config.retrieval.embedder)
+    catalog = load_catalog(config.catalog.path)
+    artists = sorted({a for t in catalog.tracks for a in t.artists})
+    parser = FastParser(embedder, artists, tag_threshold=config.intent.tag_threshold)
+    return IntentService(make_backend(config), parser, deadline_s=config.intent.deadline_ms / 1000)
+
+
+class IntentModelDeployment:
+    def __init__(self, config: AppConfig):
+        self._service = build_intent_service(config)
+
+    async def parse(self, prompt: str, ctx: RequestContext) -> IntentResult:
+        return await self._service.parse(prompt)

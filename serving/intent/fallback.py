@@ -1,0 +1,236 @@
+"""The fast intent parser: rules plus zero-shot tags by embedding similarity, no LLM.
+
+It is both the default backend and the safety net every LLM backend falls back to,
+so it must never raise on user text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from serving.intent.model import Intent, IntentSource, YearRange
+from serving.intent.taxonomy import TAXONOMY, Tag
+from serving.retrieval.embedder import Embedder
+
+_WORD_NUM = {"fifties": 1950, "sixties": 1960, "seventies": 1970, "eighties": 1980, "nineties": 1990}
+_FILLER = re.compile(
+    r"\b(hi|hello|hey|hey there|greetings|good (morning|afternoon|evening)|please|thanks?( you)?|buddy|"
+    r"i'?d (like|love)( to)?|i would (like|love)( to)?|i want( to)?|i need|can you|could you|would you|"
+    r"(create|make|build|give|get|suggest|find|recommend)( me)?|(a|some|the) (playlist|songs?|music|tracks?)|"
+    r"playlist|songs?|tracks?|music|for me|that is|that will|include|including|some)\b",
+    re.I,
+)
+_EXCLUDE = re.compile(
+    r"\b(?:no|without|not|nothing|except|avoid|minus|skip|exclude|but no)\s+(?:too\s+|any\s+|more\s+|from\s+|by\s+)?"
+    r"([\w'&.\- ]+?)(?=\s*(?:[,.;!?)]|\band\b|\bbut\b|\bor\b|\bplease\b|$))",
+    re.I,
+)
+_LENGTH = re.compile(r"\b(\d{1,3})\s+(?:songs|tracks|tunes|videos|pieces)\b", re.I)
+_CUE = re.compile(r"\b(?:by|from|like|of|artist|artists|feat\.?|featuring)\s+$", re.I)
+_COMMON = frozenset(
+    "the a an and or of to in on for with my me i you we it is be this that love baby home time life night day "
+    "happy sad music song songs playlist run work party dance up down go out one two all new old best good bad "
+    "blue heart summer rain sunday morning chill fire light dream hello sleep free home world girl boy yes no".split()
+)
+
+
+@dataclass(frozen=True)
+class _TagIndex:
+    tags: tuple[Tag, ...]
+    vectors: np.ndarray
+
+
+class FastParser:
+    """Prompt -> Intent in a few milliseconds (one embedding when zero-shot tagging is on)."""
+
+    version = "fast-v1"
+
+    def __init__(
+        self,
+        embedder: Embedder | None = None,
+        artists: list[str] | None = None,
+        tag_threshold: float = 0.5,
+        today: dt.date | None = None,
+    ):
+        self._embedder = embedder
+        self._threshold = tag_threshold
+        self._year = (today or dt.date.today()).year
+        self._tags = (
+            _TagIndex(TAXONOMY, embedder.encode([t.text() for t in TAXONOMY])) if embedder is not None else None
+        )
+        self._artists: dict[str, str] = {}
+        for a in artists or ():
+            key = a.lower().strip()
+            if len(key) >= 3 and key not in _COMMON:
+                self._artists.setdefault(key, a)
+        self._max_artist_words = max((len(k.split()) for k in self._artists), default=0)
+
+    def parse(self, prompt: str) -> Intent:
+        text = " ".join(prompt.split())
+        low = text.lower()
+        excluded = [m.group(1).strip(" .'-") for m in _EXCLUDE.finditer(text)]
+        excluded = [e for e in excluded if e]
+        era = self._era(_EXCLUDE.sub(" ", low))
+        length = self._length(low)
+        era = era if era is not None else self._inverted_era(excluded)
+        excluded = [e for e in excluded if self._era(e.lower()) is None]
+        include_artists, exclude_artists, exclude_terms = self._artists_in(text, excluded)
+        search = self._search_text(text)
+        # Artist names say nothing about genre ("Daft Punk" is not punk).
+        tag_text, zs_text = low, search.lower()
+        for a in include_artists + exclude_artists:
+            tag_text, zs_text = tag_text.replace(a.lower(), " "), zs_text.replace(a.lower(), " ")
+        keyword_tags = self._keyword_tags(tag_text, excluded)
+        zs_text = " ".join(zs_text.split())
+        zero_shot = self._zero_shot_tags(zs_text, excluded) if self._tags is not None and len(zs_text) > 2 else []
+        tags = _merge(keyword_tags, zero_shot)
+        energy = self._energy(tags, excluded)
+        return Intent(
+            search_text=_clean(search)[:300],
+            genres=[t.name for t in tags if t.kind == "genre"][:5],
+            moods=[t.name for t in tags if t.kind == "mood"][:5],
+            activities=[t.name for t in tags if t.kind == "activity"][:3],
+            include_artists=include_artists[:10],
+            exclude_artists=exclude_artists[:10],
+            exclude_terms=[_clean(t)[:60] for t in exclude_terms][:10],
+            era=era,
+            energy=energy,
+            length=length,
+            source=IntentSource.fallback,
+        )
+
+    # --- pieces -------------------------------------------------------------
+    def _era(self, low: str) -> YearRange | None:
+        m = re.search(r"\b(?:the\s+)?(19|20)?(\d)0\s?'?s\b", low)
+        if m:
+            century = int(m.group(1)) * 100 if m.group(1) else (2000 if m.group(2) in "012" else 1900)
+            start = century + int(m.group(2)) * 10
+            return YearRange(start=start, end=start + 9)
+        for word, start in _WORD_NUM.items():
+            if word in low:
+                return YearRange(start=start, end=start + 9)
+        m = re.search(r"\b(?:last|past)\s+(\d{1,2})\s+years?\b", low)
+        if m:
+            return YearRange(start=max(1900, self._year - int(m.group(1))), end=self._year)
+        m = re.search(r"\b(?:since|after)\s+((?:19|20)\d\d)\b", low)
+        if m:
+            return YearRange(start=int(m.group(1)), end=max(int(m.group(1)), self._year))
+        m = re.search(r"\b(?:before)\s+((?:19|20)\d\d)\b", low)
+        if m:
+            return YearRange(start=1900, end=int(m.group(1)) - 1)
+        m = re.search(r"\b(?:from|in|of)\s+((?:19|20)\d\d)\b", low)
+        if m:
+            return YearRange(start=int(m.group(1)), end=int(m.group(1)))
+        if re.search(r"\b(brand new|latest|newest|new releases?|recent)\b", low):
+            return YearRange(start=self._year - 2, end=self._year)
+        return None
+
+    @staticmethod
+    def _length(low: str) -> int | None:
+        m = _LENGTH.search(low)
+        if m and 1 <= int(m.group(1)) <= 100:
+            return int(m.group(1))
+        return None
+
+    def _inverted_era(self, excluded: list[str]) -> YearRange | None:
+        """'nothing from the last 5 years' excludes an era: keep what came before it."""
+        for e in excluded:
+            era = self._era(e.lower())
+            if era is not None and era.end >= self._year:
+                return YearRange(start=1900, end=max(1900, era.start - 1))
+            if era is not None and era.start > 1900:
+                return None  # "no 80s" has no single range; leave the era open
+        return None
+
+    @staticmethod
+    def _keyword_tags(low: str, excluded: list[str]) -> list[tuple[Tag, float]]:
+        banned = " ".join(excluded).lower()
+        keywords = sorted(((kw, tag) for tag in TAXONOMY for kw in tag.keywords), key=lambda x: -len(x[0]))
+        hits: dict[str, tuple[Tag, float]] = {}
+        for kw, tag in keywords:
+            pat = rf"(?<![\w-]){re.escape(kw)}(?![\w-])"
+            if re.search(pat, low):
+                # Longest keyword wins its span: "work out" must not also count as "work".
+                low = re.sub(pat, " ", low)
+                if not re.search(pat, banned):
+                    hits.setdefault(tag.name, (tag, 1.0))
+        return list(hits.values())
+
+    def _zero_shot_tags(self, text: str, excluded: list[str]) -> list[tuple[Tag, float]]:
+        assert self._tags is not None and self._embedder is not None
+        banned = " ".join(excluded).lower()
+        q = self._embedder.encode([text])[0]
+        sims = self._tags.vectors @ q
+        out = []
+        for kind in ("genre", "mood", "activity"):
+            ranked = sorted(
+                ((t, float(s)) for t, s in zip(self._tags.tags, sims)
+                 if t.kind == kind and not any(k in banned for k in t.keywords)),
+                key=lambda x: -x[1],
+            )
+            # The best tag of each kind if clearly similar, a runner-up only if nearly as close.
+            if ranked and ranked[0][1] >= self._threshold:
+                out.append(ranked[0])
+                out += [(t, s) for t, s in ranked[1:2] if s >= ranked[0][1] - 0.03]
+        return out
+
+    def _artists_in(self, text: str, excluded: list[str]) -> tuple[list[str], list[str], list[str]]:
+        include: list[str] = []
+        low_words = re.findall(r"[\w'&.\-]+", text)
+        n = len(low_words)
+        for size in range(min(self._max_artist_words, 5), 0, -1):
+            for i in range(n - size + 1):
+                words = low_words[i : i + size]
+                cand = " ".join(words).lower().strip(".")
+                name = self._artists.get(cand)
+                if not name or name in include:
+                    continue
+                prefix = " ".join(low_words[max(0, i - 2) : i]) + " "
+                # One common-looking word is only an artist when capitalised or cued ("by X").
+                if size == 1 and not (words[0][:1].isupper() or _CUE.search(prefix)):
+                    continue
+                if any(cand in e.lower() for e in excluded):
+                    continue
+                include.append(name)
+        exclude_artists, exclude_terms = [], []
+        for e in excluded:
+            name = self._artists.get(e.lower())
+            (exclude_artists if name else exclude_terms).append(name or e)
+        return include, exclude_artists, exclude_terms
+
+    @staticmethod
+    def _energy(tags: list[Tag], excluded: list[str]) -> float | None:
+        vals = [t.energy for t in tags if t.energy is not None]
+        energy = sum(vals) / len(vals) if vals else None
+        ex = " ".join(excluded).lower()
+        if re.search(r"\b(upbeat|energetic|loud|fast|intense|hype|heavy)\b", ex):
+            energy = min(energy if energy is not None else 0.5, 0.35)
+        if re.search(r"\b(slow|calm|sleepy|mellow|ballads?)\b", ex):
+            energy = max(energy if energy is not None else 0.5, 0.65)
+        return None if energy is None else round(energy, 2)
+
+    @staticmethod
+    def _search_text(text: str) -> str:
+        without_ex = _EXCLUDE.sub(" ", text)
+        stripped = _FILLER.sub(" ", without_ex)
+        stripped = re.sub(r"\b(\d{1,3})\s+(songs|tracks|tunes)\b", " ", stripped, flags=re.I)
+        stripped = " ".join(stripped.split()).strip(" ,.!?;:-")
+        return stripped if len(stripped) >= 3 else " ".join(without_ex.split())
+
+
+def _merge(*groups: list[tuple[Tag, float]]) -> list[Tag]:
+    best: dict[str, tuple[Tag, float]] = {}
+    for group in groups:
+        for tag, score in group:
+            if tag.name not in best or best[tag.name][1] < score:
+                best[tag.name] = (tag, score)
+    return [t for t, _ in sorted(best.values(), key=lambda x: -x[1])]
+
+
+def _clean(s: str) -> str:
+    """Drop characters the Intent schema forbids (control chars, quotes, backslashes)."""
+    return re.sub(r"[\x00-\x1f\"\\]", " ", s).strip()

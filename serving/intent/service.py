@@ -1,0 +1,62 @@
+"""Deadline + fallback around an intent backend: a slow or dead LLM never fails a playlist."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+
+from serving.intent.backend import IntentBackend, IntentOutputError
+from serving.intent.fallback import FastParser
+from serving.intent.model import Intent, IntentSource
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IntentResult:
+    intent: Intent
+    versions: dict[str, str]
+    fallback_reason: str | None = None
+    latency_ms: float = 0.0
+
+
+@dataclass
+class IntentService:
+    backend: IntentBackend | None  # None = the fast parser is the primary backend
+    parser: FastParser
+    deadline_s: float
+    fallbacks: Counter = field(default_factory=Counter)
+
+    async def parse(self, prompt: str) -> IntentResult:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        if self.backend is None:
+            intent = self.parser.parse(prompt)
+            return IntentResult(intent, self._versions(), None, (loop.time() - t0) * 1000)
+        try:
+            intent = await asyncio.wait_for(self.backend.generate(prompt), timeout=self.deadline_s)
+            return IntentResult(
+                intent.model_copy(update={"source": IntentSource.llm}), self._versions(), None,
+                (loop.time() - t0) * 1000,
+            )
+        except asyncio.TimeoutError:
+            reason, source = "timeout", IntentSource.fallback_timeout
+        except IntentOutputError as e:
+            reason, source = "invalid_output", IntentSource.fallback_invalid
+            log.warning("intent backend %s produced invalid output: %s", self.backend.name, e)
+        except Exception as e:  # any engine failure degrades to the parser, visibly
+            reason, source = "engine_error", IntentSource.fallback_error
+            log.warning("intent backend %s failed: %r", self.backend.name, e)
+        self.fallbacks[reason] += 1
+        intent = self.parser.parse(prompt).model_copy(update={"source": source})
+        return IntentResult(intent, self._versions(), reason, (loop.time() - t0) * 1000)
+
+    def _versions(self) -> dict[str, str]:
+        v = {"intent_parser": self.parser.version}
+        if self.backend is not None:
+            v.update(self.backend.versions)
+        else:
+            v["intent_backend"] = "fallback"
+        return v

@@ -1,0 +1,84 @@
+"""The small tag taxonomy the fast parser matches prompts against.
+
+Each tag has a short description: zero-shot tagging embeds "tag: description"
+once and compares prompts to it by cosine similarity. Keywords give exact hits
+that need no model (and keep the parser useful if embeddings are unavailable).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Tag:
+    name: str
+    kind: str  # "genre" | "mood" | "activity"
+    description: str
+    keywords: tuple[str, ...] = ()
+    energy: float | None = None  # what the tag says about energy, if anything
+
+    def text(self) -> str:
+        return f"{self.name} music: {self.description}"
+
+
+def _g(name, desc, *kw, energy=None):
+    return Tag(name, "genre", desc, tuple(kw) or (name,), energy)
+
+
+def _m(name, desc, *kw, energy=None):
+    return Tag(name, "mood", desc, tuple(kw) or (name,), energy)
+
+
+def _a(name, desc, *kw, energy=None):
+    return Tag(name, "activity", desc, tuple(kw) or (name,), energy)
+
+
+TAXONOMY: tuple[Tag, ...] = (
+    _g("rock", "guitar-driven rock bands", "rock", "rock n roll", "rock and roll"),
+    _g("classic rock", "70s and 80s guitar rock anthems", "classic rock"),
+    _g("metal", "heavy metal, thrash, loud distorted guitars", "metal", "heavy metal", "metalcore", "thrash", energy=0.95),
+    _g("punk", "fast loud punk rock", "punk", energy=0.85),
+    _g("indie", "indie rock and indie pop", "indie", "alternative"),
+    _g("pop", "catchy mainstream pop hits", "pop"),
+    _g("k-pop", "korean pop groups", "k-pop", "kpop"),
+    _g("hip hop", "rap and hip hop beats", "hip hop", "hip-hop", "rap", "trap"),
+    _g("r&b", "rhythm and blues, soul singers", "r&b", "rnb", "r and b", "soul"),
+    _g("jazz", "jazz standards, swing, saxophone and piano trios", "jazz", "swing", "bebop"),
+    _g("blues", "blues guitar and vocals", "blues"),
+    _g("classical", "orchestral and piano classical composers", "classical", "orchestra", "symphony", "piano sonata"),
+    _g("country", "country and western, nashville", "country", "bluegrass", "western"),
+    _g("folk", "acoustic folk songs and singer-songwriters", "folk", "acoustic", "singer-songwriter"),
+    _g("electronic", "electronic dance music, edm, synths", "electronic", "edm", "electro", "synth", energy=0.8),
+    _g("house", "house and techno club music", "house", "techno", "trance", energy=0.85),
+    _g("reggae", "reggae and dancehall from jamaica", "reggae", "dancehall", "ska"),
+    _g("latin", "latin pop, reggaeton, salsa", "latin", "reggaeton", "salsa", "bachata", "spanish"),
+    _g("afrobeats", "afrobeats and african pop", "afrobeats", "afrobeat", "afro", "amapiano"),
+    _g("gospel", "christian worship and gospel", "gospel", "worship", "christian"),
+    _g("disco", "disco and funk grooves", "disco", "funk", "funky", energy=0.8),
+    _g("soundtrack", "film scores and soundtracks", "soundtrack", "film score", "movie"),
+    _g("lofi", "lo-fi hip hop beats", "lofi", "lo-fi", energy=0.2),
+    _g("ambient", "ambient, instrumental soundscapes", "ambient", "instrumental", energy=0.1),
+    _g("oldies", "oldies from the 50s and 60s", "oldies", "old school"),
+    _m("happy", "joyful upbeat feel-good songs", "happy", "joyful", "cheerful", "feel good", "feel-good", energy=0.7),
+    _m("sad", "sad, melancholic, heartbreak songs", "sad", "melancholy", "heartbreak", "blue", "depressed", "crying", energy=0.25),
+    _m("chill", "relaxed, mellow, laid back", "chill", "relax", "relaxing", "mellow", "laid back", "calm", energy=0.25),
+    _m("energetic", "high energy, upbeat, pumped", "energetic", "upbeat", "pumped", "hype", "high energy", energy=0.9),
+    _m("romantic", "love songs, romantic ballads", "romantic", "love songs", "love", "ballad", energy=0.35),
+    _m("angry", "aggressive, angry songs", "angry", "aggressive", "rage", energy=0.9),
+    _m("nostalgic", "nostalgic throwback hits", "nostalgic", "throwback", "nostalgia"),
+    _m("dark", "dark, moody, brooding", "dark", "moody", "brooding"),
+    _m("emotional", "emotional, reflective, moving", "emotional", "reflective", "reflect", energy=0.3),
+    _a("workout", "gym, running, exercise", "workout", "work out", "gym", "exercise", "running", "run", "training", energy=0.9),
+    _a("party", "dance party, club night", "party", "dance", "dancing", "club", energy=0.85),
+    _a("study", "focus, studying, concentration", "study", "studying", "focus", "concentrate", "concentration", energy=0.2),
+    _a("work", "background music while working", "work", "working", "office", energy=0.4),
+    _a("sleep", "falling asleep, bedtime", "sleep", "sleeping", "bedtime", energy=0.05),
+    _a("driving", "road trip, driving in the car", "driving", "drive", "road trip", "car", "traffic"),
+    _a("meditation", "meditation, yoga, mindfulness", "meditation", "meditate", "yoga", energy=0.1),
+    _a("cooking", "cooking dinner at home", "cooking", "dinner"),
+)
+
+
+def tags_of(kind: str) -> tuple[Tag, ...]:
+    return tuple(t for t in TAXONOMY if t.kind == kind)

@@ -1,0 +1,67 @@
+"""De-duplication, artist caps and sequencing: the parts of a playlist that are not scores."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Callable, Sequence, TypeVar
+
+from serving.schemas import Track
+
+T = TypeVar("T")
+
+_VERSION_NOISE = re.compile(
+    r"\s*[\(\[][^\)\]]*(remaster|live|version|edit|mix|acoustic|karaoke|instrumental|mono|stereo|feat|ft\.)[^\)\]]*[\)\]]",
+    re.I,
+)
+
+
+def recording_key(t: Track) -> str:
+    """Same recording => same key: the catalog's cluster id where known, else normalised title + first artist."""
+    if t.cluster_id:
+        return f"c:{t.cluster_id}"
+    title = _VERSION_NOISE.sub("", t.title.lower())
+    title = re.sub(r"[^\w]+", " ", title).strip()
+    artist = re.sub(r"[^\w]+", " ", (t.artists[0] if t.artists else "").lower()).strip()
+    return f"t:{title}|{artist}"
+
+
+def select_diverse(
+    ranked: Sequence[T],
+    n: int,
+    track_of: Callable[[T], Track],
+    max_per_artist: int,
+    uncapped_artists: set[str] = frozenset(),
+) -> list[T]:
+    """Greedy pick in score order: one copy per recording, at most `max_per_artist` per
+    lead artist (except artists the listener asked for). Relaxes the cap, never the
+    de-duplication, when the cap would leave the playlist short."""
+    chosen: list[T] = []
+    seen: set[str] = set()
+    for cap in (max_per_artist, max_per_artist * 4, n):
+        per_artist: Counter[str] = Counter(track_of(x).artists[0].lower() for x in chosen)
+        for x in ranked:
+            if len(chosen) >= n:
+                return chosen
+            t = track_of(x)
+            key = recording_key(t)
+            if key in seen:
+                continue
+            lead = t.artists[0].lower()
+            if lead not in uncapped_artists and per_artist[lead] >= cap:
+                continue
+            chosen.append(x)
+            seen.add(key)
+            per_artist[lead] += 1
+    return chosen
+
+
+def sequence(items: list[T], track_of: Callable[[T], Track]) -> list[T]:
+    """Keep score order but avoid the same lead artist twice in a row where possible."""
+    out: list[T] = []
+    pending = list(items)
+    while pending:
+        last = track_of(out[-1]).artists[0].lower() if out else None
+        pick = next((i for i, x in enumerate(pending) if track_of(x).artists[0].lower() != last), 0)
+        out.append(pending.pop(pick))
+    return out

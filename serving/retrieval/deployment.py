@@ -1,0 +1,78 @@
+"""The Retriever deployment: a thin adapter that loads the index in the background.
+
+Loading in a thread lets the replica come up at once, so /readyz can say
+"index loading" instead of the whole app looking dead during a first build.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+
+from serving.catalog.loader import load_catalog
+from serving.config import AppConfig
+from serving.errors import NotReady
+from serving.intent.model import Intent
+from serving.retrieval.embedder import make_embedder
+from serving.retrieval.index import load_or_build
+from serving.retrieval.retriever import Retriever
+from serving.schemas import RequestContext
+from serving.stages import RetrievalResult
+
+log = logging.getLogger(__name__)
+
+
+def build_retriever(config: AppConfig, embedder=None, progress=None) -> Retriever:
+    catalog = load_catalog(config.catalog.path)
+    embedder = embedder or make_embedder(config.retrieval.embedder)
+    index = load_or_build(catalog, embedder, config.retrieval.index_kind, config.retrieval.cache_dir, progress)
+    log.info("index %s %s in %.1fs (%d tracks)", index.version, "built" if index.built else "loaded",
+             index.seconds, len(catalog))
+    return Retriever(catalog, embedder, index)
+
+
+class RetrieverDeployment:
+    def __init__(self, config: AppConfig):
+        self._config = config
+        self._retriever: Retriever | None = None
+        self._error: str | None = None
+        self._loaded = threading.Event()
+        self._started = time.monotonic()
+        threading.Thread(target=self._load, name="index-loader", daemon=True).start()
+
+    def _load(self) -> None:
+        try:
+            self._retriever = build_retriever(self._config)
+        except Exception as e:  # reported by ready() and every search, never swallowed
+            log.exception("index load failed")
+            self._error = f"{type(e).__name__}: {e}"
+        finally:
+            self._loaded.set()
+
+    def ready(self) -> tuple[bool, str]:
+        if self._error:
+            return False, f"index failed to load: {self._error}"
+        if self._retriever is None:
+            return False, f"index loading ({time.monotonic() - self._started:.0f}s so far)"
+        return True, f"index {self._retriever.index.version} ready ({len(self._retriever.catalog)} tracks)"
+
+    async def _get(self) -> Retriever:
+        if self._retriever is None and self._error is None:
+            done = await asyncio.to_thread(self._loaded.wait, 0.0)
+            if not done:
+                ok, why = self.ready()
+                raise NotReady(f"retriever not ready: {why}; retry shortly", retry_after_s=5)
+        if self._retriever is None:
+            raise NotReady(f"retriever unavailable: {self._error}", retry_after_s=30)
+        return self._retriever
+
+    async def artist_names(self) -> list[str]:
+        return (await self._get()).artist_names()
+
+    async def search(self, intent: Intent, k: int, ctx: RequestContext) -> RetrievalResult:
+        retriever = await self._get()
+        t0 = time.perf_counter()
+        candidates = retriever.search(intent, k)
+        return RetrievalResult(candidates, retriever.versions, (time.perf_counter() - t0) * 1000)

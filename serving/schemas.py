@@ -1,0 +1,116 @@
+"""HTTP API models and the domain objects that travel between deployments."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from serving.intent.model import Intent
+
+MAX_PROMPT_CHARS = 2000
+
+
+class Track(BaseModel):
+    """A catalog track. `cluster_id` groups copies of the same recording."""
+
+    model_config = ConfigDict(frozen=True)
+
+    track_id: str
+    title: str
+    artists: list[str]
+    album: str | None = None
+    year: int | None = None
+    tags: list[str] = Field(default_factory=list)
+    cluster_id: str | None = None
+    features: dict[str, float] = Field(default_factory=dict)
+
+
+class Candidate(BaseModel):
+    """A retrieved track with the retrieval scores the ranker may use."""
+
+    model_config = ConfigDict(frozen=True)
+
+    track: Track
+    dense_score: float
+    lexical_score: float = 0.0
+    retrieval_rank: int
+
+
+class RankedTrack(BaseModel):
+    track_id: str
+    title: str
+    artists: list[str]
+    album: str | None
+    score: float
+    reason: str
+
+
+class _StrictBody(BaseModel):
+    # Unknown fields are a client mistake worth a 422, not something to ignore.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PlaylistRequest(_StrictBody):
+    prompt: str = Field(max_length=MAX_PROMPT_CHARS, description="What the listener wants, in their words.")
+    user_id: str | None = Field(default=None, min_length=1, max_length=128, description="Stable listener id; keeps experiment arms sticky.")
+    length: int = Field(default=20, ge=1, le=100, description="Number of tracks, 1-100.")
+
+    @field_validator("prompt")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("prompt must contain some text, e.g. 'rainy sunday jazz'")
+        return v
+
+
+class SearchRequest(_StrictBody):
+    query: str = Field(max_length=MAX_PROMPT_CHARS, description="Free-text music search.")
+    limit: int = Field(default=10, ge=1, le=100, description="Number of results, 1-100.")
+    user_id: str | None = Field(default=None, min_length=1, max_length=128)
+
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("query must contain some text, e.g. 'daft punk'")
+        return v
+
+
+class PlaylistResponse(BaseModel):
+    playlist_id: str
+    request_id: str
+    trace_id: str | None
+    arm: str
+    experiment_id: str | None
+    tracks: list[RankedTrack]
+    intent: Intent
+    versions: dict[str, str]
+
+
+class SearchResponse(BaseModel):
+    request_id: str
+    trace_id: str | None
+    arm: str
+    results: list[RankedTrack]
+    versions: dict[str, str]
+
+
+class ErrorBody(BaseModel):
+    error: str
+    message: str
+    request_id: str | None = None
+    details: list[dict] | None = None
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Plain, picklable facts about one request, carried across every Serve hop."""
+
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    user_key: str | None = None
+    arm: str = "control"
+    experiment_id: str | None = None
+    trace_id: str | None = None
+    trace_headers: dict[str, str] = field(default_factory=dict)

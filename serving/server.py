@@ -1,0 +1,69 @@
+"""Run the graph on a local Ray: start, wait until ready, serve until Ctrl-C, shut down cleanly."""
+
+from __future__ import annotations
+
+import re
+import signal
+import sys
+import threading
+import time
+
+import httpx
+
+from serving.config import AppConfig
+
+
+def serve_forever(config: AppConfig, num_cpus: int | None = None, ready_timeout_s: float = 900) -> int:
+    import ray
+    from ray import serve
+
+    from serving.app import build_app
+
+    t0 = time.monotonic()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    try:
+        serve.start(http_options={"host": config.http.host, "port": config.http.port})
+        serve.run(build_app(config), name=config.name, route_prefix=config.route_prefix, blocking=False)
+        base = f"http://{config.http.host}:{config.http.port}"
+        if not _wait_ready(base, ready_timeout_s, stop):
+            print(f"segue: not ready after {ready_timeout_s:.0f}s; see `ray` logs under /tmp/ray", file=sys.stderr)
+            return 1
+        print(f"segue ready on {base} in {time.monotonic() - t0:.1f}s (Ctrl-C to stop)", flush=True)
+        print(
+            f"  try: curl -s -X POST {base}/v1/playlists -H 'content-type: application/json' "
+            "-d '{\"prompt\":\"heavy metal to work out to\",\"length\":20}'",
+            flush=True,
+        )
+        stop.wait()
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        print("segue: shutting down", flush=True)
+        try:
+            serve.shutdown()
+        finally:
+            ray.shutdown()
+
+
+def _wait_ready(base: str, timeout_s: float, stop: threading.Event) -> bool:
+    deadline = time.monotonic() + timeout_s
+    last = ""
+    while time.monotonic() < deadline and not stop.is_set():
+        try:
+            r = httpx.get(f"{base}/readyz", timeout=5)
+            if r.status_code == 200:
+                return True
+            detail = r.json().get("detail", "")
+            if detail.startswith("index failed"):
+                print(f"segue: {detail}", file=sys.stderr)
+                return False
+            if re.sub(r"\d+", "", detail) != last:
+                print(f"segue: waiting: {detail}", flush=True)
+                last = re.sub(r"\d+", "", detail)
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(1)
+    return False
