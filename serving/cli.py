@@ -24,18 +24,10 @@ def cmd_serve(args) -> int:
 
 
 def cmd_index(args) -> int:
-    from tqdm import tqdm
+    from serving.retrieval.prebuild import ensure_index
 
-    from serving.catalog.loader import load_catalog
-    from serving.retrieval.embedder import make_embedder
-    from serving.retrieval.index import load_or_build
-
-    config = load_config(args.config)
-    catalog = load_catalog(args.catalog or config.catalog.path)
-    embedder = make_embedder(config.retrieval.embedder)
-    with tqdm(total=len(catalog), unit="track", desc="embedding", disable=args.quiet) as bar:
-        idx = load_or_build(catalog, embedder, config.retrieval.index_kind, config.retrieval.cache_dir, bar.update)
-    print(json.dumps({"index": idx.version, "tracks": len(catalog), "built": idx.built, "seconds": round(idx.seconds, 2)}))
+    idx, n = ensure_index(load_config(args.config), args.catalog, quiet=args.quiet)
+    print(json.dumps({"index": idx.version, "tracks": n, "built": idx.built, "seconds": round(idx.seconds, 2)}))
     return 0
 
 

@@ -20,6 +20,7 @@ def serve_forever(config: AppConfig, num_cpus: int | None = None, ready_timeout_
     from serving.app import build_app
 
     t0 = time.monotonic()
+    prebuild_index(config)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
@@ -46,6 +47,14 @@ def serve_forever(config: AppConfig, num_cpus: int | None = None, ready_timeout_
             serve.shutdown()
         finally:
             ray.shutdown()
+
+
+def prebuild_index(config: AppConfig) -> None:
+    from serving.retrieval.prebuild import ensure_index
+
+    idx, n = ensure_index(config)
+    print(f"segue: index {idx.version} {'built' if idx.built else 'loaded from cache'} in {idx.seconds:.1f}s "
+          f"({n} tracks)", flush=True)
 
 
 def _wait_ready(base: str, timeout_s: float, stop: threading.Event) -> bool:

@@ -216,9 +216,10 @@ class FastParser:
     @staticmethod
     def _search_text(text: str) -> str:
         without_ex = _EXCLUDE.sub(" ", text)
-        stripped = _FILLER.sub(" ", without_ex)
-        stripped = re.sub(r"\b(\d{1,3})\s+(songs|tracks|tunes)\b", " ", stripped, flags=re.I)
+        stripped = _LENGTH.sub(" ", without_ex)
+        stripped = _FILLER.sub(" ", stripped)
         stripped = " ".join(stripped.split()).strip(" ,.!?;:-")
+        stripped = re.sub(r"^(of|with|for)\s+", "", stripped, flags=re.I)
         return stripped if len(stripped) >= 3 else " ".join(without_ex.split())
 
 

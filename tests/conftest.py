@@ -1,0 +1,42 @@
+"""Shared fixtures; tests are marked by their tier folder (unit, integration, e2e, k8s, gpu)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+SHARED = ROOT.parent / "shared"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(ROOT / "tests").parts
+        if parts and parts[0] in ("unit", "integration", "e2e", "k8s", "gpu"):
+            item.add_marker(getattr(pytest.mark, parts[0]))
+
+
+@pytest.fixture(scope="session")
+def mini_catalog_path() -> Path:
+    return DATA / "mini_catalog.jsonl"
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from serving.config import EmbedderConfig
+    from serving.retrieval.embedder import make_embedder
+
+    return make_embedder(EmbedderConfig())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

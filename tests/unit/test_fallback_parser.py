@@ -1,0 +1,83 @@
+import datetime as dt
+
+import pytest
+
+from serving.intent.fallback import FastParser
+from serving.intent.model import IntentSource
+
+TODAY = dt.date(2026, 11, 22)
+ARTISTS = ["Daft Punk", "Eminem", "Nicki Minaj", "Hank Williams", "Buck Owens", "Blue", "Metallica"]
+
+
+@pytest.fixture(scope="module")
+def parser(embedder):
+    return FastParser(embedder, ARTISTS, today=TODAY)
+
+
+@pytest.fixture(scope="module")
+def rules_only():
+    return FastParser(None, ARTISTS, today=TODAY)
+
+
+@pytest.mark.parametrize(
+    "prompt, start, end",
+    [
+        ("upbeat 80s synthpop", 1980, 1989),
+        ("1990s grunge", 1990, 1999),
+        ("2000s emo", 2000, 2009),
+        ("the eighties please", 1980, 1989),
+        ("hits from 1995", 1995, 1995),
+        ("songs from the last 5 years", 2021, 2026),
+        ("rock since 2010", 2010, 2026),
+    ],
+)
+def test_eras(rules_only, prompt, start, end):
+    era = rules_only.parse(prompt).era
+    assert (era.start, era.end) == (start, end)
+
+
+def test_exclusions_split_into_artists_and_terms(rules_only):
+    i = rules_only.parse("90s hip hop without Eminem, no ballads")
+    assert i.exclude_artists == ["Eminem"]
+    assert i.exclude_terms == ["ballads"]
+    assert i.genres == ["hip hop"]
+
+
+def test_excluded_recent_years_become_an_earlier_era(rules_only):
+    i = rules_only.parse("something like Daft Punk but more chill, nothing from the last 5 years")
+    assert i.include_artists == ["Daft Punk"]
+    assert i.era is not None and i.era.end == 2020
+    assert "punk" not in i.genres  # the artist's name is not a genre request
+
+
+def test_nothing_too_upbeat_lowers_energy(parser):
+    i = parser.parse("rainy sunday jazz, nothing too upbeat")
+    assert "jazz" in i.genres
+    assert "energetic" not in i.moods
+    assert i.energy is not None and i.energy <= 0.4
+    assert i.search_text == "rainy sunday jazz"
+
+
+def test_zero_shot_tags_without_keywords(parser):
+    # No taxonomy keyword appears here: the tags come from embedding similarity.
+    i = parser.parse("something to fall asleep to tonight")
+    assert "sleep" in i.activities
+
+
+def test_artists_single_word_needs_a_cue_or_capital(rules_only):
+    assert rules_only.parse("feeling blue tonight").include_artists == []
+    assert rules_only.parse("songs by Metallica").include_artists == ["Metallica"]
+    assert rules_only.parse("hank williams and buck owens").include_artists == ["Hank Williams", "Buck Owens"]
+
+
+def test_length_and_filler(rules_only):
+    i = rules_only.parse("Hi! Can you make me a playlist of 25 songs of 90s hip hop")
+    assert i.length == 25
+    assert "playlist" not in i.search_text.lower() and "25" not in i.search_text
+
+
+@pytest.mark.parametrize("prompt", ["", "   ", "\x00\x01", '"""\\\\', "no", "without", "x" * 2000, "ñ 🎷 جاز"])
+def test_never_raises_and_output_validates(parser, prompt):
+    i = parser.parse(prompt)
+    assert i.source == IntentSource.fallback
+    assert '"' not in i.search_text and "\\" not in i.search_text

@@ -1,0 +1,48 @@
+from serving.intent.model import Intent
+from serving.ranking.baseline import BaselineRanker
+from serving.ranking.diversity import recording_key
+from serving.schemas import Candidate, Track
+
+
+def cand(i, title, artist, score, cluster=None):
+    return Candidate(track=Track(track_id=f"t{i}", title=title, artists=[artist], cluster_id=cluster),
+                     dense_score=score, retrieval_rank=i)
+
+
+def test_exact_length_dedupe_and_artist_cap():
+    cands = [cand(i, f"Song {i}", f"Artist {i % 3}", 1 - i / 100) for i in range(30)]
+    cands.append(cand(99, "Song 0 (Remastered 2011)", "Artist 0", 0.999))  # same recording as Song 0
+    cands.append(cand(98, "Other", "Artist 9", 0.998, cluster="c1"))
+    cands.append(cand(97, "Other (live)", "Artist 8", 0.997, cluster="c1"))  # same cluster
+    out = BaselineRanker(max_per_artist=2).rank(Intent(search_text="x"), cands, 6)
+    assert len(out) == 6
+    keys = {recording_key(next(c.track for c in cands if c.track.track_id == t.track_id)) for t in out}
+    assert len(keys) == 6
+    leads = [t.artists[0] for t in out]
+    assert max(leads.count(a) for a in set(leads)) <= 2
+    assert all(t.reason for t in out)
+
+
+def test_cap_relaxes_rather_than_returning_short():
+    cands = [cand(i, f"Song {i}", "Only Artist", 1 - i / 100) for i in range(10)]
+    out = BaselineRanker(max_per_artist=2).rank(Intent(search_text="x"), cands, 5)
+    assert len(out) == 5
+
+
+def test_requested_artist_is_boosted_and_uncapped():
+    cands = [cand(i, f"Song {i}", "Lojay", 0.3) for i in range(5)] + [cand(10 + i, f"S{i}", f"A{i}", 0.5) for i in range(5)]
+    out = BaselineRanker(max_per_artist=1).rank(Intent(search_text="x", include_artists=["Lojay"]), cands, 5)
+    assert [t.artists[0] for t in out].count("Lojay") == 5
+    assert out[0].reason.startswith("by Lojay")
+
+
+def test_sequencing_avoids_same_artist_back_to_back():
+    cands = [cand(0, "a", "A", 0.9), cand(1, "b", "A", 0.89), cand(2, "c", "B", 0.5)]
+    out = BaselineRanker(max_per_artist=5).rank(Intent(search_text="x"), cands, 3)
+    assert [t.artists[0] for t in out] == ["A", "B", "A"]
+
+
+def test_search_mode_keeps_score_order():
+    cands = [cand(0, "a", "A", 0.9), cand(1, "b", "A", 0.89), cand(2, "c", "B", 0.5)]
+    out = BaselineRanker(max_per_artist=1).rank(Intent(search_text="x"), cands, 3, mode="search")
+    assert [t.track_id for t in out] == ["t0", "t1", "t2"]

@@ -1,0 +1,66 @@
+import pytest
+
+from serving.catalog.loader import Catalog, load_catalog
+from serving.intent.model import Intent, YearRange
+from serving.retrieval.index import load_or_build
+from serving.retrieval.retriever import Retriever
+from serving.schemas import Track
+
+
+@pytest.fixture(scope="module")
+def small(embedder, tmp_path_factory):
+    tracks = (
+        Track(track_id="m1", title="Master of Puppets", artists=["Metallica"], year=1986),
+        Track(track_id="m2", title="Enter Sandman", artists=["Metallica"], year=1991),
+        Track(track_id="m3", title="Paranoid", artists=["Black Sabbath"], year=1970),
+        Track(track_id="j1", title="So What", artists=["Miles Davis"], album="Kind of Blue", year=1959),
+        Track(track_id="j2", title="Take Five", artists=["Dave Brubeck"], year=1959),
+        Track(track_id="p1", title="Shake It Off", artists=["Taylor Swift"], year=2014),
+        Track(track_id="p2", title="Sad Ballad", artists=["Someone"]),
+    )
+    cat = Catalog(tracks=tracks, fingerprint="f" * 64, source="memory")
+    idx = load_or_build(cat, embedder, "flat", tmp_path_factory.mktemp("cache"))
+    return Retriever(cat, embedder, idx)
+
+
+def test_dense_search_finds_the_genre(small):
+    got = [c.track.track_id for c in small.search(Intent(search_text="heavy metal"), 3)]
+    assert set(got[:2]) <= {"m1", "m2", "m3"}
+
+
+def test_excluded_artists_never_returned(small):
+    got = small.search(Intent(search_text="heavy metal", exclude_artists=["metallica"]), 7)
+    assert "Metallica" not in {a for c in got for a in c.track.artists}
+    assert len(got) == 5
+
+
+def test_era_filters_known_years_and_keeps_unknown(small):
+    got = {c.track.track_id for c in small.search(Intent(search_text="music", era=YearRange(start=1950, end=1969)), 7)}
+    assert got == {"j1", "j2", "p2"}
+
+
+def test_excluded_terms_filter_titles(small):
+    got = {c.track.track_id for c in small.search(Intent(search_text="songs", exclude_terms=["ballad"]), 7)}
+    assert "p2" not in got
+
+
+def test_requested_artist_tracks_are_candidates(small):
+    got = small.search(Intent(search_text="jazz trumpet", include_artists=["Taylor Swift"]), 2)
+    assert "p1" in {c.track.track_id for c in got} or len(got) == 2
+    ranks = [c.retrieval_rank for c in got]
+    assert ranks == sorted(ranks)
+
+
+def test_index_cache_is_reused_and_rebuilt_on_change(embedder, tmp_path, mini_catalog_path):
+    small_path = tmp_path / "small.jsonl"
+    small_path.write_text("".join(mini_catalog_path.read_text().splitlines(keepends=True)[:100]))
+    cat = load_catalog(small_path)
+    first = load_or_build(cat, embedder, "flat", tmp_path)
+    again = load_or_build(cat, embedder, "flat", tmp_path)
+    assert first.built and not again.built and again.key == first.key
+    changed_path = tmp_path / "changed.jsonl"
+    changed_path.write_text(small_path.read_text().replace('"title": "', '"title": "X ', 1))
+    changed = load_or_build(load_catalog(changed_path), embedder, "flat", tmp_path)
+    assert changed.built and changed.key != first.key
+    hnsw = load_or_build(cat, embedder, "hnsw", tmp_path)
+    assert hnsw.built and hnsw.index_kind == "hnsw"
