@@ -51,12 +51,14 @@ def create_api(config: AppConfig) -> FastAPI:
 
     @api.middleware("http")
     async def _request_id(request: Request, call_next):
-        # Every response, errors included, names its request id (Serve's proxy
-        # sets x-request-id; a well-formed client value is kept).
+        # Every response, errors included, names its request id. Behind Serve's proxy
+        # the request always carries x-request-id and the proxy echoes it on the
+        # response; only a bare FastAPI run needs the header added here.
         rid = request.headers.get("x-request-id", "")
         request.state.request_id = rid if _REQUEST_ID.match(rid) else uuid.uuid4().hex
         response = await call_next(request)
-        response.headers["X-Request-ID"] = request.state.request_id
+        if rid != request.state.request_id:
+            response.headers["X-Request-ID"] = request.state.request_id
         return response
 
     return api
