@@ -104,6 +104,25 @@ class RankingConfig(_Frozen):
     max_per_artist: int = Field(default=2, ge=1, description="Artist diversity cap, lifted for artists the listener asked for.")
 
 
+class RateLimitConfig(_Frozen):
+    enabled: bool = True
+    requests_per_s: float = Field(default=20.0, gt=0, description="Sustained requests per second per client, per Ingress replica.")
+    burst: int = Field(default=40, ge=1, description="Requests a client may send at once before being limited.")
+    max_clients: int = Field(default=10_000, ge=1, description="Clients tracked at once (bounded memory).")
+
+
+class SecurityConfig(_Frozen):
+    admin_token_env: str = Field(
+        default="SEGUE_ADMIN_TOKEN",
+        pattern=r"^[A-Z_][A-Z0-9_]*$",
+        description="Env var holding the admin token (a Kubernetes Secret). Unset = admin features off; never a default.",
+    )
+    max_body_bytes: int = Field(default=16_384, ge=1024, description="Larger request bodies get 413.")
+    rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
+    trust_forwarded_for: bool = Field(default=False, description="Key rate limits on X-Forwarded-For (only behind a trusted proxy).")
+    cors_origins: list[str] = Field(default_factory=list, description="Browser origins allowed by CORS; empty = CORS closed.")
+
+
 class HttpConfig(_Frozen):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -120,6 +139,7 @@ class AppConfig(_Frozen):
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     ranking: RankingConfig = Field(default_factory=RankingConfig)
     deployments: DeploymentsConfig = Field(default_factory=DeploymentsConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, source: str = "config") -> "AppConfig":
