@@ -26,6 +26,18 @@ def cmd_serve(args) -> int:
 def cmd_index(args) -> int:
     from serving.retrieval.prebuild import ensure_index
 
+    if args.ray:
+        from tqdm import tqdm
+
+        from serving.catalog.indexing import run_ray_index
+        from serving.catalog.loader import load_catalog
+
+        config = load_config(args.config)
+        catalog = load_catalog(args.catalog or config.catalog.path)
+        with tqdm(total=len(catalog), unit="track", desc="embedding (ray data)", disable=args.quiet) as bar:
+            out = run_ray_index(config, catalog, args.actors, args.batch_size, args.num_cpus, bar.update)
+        print(json.dumps(out))
+        return 0
     idx, n = ensure_index(load_config(args.config), args.catalog, quiet=args.quiet)
     print(json.dumps({"index": idx.version, "tracks": n, "built": idx.built, "seconds": round(idx.seconds, 2)}))
     return 0
@@ -60,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     _add_config(p)
     p.add_argument("--catalog", default=None, help="catalog file (default from config)")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--ray", action="store_true", help="embed with a Ray Data actor pool (scales to a cluster) and rebuild")
+    p.add_argument("--actors", type=int, default=2, help="embedding actors for --ray")
+    p.add_argument("--batch-size", type=int, default=256, help="tracks per embedding batch for --ray")
+    p.add_argument("--num-cpus", type=int, default=None, help="CPUs for a local Ray started by --ray")
     p.set_defaults(fn=cmd_index)
 
     p = sub.add_parser("intent", help="parse one prompt into an Intent")
@@ -68,6 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backend", choices=["fallback", "vllm", "openai"], default=None)
     p.add_argument("--json", action="store_true", help="one line of JSON")
     p.set_defaults(fn=cmd_intent)
+
+    from serving.evaluation.commands import add_judge_parser, add_parsers
+
+    add_parsers(sub)  # eval, train-ranker
+    add_judge_parser(sub)
 
     args = parser.parse_args(argv)
     try:

@@ -91,8 +91,18 @@ class IntentConfig(_Frozen):
     tag_threshold: float = Field(default=0.5, ge=0, le=1, description="Min cosine similarity for a zero-shot tag.")
 
 
+class HybridConfig(_Frozen):
+    """Lexical (BM25) retrieval fused with the dense retriever."""
+
+    enabled: bool = Field(default=False, description="Fuse BM25 over title/artists/album with the dense scores.")
+    fusion: Literal["weighted", "rrf"] = Field(default="weighted", description="weighted: dense + weight x BM25/max; rrf: reciprocal-rank fusion.")
+    weight: float = Field(default=0.2, ge=0, le=1, description="Weight of the lexical side in the fusion.")
+    lexical_k: int = Field(default=200, ge=1, le=5000, description="BM25 hits added to the dense candidates before fusion.")
+
+
 class RetrievalConfig(_Frozen):
     embedder: EmbedderConfig = Field(default_factory=EmbedderConfig)
+    hybrid: HybridConfig = Field(default_factory=HybridConfig)
     index_kind: Literal["flat", "hnsw"] = "flat"
     top_k: int = Field(default=200, ge=1, le=5000, description="Candidates handed to the ranker.")
     cache_dir: str = Field(default="~/.cache/segue", description="Where built indexes are cached.")
@@ -100,7 +110,8 @@ class RetrievalConfig(_Frozen):
 
 
 class RankingConfig(_Frozen):
-    version: str = Field(default="baseline-v1")
+    version: str = Field(default="baseline-v1", description="baseline-v1, or a learned-ranker artifact such as ltr-v1.")
+    artifacts_dir: str | None = Field(default=None, description="Directory of learned-ranker artifacts (<dir>/<version>/); None = the ones shipped in the package.")
     max_per_artist: int = Field(default=2, ge=1, description="Artist diversity cap, lifted for artists the listener asked for.")
 
 

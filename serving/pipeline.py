@@ -66,7 +66,7 @@ class InProcessStages(Stages):
     def from_config(cls, config: AppConfig, progress=None) -> "InProcessStages":
         retriever = build_retriever(config, progress=progress)
         intent = build_intent_service(config, embedder=retriever.embedder)
-        return cls(intent, retriever, make_ranker(config.ranking))
+        return cls(intent, retriever, make_ranker(config.ranking, embedder=retriever.embedder))
 
     async def intent(self, prompt: str, ctx: RequestContext) -> IntentResult:
         return await self.intent_service.parse(prompt)

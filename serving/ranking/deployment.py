@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 
 from serving.config import AppConfig
 from serving.intent.model import Intent
@@ -13,7 +14,10 @@ from serving.stages import Mode, RankResult, RetrievalResult
 
 class RankerDeployment:
     def __init__(self, config: AppConfig):
-        self._ranker = make_ranker(config.ranking)
+        from serving.retrieval.embedder import make_embedder
+
+        # Learned rankers embed the request to find similar past requests; baseline-v1 never loads a model.
+        self._ranker = make_ranker(config.ranking, embedder=partial(make_embedder, config.retrieval.embedder))
 
     def rank(
         self, intent: Intent, retrieval: RetrievalResult, length: int, mode: Mode, ctx: RequestContext

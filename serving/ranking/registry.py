@@ -1,23 +1,49 @@
-"""Ranker versions by name, so a config (or an experiment arm) can pick one."""
+"""Ranker versions by name, so a config (or an experiment arm) can pick one.
+
+`baseline-v1` is hand-written rules; `ltr-*` versions are learned-ranker artifacts
+loaded from `ranking.artifacts_dir` (default: the ones shipped in the package).
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
 
 from serving.config import RankingConfig
 from serving.ranking.base import Ranker
 from serving.ranking.baseline import BaselineRanker
+from serving.retrieval.embedder import Embedder
 
 
 class UnknownRanker(ValueError):
     pass
 
 
-def available_rankers() -> list[str]:
-    return ["baseline-v1"]
+def _artifact_root(config: RankingConfig) -> Path:
+    from serving.ranking.ltr import shipped_artifacts_dir
+
+    return Path(config.artifacts_dir).expanduser() if config.artifacts_dir else shipped_artifacts_dir()
 
 
-def make_ranker(config: RankingConfig) -> Ranker:
+def available_rankers(config: RankingConfig | None = None) -> list[str]:
+    root = _artifact_root(config or RankingConfig())
+    learned = sorted(p.name for p in root.iterdir() if (p / "meta.json").is_file()) if root.is_dir() else []
+    return ["baseline-v1", *learned]
+
+
+def make_ranker(config: RankingConfig, embedder: Embedder | Callable[[], Embedder] | None = None) -> Ranker:
+    """`embedder` (an instance, or a factory called only if needed) serves learned rankers,
+    whose priors compare the request's embedding with past requests."""
     if config.version == "baseline-v1":
         return BaselineRanker(version=config.version, max_per_artist=config.max_per_artist)
+    if config.version.startswith("ltr-"):
+        from serving.ranking.ltr import LearnedRanker, RankerArtifact
+
+        if embedder is None:
+            raise UnknownRanker(f"ranker '{config.version}' needs the retriever's embedder; pass embedder=")
+        emb = embedder if isinstance(embedder, Embedder) else embedder()
+        artifact = RankerArtifact.load(config.version, _artifact_root(config))
+        return LearnedRanker(artifact, emb, max_per_artist=config.max_per_artist)
     raise UnknownRanker(
-        f"ranking.version '{config.version}' is not a known ranker; available: {', '.join(available_rankers())}"
+        f"ranking.version '{config.version}' is not a known ranker; available: {', '.join(available_rankers(config))}"
     )

@@ -30,7 +30,12 @@ def build_retriever(config: AppConfig, embedder=None, progress=None) -> Retrieve
     index = load_or_build(catalog, embedder, config.retrieval.index_kind, config.retrieval.cache_dir, progress)
     log.info("index %s %s in %.1fs (%d tracks)", index.version, "built" if index.built else "loaded",
              index.seconds, len(catalog))
-    return Retriever(catalog, embedder, index)
+    lexical = None
+    if config.retrieval.hybrid.enabled:
+        from serving.retrieval.lexical import LexicalIndex
+
+        lexical = LexicalIndex(catalog)
+    return Retriever(catalog, embedder, index, lexical=lexical, hybrid=config.retrieval.hybrid)
 
 
 class RetrieverDeployment:

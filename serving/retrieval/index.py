@@ -62,9 +62,10 @@ class VectorIndex:
         return scores[0][keep], ids[0][keep]
 
 
-def cache_key(catalog: Catalog, embedder: Embedder, index_kind: str) -> str:
+def cache_key(catalog: Catalog, embedder: Embedder | str, index_kind: str) -> str:
     h = hashlib.sha256()
-    for part in (catalog.fingerprint, embedder.version, TEXT_TEMPLATE_VERSION, index_kind):
+    version = embedder if isinstance(embedder, str) else embedder.version
+    for part in (catalog.fingerprint, version, TEXT_TEMPLATE_VERSION, index_kind):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()[:24]
@@ -117,6 +118,17 @@ def load_or_build(
 
     vectors = embed_catalog(catalog, embedder, progress=progress)
     index = build_index(vectors, kind)
+    return save_index(catalog, embedder.version, kind, cache_dir, vectors, index, time.perf_counter() - t0)
+
+
+def save_index(
+    catalog: Catalog, embedder_version: str, kind: str, cache_dir: str | Path, vectors: np.ndarray,
+    index: faiss.Index, seconds: float = 0.0,
+) -> VectorIndex:
+    """Store a built index under its cache key (also used by the Ray Data indexing job)."""
+    key = cache_key(catalog, embedder_version, kind)
+    root = Path(cache_dir).expanduser() / "index"
+    final = root / key
     root.mkdir(parents=True, exist_ok=True)
     # Write to a temp dir and rename: a crash mid-write never leaves a half cache
     # that a later start would trust, and concurrent builders do not collide.
@@ -124,7 +136,7 @@ def load_or_build(
     try:
         np.save(tmp / "vectors.npy", vectors)
         faiss.write_index(index, str(tmp / "index.faiss"))
-        meta = {"key": key, "kind": kind, "embedder": embedder.version, "catalog": catalog.fingerprint,
+        meta = {"key": key, "kind": kind, "embedder": embedder_version, "catalog": catalog.fingerprint,
                 "tracks": len(catalog), "template": TEXT_TEMPLATE_VERSION, "built_at": time.time()}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
         if final.exists():
@@ -133,4 +145,4 @@ def load_or_build(
     except OSError:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return VectorIndex(index, vectors, key, built=True, seconds=time.perf_counter() - t0)
+    return VectorIndex(index, vectors, key, built=True, seconds=seconds)

@@ -1,0 +1,1 @@
+"""Offline quality evaluation on real playlist-curation dialogs (CPCD format), and LLM-as-judge."""

@@ -1,0 +1,215 @@
+"""`segue eval` and `segue train-ranker`: argument parsing and output, the work is elsewhere."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from serving.config import AppConfig, load_config
+
+DEFAULT_ARTIFACT_VERSION = "ltr-v1"
+
+
+def _variants(args) -> list:
+    from serving.evaluation.runner import Variant
+
+    configs = args.config or [None]
+    variants = []
+    if args.ablation:
+        variants += ablation_variants(load_config(configs[0]))
+    for c in configs:
+        cfg = load_config(c)
+        name = Path(c).stem if c else "default"
+        if not any(v.name == name for v in variants):
+            variants.append(Variant(name, cfg))
+    return variants
+
+
+def ablation_variants(config: AppConfig) -> list:
+    """Each component switched on in turn, ending with the given config's full stack."""
+    from serving.evaluation.runner import Variant
+    from serving.ranking.training import TrainParams
+
+    def with_(hybrid: bool, ranker: str) -> AppConfig:
+        r = config.retrieval.model_copy(update={"hybrid": config.retrieval.hybrid.model_copy(update={"enabled": hybrid})})
+        return config.model_copy(update={"retrieval": r, "ranking": config.ranking.model_copy(update={"version": ranker})})
+
+    learned = config.ranking.version if config.ranking.version.startswith("ltr-") else DEFAULT_ARTIFACT_VERSION
+    return [
+        Variant("dense only (raw prompt)", with_(False, "baseline-v1"), raw_prompt=True, mode="search"),
+        Variant("+ intent parser", with_(False, "baseline-v1")),
+        Variant("+ hybrid BM25", with_(True, "baseline-v1")),
+        Variant("+ learned ranker, no priors", with_(True, learned), train=TrainParams(use_priors=False)),
+        Variant("+ learned ranker (full)", with_(True, learned)),
+    ]
+
+
+def cmd_eval(args) -> int:
+    from serving.catalog.loader import load_catalog
+    from serving.evaluation import report
+    from serving.evaluation.dialogs import load_dialogs
+    from serving.evaluation.runner import Evaluator, run_remote
+
+    catalog_path = args.catalog
+    catalog = load_catalog(catalog_path or (load_config(args.config[0]).catalog.path if args.config else None))
+    dialogs, skipped = load_dialogs(args.dialogs, catalog)
+    if args.limit:
+        dialogs = dialogs[: args.limit]
+    quiet = args.quiet or args.json
+    if not quiet:
+        print(f"segue eval: {len(dialogs)} dialogs ({skipped} skipped: empty goal or no user turn)", file=sys.stderr)
+    if args.url:
+        results = [run_remote(args.url, dialogs, catalog, length=args.length, progress=not args.quiet)]
+    else:
+        ev = Evaluator(dialogs, catalog_path=catalog_path, length=args.length, cv=args.cv, n_folds=args.folds,
+                       seed=args.seed, progress=not args.quiet)
+        results = []
+        for v in _variants(args):
+            results.append(ev.run(v))
+            if not quiet:
+                print(f"  {v.name}: {json.dumps(results[-1].as_json())}", file=sys.stderr)
+    if args.out:
+        paths = report.write(results, args.out, source=str(args.dialogs))
+        if not quiet:
+            print(f"segue eval: wrote {paths['report']} and {paths['chart']}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(results[-1].as_json()))
+    else:
+        print(report.markdown(results, "Segue offline evaluation", str(args.dialogs)))
+    return 0
+
+
+def cmd_train_ranker(args) -> int:
+    from serving.catalog.loader import load_catalog
+    from serving.evaluation.dialogs import load_dialogs
+    from serving.evaluation.runner import Evaluator, Variant
+    from serving.ranking.ltr import shipped_artifacts_dir
+    from serving.ranking.training import TrainParams, fit
+
+    config = load_config(args.config)
+    version = args.version
+    if not version.startswith("ltr-"):
+        raise ValueError(f"learned ranker versions start with 'ltr-' (got '{version}'), e.g. --version ltr-v2")
+    # Candidates come from the same retrieval the ranker will serve behind.
+    config = config.model_copy(update={"ranking": config.ranking.model_copy(update={"version": version})})
+    catalog = load_catalog(args.catalog or config.catalog.path)
+    dialogs, _ = load_dialogs(args.dialogs, catalog)
+    ev = Evaluator(dialogs, catalog_path=args.catalog, length=args.length, cv="always", n_folds=args.folds,
+                   progress=not args.quiet)
+    params = TrainParams(n_estimators=args.trees, seed=args.seed)
+    variant = Variant(version, config, train=params)
+    cv = None
+    if args.folds >= 2:
+        res = ev.run(variant)
+        cv = {**res.as_json(), "folds": args.folds, "dialogs": str(args.dialogs)}
+        print(f"segue train-ranker: cross-validated {json.dumps(cv)}", file=sys.stderr)
+    examples = asyncio.run(ev.examples(variant))
+    emb = ev._embedder(ev._config(config))
+    art = fit(examples, version, emb.version, params, cross_validation=cv, dialogs_file=str(args.dialogs),
+              catalog=ev.catalog.version, retrieval=config.retrieval.model_dump(mode="json"))
+    path = art.save(args.out or shipped_artifacts_dir())
+    print(json.dumps({"artifact": str(path), "version": version, "dialogs": len(examples), "cv": cv}))
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="offline quality on CPCD-format dialogs (hit@k, recall, NDCG with CIs)")
+    p.add_argument("--dialogs", required=True, help="CPCD-format JSONL (e.g. ../shared/data/cpcd/dialogs.train.jsonl)")
+    p.add_argument("--catalog", default=None, help="catalog file (default from config: the shipped CPCD catalog)")
+    p.add_argument("--config", action="append", default=None,
+                   help="app config YAML; repeat to compare several side by side (default: built-in CPU default)")
+    p.add_argument("--ablation", action="store_true", help="also run each component switched on in turn")
+    p.add_argument("--url", default=None, help="evaluate a running server instead (POST URL/v1/playlists)")
+    p.add_argument("--cv", choices=["auto", "always", "never"], default="auto",
+                   help="cross-validate learned rankers: auto = when the dialogs overlap the artifact's training data")
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--length", type=int, default=100, help="playlist length asked for (metrics need 100)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N dialogs (smoke runs)")
+    p.add_argument("--out", default=None, help="directory for report.md, metrics.png and per-dialog rows")
+    p.add_argument("--json", action="store_true", help="print one JSON object: hit@20, hit@100, recall@50, ndcg@20, n")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(fn=cmd_eval)
+
+    p = sub.add_parser("train-ranker", help="train the learned ranker on dialogs and write a versioned artifact")
+    p.add_argument("--dialogs", required=True)
+    p.add_argument("--catalog", default=None)
+    p.add_argument("--config", default=None, help="app config YAML (its retrieval settings produce the candidates)")
+    p.add_argument("--version", default=DEFAULT_ARTIFACT_VERSION, help="artifact version, e.g. ltr-v2")
+    p.add_argument("--out", default=None, help="artifacts directory (default: the package's serving/ranking/artifacts)")
+    p.add_argument("--folds", type=int, default=5, help="cross-validate first and record it in the metadata (0 = skip)")
+    p.add_argument("--trees", type=int, default=300)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--length", type=int, default=100)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(fn=cmd_train_ranker)
+
+
+def cmd_judge(args) -> int:
+    import os
+
+    from serving.catalog.loader import load_catalog
+    from serving.evaluation.dialogs import load_dialogs
+    from serving.evaluation.judging.agreement import JudgeRun, pairwise_agreement, pointwise_agreement
+    from serving.evaluation.runner import Evaluator, Variant
+
+    catalog = load_catalog(args.catalog)
+    dialogs, _ = load_dialogs(args.dialogs, catalog)
+    dialogs = dialogs[: args.limit] if args.limit else dialogs
+    ev = Evaluator(dialogs, catalog_path=args.catalog, length=100, cv=args.cv, progress=not args.quiet)
+    a = Variant(Path(args.config).stem if args.config else "default", load_config(args.config))
+    res_a = ev.run(a)
+    if args.endpoint:
+        from serving.evaluation.judging.llm import OpenAICompatibleJudge
+
+        key = os.environ.get(args.api_key_env) if args.api_key_env else None
+        judge = OpenAICompatibleJudge(args.endpoint, args.model, api_key=key)
+    else:
+        from serving.evaluation.judging.reference import EmbeddingReferenceJudge
+
+        judge = EmbeddingReferenceJudge(ev._embedder(ev._config(a.config)))
+    run = JudgeRun(catalog, length=args.length, concurrency=args.concurrency)
+    out: dict = {"judge": judge.name, "dialogs": len(dialogs), "shown_tracks": args.length}
+    try:
+        if args.pairwise:
+            b = Variant(Path(args.pairwise).stem, load_config(args.pairwise))
+            if b.name == a.name:
+                b = Variant(b.name + "-b", b.config)
+            res_b = ev.run(b)
+            rows = asyncio.run(run.pairwise(judge, dialogs, res_a.ranked, res_b.ranked))
+            out.update(mode="pairwise", first=a.name, second=b.name, agreement=pairwise_agreement(rows))
+        else:
+            rows = asyncio.run(run.pointwise(judge, dialogs, res_a.ranked))
+            out.update(mode="pointwise", config=a.name, agreement=pointwise_agreement(rows))
+    finally:
+        asyncio.run(judge.close())
+    if args.out:
+        d = Path(args.out).expanduser()
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "verdicts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        (d / "agreement.json").write_text(json.dumps(out, indent=2))
+    print(json.dumps(out, indent=None if args.json else 2))
+    return 0
+
+
+def add_judge_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("judge", help="LLM-as-judge: rubric scores or position-swapped pairwise, with agreement vs CPCD")
+    p.add_argument("--dialogs", required=True)
+    p.add_argument("--catalog", default=None)
+    p.add_argument("--config", default=None, help="config whose playlists are judged (first in pairwise mode)")
+    p.add_argument("--pairwise", default=None, metavar="CONFIG_B", help="compare against this config's playlists")
+    p.add_argument("--endpoint", default=None, help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 "
+                   "(default: the model-free embedding reference judge)")
+    p.add_argument("--model", default="judge", help="model name sent to the endpoint")
+    p.add_argument("--api-key-env", default=None, help="name of an environment variable holding the API key")
+    p.add_argument("--length", type=int, default=20, help="tracks shown to the judge per playlist")
+    p.add_argument("--limit", type=int, default=100, help="judge the first N dialogs (0 = all)")
+    p.add_argument("--concurrency", type=int, default=4)
+    p.add_argument("--cv", choices=["auto", "always", "never"], default="auto")
+    p.add_argument("--out", default=None, help="directory for verdicts.jsonl and agreement.json")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(fn=cmd_judge)

@@ -1,0 +1,1 @@
+"""LLM-as-judge: rubric-based pointwise scores and position-swapped pairwise comparisons."""

@@ -1,0 +1,298 @@
+"""Run configurations over dialogs through the serving pipeline and score the playlists.
+
+Each dialog's first user turn goes through `Pipeline.playlist` -- the code the
+HTTP service runs -- with in-process stages (or, with `--url`, through a running
+server). Learned rankers are cross-validated when the dialogs overlap the data
+their artifact was trained on: each fold's model and priors come from the other
+folds only, so no dialog's own goal ever reaches its features.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Literal
+
+import numpy as np
+
+from serving.catalog.loader import Catalog, load_catalog
+from serving.config import AppConfig
+from serving.evaluation.dialogs import EvalDialog, track_keys
+from serving.evaluation.metrics import Estimate, dialog_metrics, summarise
+from serving.intent.model import Intent
+from serving.intent.service import IntentResult, IntentService
+from serving.pipeline import InProcessStages, Pipeline
+from serving.ranking.base import Ranker
+from serving.ranking.training import Example, TrainParams, fit, folds, seen_and_artists
+from serving.ranking.priors import lead_artist
+from serving.retrieval.embedder import Embedder
+from serving.retrieval.retriever import Retriever
+from serving.schemas import PlaylistRequest, RequestContext, SearchRequest, MAX_PROMPT_CHARS
+
+log = logging.getLogger(__name__)
+
+CvMode = Literal["auto", "always", "never"]
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    config: AppConfig
+    raw_prompt: bool = False  # the prompt itself is the query: no intent parser (ablation baseline)
+    mode: Literal["playlist", "search"] = "playlist"  # search = plain score order, no diversity
+    train: TrainParams = field(default_factory=TrainParams)
+
+
+@dataclass
+class VariantResult:
+    name: str
+    rows: list[dict[str, float]]
+    summary: dict[str, Estimate]
+    note: str
+    seconds: float
+    dialog_ids: list[str]
+    ranked: dict[str, list[str]] = field(default_factory=dict, repr=False)  # dialog id -> track ids, as served
+
+    @property
+    def n(self) -> int:
+        return len(self.rows)
+
+    def as_json(self) -> dict[str, float | int]:
+        out: dict[str, float | int] = {m: round(e.mean, 4) for m, e in self.summary.items()}
+        out["n"] = self.n
+        return out
+
+
+class MemoEmbedder(Embedder):
+    """Remembers vectors of texts already encoded: the parser, the retriever and a learned
+    ranker embed the same texts, and every variant of one run sees the same prompts."""
+
+    def __init__(self, inner: Embedder):
+        self.inner = inner
+        self.name = inner.name
+        self.dim = inner.dim
+        self._memo: dict[str, np.ndarray] = {}
+
+    @property
+    def version(self) -> str:
+        return self.inner.version
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._memo]
+        if missing:
+            for t, v in zip(missing, self.inner.encode(missing)):
+                self._memo[t] = v
+        return np.stack([self._memo[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+
+class RawPromptStages(InProcessStages):
+    """No intent parsing: the prompt (cleaned to the schema) is the search text."""
+
+    async def intent(self, prompt: str, ctx: RequestContext) -> IntentResult:
+        text = " ".join(prompt.replace('"', " ").replace("\\", " ").split())
+        text = "".join(ch for ch in text if ch >= " ")[:300]
+        return IntentResult(Intent(search_text=text), {"intent_parser": "none"})
+
+
+class Evaluator:
+    def __init__(
+        self,
+        dialogs: list[EvalDialog],
+        catalog_path: str | None = None,
+        length: int = 100,
+        cv: CvMode = "auto",
+        n_folds: int = 5,
+        seed: int = 0,
+        n_boot: int = 1000,
+        progress: bool = True,
+        embedder_factory: Callable[[AppConfig], Embedder] | None = None,
+    ):
+        self.dialogs = dialogs
+        self.catalog_path = catalog_path
+        self.length = length
+        self.cv = cv
+        self.n_folds = n_folds
+        self.seed = seed
+        self.n_boot = n_boot
+        self.progress = progress
+        self._embedder_factory = embedder_factory
+        self._embedders: dict[str, MemoEmbedder] = {}
+        self._retrievers: dict[str, Retriever] = {}
+        self._intents: dict[str, IntentService] = {}
+        self._catalog: Catalog | None = None
+        self._keys: dict[str, str] | None = None
+
+    # --- shared, cached building blocks ----------------------------------------------
+    def _config(self, config: AppConfig) -> AppConfig:
+        if self.catalog_path:
+            config = config.model_copy(update={"catalog": config.catalog.model_copy(update={"path": self.catalog_path})})
+        return config
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            self._catalog = load_catalog(self.catalog_path)
+            self._keys = track_keys(self._catalog)
+        return self._catalog
+
+    def _embedder(self, config: AppConfig) -> MemoEmbedder:
+        key = config.retrieval.embedder.model_dump_json()
+        if key not in self._embedders:
+            if self._embedder_factory is not None:
+                inner = self._embedder_factory(config)
+            else:
+                from serving.retrieval.embedder import make_embedder
+
+                inner = make_embedder(config.retrieval.embedder)
+            self._embedders[key] = MemoEmbedder(inner)
+        return self._embedders[key]
+
+    def _retriever(self, config: AppConfig) -> Retriever:
+        from serving.retrieval.deployment import build_retriever
+
+        key = config.catalog.model_dump_json() + config.retrieval.model_dump_json()
+        if key not in self._retrievers:
+            self._retrievers[key] = build_retriever(config, embedder=self._embedder(config))
+        return self._retrievers[key]
+
+    def _intent(self, config: AppConfig) -> IntentService:
+        from serving.intent.deployment import build_intent_service
+
+        key = config.catalog.model_dump_json() + config.intent.model_dump_json() + config.retrieval.embedder.model_dump_json()
+        if key not in self._intents:
+            self._intents[key] = build_intent_service(config, embedder=self._embedder(config))
+        return self._intents[key]
+
+    def stages(self, variant: Variant, ranker: Ranker | None = None) -> InProcessStages:
+        from serving.ranking.registry import make_ranker
+
+        config = self._config(variant.config)
+        emb = self._embedder(config)
+        cls = RawPromptStages if variant.raw_prompt else InProcessStages
+        return cls(self._intent(config), self._retriever(config), ranker or make_ranker(config.ranking, embedder=emb))
+
+    # --- running -------------------------------------------------------------------
+    def run(self, variant: Variant) -> VariantResult:
+        return asyncio.run(self._run(variant))
+
+    async def _run(self, variant: Variant) -> VariantResult:
+        t0 = time.perf_counter()
+        config = self._config(variant.config)
+        note = "no training"
+        ranked: dict[str, list[str]] = {}
+        if config.ranking.version.startswith("ltr-") and self._use_cv(config):
+            note = f"learned ranker cross-validated ({self.n_folds} folds: model and priors from the other folds)"
+            ranked = await self._run_cv(variant, config)
+        else:
+            if config.ranking.version.startswith("ltr-"):
+                note = f"shipped artifact {config.ranking.version} (trained on none of these dialogs)"
+            pipeline = Pipeline(self.stages(variant), config)
+            for d in self._bar(self.dialogs, variant.name):
+                ranked[d.id] = await self._ask(pipeline, variant, d)
+        return self._score(variant.name, ranked, note, time.perf_counter() - t0)
+
+    def _use_cv(self, config: AppConfig) -> bool:
+        if self.cv != "auto":
+            return self.cv == "always"
+        from serving.ranking.ltr import ArtifactError, RankerArtifact
+        from serving.ranking.registry import _artifact_root
+
+        try:
+            art = RankerArtifact.load(config.ranking.version, _artifact_root(config.ranking))
+        except ArtifactError:
+            return True  # nothing shipped to use: train from these dialogs, honestly
+        trained_on = set(art.meta.get("train_dialog_ids", []))
+        return any(d.id in trained_on for d in self.dialogs)
+
+    async def _ask(self, pipeline: Pipeline, variant: Variant, d: EvalDialog) -> list[str]:
+        prompt = d.prompt[:MAX_PROMPT_CHARS]
+        ctx = RequestContext(request_id=f"eval-{d.id}")
+        if variant.mode == "search":
+            resp = await pipeline.search(SearchRequest(query=prompt, limit=self.length), ctx)
+            return [t.track_id for t in resp.results]
+        resp = await pipeline.playlist(PlaylistRequest(prompt=prompt, length=self.length), ctx)
+        return [t.track_id for t in resp.tracks]
+
+    async def examples(self, variant: Variant, dialogs: list[EvalDialog] | None = None) -> list[Example]:
+        """Parse and retrieve each dialog once, as the pipeline would, to train a ranker on."""
+        config = self._config(variant.config)
+        stages = self.stages(variant, ranker=_NoRanker())
+        emb = self._embedder(config)
+        k = Pipeline(stages, config)._k(self.length)
+        cat = self.catalog
+        keys = self._keys or {}
+        lead = {t.track_id: lead_artist(t.artists) for t in cat.tracks}
+        out = []
+        for d in self._bar(dialogs or self.dialogs, f"{variant.name}: candidates"):
+            ir = await stages.intent(d.prompt[:MAX_PROMPT_CHARS], RequestContext())
+            cands = stages.retriever.search(ir.intent, k)
+            seen, artists = seen_and_artists(d.raw, keys.get, lead.get, d.gold_ids)
+            qv = emb.encode([ir.intent.query_text()])[0]
+            out.append(Example(d.id, ir.intent, cands, qv, d.gold_keys, artists, seen))
+        return out
+
+    async def _run_cv(self, variant: Variant, config: AppConfig) -> dict[str, list[str]]:
+        from serving.ranking.ltr import LearnedRanker
+
+        examples = await self.examples(variant)
+        emb = self._embedder(config)
+        ranked: dict[str, list[str]] = {}
+        splits = folds([d.id for d in self.dialogs], self.n_folds, self.seed)
+        for f, (train, test) in enumerate(splits):
+            art = fit([examples[j] for j in train], f"{config.ranking.version}-fold{f}", emb.version, variant.train)
+            ranker = LearnedRanker(art, emb, max_per_artist=config.ranking.max_per_artist)
+            pipeline = Pipeline(self.stages(variant, ranker=ranker), config)
+            for j in self._bar(test, f"{variant.name}: fold {f + 1}/{self.n_folds}"):
+                d = self.dialogs[j]
+                ranked[d.id] = await self._ask(pipeline, variant, d)
+        return ranked
+
+    def _score(self, name: str, ranked: dict[str, list[str]], note: str, seconds: float) -> VariantResult:
+        _ = self.catalog
+        keys = self._keys or {}
+        rows, ids = [], []
+        for d in self.dialogs:
+            got = [keys.get(t, f"id:{t}") for t in ranked[d.id]]
+            rows.append(dialog_metrics(got, d.gold_keys))
+            ids.append(d.id)
+        return VariantResult(name, rows, summarise(rows, n_boot=self.n_boot, seed=self.seed), note, seconds, ids,
+                             ranked)
+
+    def _bar(self, items, desc: str):
+        if not self.progress:
+            return items
+        from tqdm import tqdm
+
+        return tqdm(items, desc=desc, unit="dialog", leave=False)
+
+
+class _NoRanker(Ranker):
+    version = "none"
+
+    def rank(self, intent, candidates, length, mode="playlist"):
+        raise RuntimeError("collecting training examples never ranks")
+
+
+def run_remote(url: str, dialogs: list[EvalDialog], catalog: Catalog, length: int = 100, n_boot: int = 1000,
+               progress: bool = True, timeout_s: float = 30.0) -> VariantResult:
+    """The same metrics against a running Segue server (POST /v1/playlists)."""
+    import httpx
+    from tqdm import tqdm
+
+    keys = track_keys(catalog)
+    t0 = time.perf_counter()
+    rows, ids, ranked = [], [], {}
+    with httpx.Client(base_url=url.rstrip("/"), timeout=timeout_s) as client:
+        for d in tqdm(dialogs, desc=url, unit="dialog", disable=not progress, leave=False):
+            r = client.post("/v1/playlists", json={"prompt": d.prompt[:MAX_PROMPT_CHARS], "length": length,
+                                                   "user_id": f"eval-{d.id}"})
+            if r.status_code != 200:
+                raise RuntimeError(f"{url} answered {r.status_code} for dialog {d.id}: {r.text[:300]}")
+            ranked[d.id] = [t["track_id"] for t in r.json()["tracks"]]
+            got = [keys.get(t, f"id:{t}") for t in ranked[d.id]]
+            rows.append(dialog_metrics(got, d.gold_keys))
+            ids.append(d.id)
+    return VariantResult(url, rows, summarise(rows, n_boot=n_boot), "remote server, as deployed",
+                         time.perf_counter() - t0, ids, ranked)
