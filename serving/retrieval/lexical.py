@@ -18,6 +18,9 @@ from serving.schemas import Track
 
 log = logging.getLogger(__name__)
 
+# Single characters count: "7 Rings", "U 2", "Track 3" (bm25s' default drops them).
+TOKEN_PATTERN = r"(?u)\b\w+\b"
+
 
 def lexical_text(t: Track) -> str:
     return " ".join([t.title, *t.artists, t.album or "", *t.tags])
@@ -37,14 +40,16 @@ class LexicalIndex:
 
         self._bm25s = bm25s
         self.size = len(catalog)
-        tokens = bm25s.tokenize([lexical_text(t) for t in catalog.tracks], stopwords="en", show_progress=False)
+        tokens = bm25s.tokenize([lexical_text(t) for t in catalog.tracks], stopwords="en",
+                                token_pattern=TOKEN_PATTERN, show_progress=False)
         self._vocab = tokens.vocab
         self._model = bm25s.BM25(k1=k1, b=b)
         self._model.index(tokens, show_progress=False)
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every catalog track for the query (zeros when no query term is known)."""
-        terms = [w for w in self._bm25s.tokenize(query, stopwords="en", return_ids=False, show_progress=False)[0]]
+        terms = [w for w in self._bm25s.tokenize(query, stopwords="en", token_pattern=TOKEN_PATTERN,
+                                                      return_ids=False, show_progress=False)[0]]
         terms = [w for w in terms if w in self._vocab]
         if not terms:
             return np.zeros(self.size, dtype=np.float32)

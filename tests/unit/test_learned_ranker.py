@@ -1,0 +1,65 @@
+import asyncio
+
+import pytest
+
+from serving.config import AppConfig, RankingConfig
+from serving.evaluation.dialogs import load_dialogs
+from serving.evaluation.runner import Evaluator, Variant
+from serving.catalog.loader import load_catalog
+from serving.ranking.ltr import ArtifactError, LearnedRanker, RankerArtifact
+from serving.ranking.registry import UnknownRanker, available_rankers, make_ranker
+from serving.ranking.training import TrainParams, fit
+from tests.quality_fakes import HashEmbedder, write_tiny_cpcd
+
+
+@pytest.fixture(scope="module")
+def artifact_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cpcd")
+    cat_path, dl_path = write_tiny_cpcd(root)
+    cfg = AppConfig.from_dict({"catalog": {"path": str(cat_path)}, "retrieval": {"cache_dir": str(root / "cache"), "top_k": 30}})
+    dialogs, _ = load_dialogs(dl_path, load_catalog(cat_path))
+    ev = Evaluator(dialogs, catalog_path=str(cat_path), length=20, progress=False, embedder_factory=lambda c: HashEmbedder())
+    examples = asyncio.run(ev.examples(Variant("x", cfg)))
+    art = fit(examples, "ltr-test", "hash-v1", TrainParams(n_estimators=20, min_data_in_leaf=5), note="unit")
+    art.save(root / "artifacts")
+    return root / "artifacts", examples
+
+
+def test_artifact_round_trip_and_registry(artifact_dir):
+    root, examples = artifact_dir
+    loaded = RankerArtifact.load("ltr-test", root)
+    assert loaded.meta["note"] == "unit" and loaded.meta["n_dialogs"] == len(examples)
+    assert loaded.priors.dialog_ids == sorted(loaded.priors.dialog_ids) or len(loaded.priors.dialog_ids) == len(examples)
+    assert "ltr-test" in available_rankers(RankingConfig(artifacts_dir=str(root)))
+    r = make_ranker(RankingConfig(version="ltr-test", artifacts_dir=str(root), max_per_artist=1), embedder=HashEmbedder())
+    assert isinstance(r, LearnedRanker) and r.version == "ltr-test"
+    e = examples[0]
+    out = r.rank(e.intent, e.candidates, 5)
+    assert len(out) == 5
+    assert len({t.artists[0] for t in out}) == 5  # max_per_artist=1 holds
+    assert any("similar requests" in t.reason for t in out)
+
+
+def test_baseline_still_available_and_errors_say_how_to_fix(artifact_dir):
+    root, _ = artifact_dir
+    assert make_ranker(RankingConfig(version="baseline-v1")).version == "baseline-v1"
+    with pytest.raises(ArtifactError, match="train-ranker"):
+        make_ranker(RankingConfig(version="ltr-nope", artifacts_dir=str(root)), embedder=HashEmbedder())
+    with pytest.raises(ArtifactError, match="retrain"):
+        make_ranker(RankingConfig(version="ltr-test", artifacts_dir=str(root)), embedder=HashEmbedder(version="other"))
+    with pytest.raises(UnknownRanker, match="available"):
+        make_ranker(RankingConfig(version="fancy"))
+
+
+def test_embedder_factory_is_only_called_for_learned_rankers(artifact_dir):
+    root, _ = artifact_dir
+    called = []
+
+    def factory():
+        called.append(1)
+        return HashEmbedder()
+
+    make_ranker(RankingConfig(version="baseline-v1"), embedder=factory)
+    assert not called
+    make_ranker(RankingConfig(version="ltr-test", artifacts_dir=str(root)), embedder=factory)
+    assert called == [1]
