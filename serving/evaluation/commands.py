@@ -53,8 +53,9 @@ def cmd_eval(args) -> int:
     from serving.evaluation.dialogs import load_dialogs
     from serving.evaluation.runner import Evaluator, run_remote
 
-    catalog_path = args.catalog
-    catalog = load_catalog(catalog_path or (load_config(args.config[0]).catalog.path if args.config else None))
+    # One catalog for every variant: gold and served ids must be keyed by the same recordings.
+    catalog_path = args.catalog or (load_config(args.config[0]).catalog.path if args.config else None)
+    catalog = load_catalog(catalog_path)
     dialogs, skipped = load_dialogs(args.dialogs, catalog)
     if args.limit:
         dialogs = dialogs[: args.limit]
@@ -95,9 +96,10 @@ def cmd_train_ranker(args) -> int:
         raise ValueError(f"learned ranker versions start with 'ltr-' (got '{version}'), e.g. --version ltr-v2")
     # Candidates come from the same retrieval the ranker will serve behind.
     config = config.model_copy(update={"ranking": config.ranking.model_copy(update={"version": version})})
-    catalog = load_catalog(args.catalog or config.catalog.path)
+    catalog_path = args.catalog or config.catalog.path
+    catalog = load_catalog(catalog_path)
     dialogs, _ = load_dialogs(args.dialogs, catalog)
-    ev = Evaluator(dialogs, catalog_path=args.catalog, length=args.length, cv="always", n_folds=args.folds,
+    ev = Evaluator(dialogs, catalog_path=catalog_path, length=args.length, cv="always", n_folds=max(2, args.folds),
                    progress=not args.quiet)
     params = TrainParams(n_estimators=args.trees, seed=args.seed)
     variant = Variant(version, config, train=params)
@@ -141,7 +143,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--version", default=DEFAULT_ARTIFACT_VERSION, help="artifact version, e.g. ltr-v2")
     p.add_argument("--out", default=None, help="artifacts directory (default: the package's serving/ranking/artifacts)")
     p.add_argument("--folds", type=int, default=5, help="cross-validate first and record it in the metadata (0 = skip)")
-    p.add_argument("--trees", type=int, default=300)
+    p.add_argument("--trees", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--length", type=int, default=100)
     p.add_argument("--quiet", action="store_true")
@@ -156,10 +158,11 @@ def cmd_judge(args) -> int:
     from serving.evaluation.judging.agreement import JudgeRun, pairwise_agreement, pointwise_agreement
     from serving.evaluation.runner import Evaluator, Variant
 
-    catalog = load_catalog(args.catalog)
+    catalog_path = args.catalog or load_config(args.config).catalog.path
+    catalog = load_catalog(catalog_path)
     dialogs, _ = load_dialogs(args.dialogs, catalog)
     dialogs = dialogs[: args.limit] if args.limit else dialogs
-    ev = Evaluator(dialogs, catalog_path=args.catalog, length=100, cv=args.cv, progress=not args.quiet)
+    ev = Evaluator(dialogs, catalog_path=catalog_path, length=100, cv=args.cv, progress=not args.quiet)
     a = Variant(Path(args.config).stem if args.config else "default", load_config(args.config))
     res_a = ev.run(a)
     if args.endpoint:

@@ -25,13 +25,13 @@ from serving.schemas import Candidate
 
 @dataclass(frozen=True)
 class TrainParams:
-    n_estimators: int = 300
-    learning_rate: float = 0.05
+    n_estimators: int = 200
+    learning_rate: float = 0.08
     num_leaves: int = 15
     min_data_in_leaf: int = 40
     feature_fraction: float = 0.8
     bagging_fraction: float = 0.8
-    lambdarank_truncation_level: int = 100
+    lambdarank_truncation_level: int = 30
     seed: int = 0
     use_priors: bool = True  # False drops the prior features (an ablation, not a product setting)
 
