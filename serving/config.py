@@ -94,7 +94,7 @@ class IntentConfig(_Frozen):
 class HybridConfig(_Frozen):
     """Lexical (BM25) retrieval fused with the dense retriever."""
 
-    enabled: bool = Field(default=False, description="Fuse BM25 over title/artists/album with the dense scores.")
+    enabled: bool = Field(default=True, description="Fuse BM25 over title/artists/album with the dense scores.")
     fusion: Literal["weighted", "rrf"] = Field(default="weighted", description="weighted: dense + weight x BM25/max; rrf: reciprocal-rank fusion.")
     weight: float = Field(default=0.2, ge=0, le=1, description="Weight of the lexical side in the fusion.")
     lexical_k: int = Field(default=200, ge=1, le=5000, description="BM25 hits added to the dense candidates before fusion.")
@@ -110,9 +110,9 @@ class RetrievalConfig(_Frozen):
 
 
 class RankingConfig(_Frozen):
-    version: str = Field(default="baseline-v1", description="baseline-v1, or a learned-ranker artifact such as ltr-v1.")
+    version: str = Field(default="ltr-v1", description="baseline-v1, or a learned-ranker artifact such as ltr-v1 (the default: see docs/quality.md).")
     artifacts_dir: str | None = Field(default=None, description="Directory of learned-ranker artifacts (<dir>/<version>/); None = the ones shipped in the package.")
-    max_per_artist: int = Field(default=2, ge=1, description="Artist diversity cap, lifted for artists the listener asked for.")
+    max_per_artist: int = Field(default=5, ge=1, description="Artist diversity cap, lifted for artists the listener asked for. 5: listeners' own playlists repeat artists; a cap of 2 cost ~15% of recall@50 on CPCD (docs/quality.md).")
 
 
 class RateLimitConfig(_Frozen):

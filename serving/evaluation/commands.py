@@ -23,6 +23,8 @@ def _variants(args) -> list:
     for c in configs:
         cfg = load_config(c)
         name = Path(c).stem if c else "default"
+        if args.ablation and cfg == variants[-1].config:
+            continue  # the full ablation row already is this configuration
         if not any(v.name == name for v in variants):
             variants.append(Variant(name, cfg))
     return variants
@@ -43,7 +45,8 @@ def ablation_variants(config: AppConfig) -> list:
         Variant("+ intent parser", with_(False, "baseline-v1")),
         Variant("+ hybrid BM25", with_(True, "baseline-v1")),
         Variant("+ learned ranker, no priors", with_(True, learned), train=TrainParams(use_priors=False)),
-        Variant("+ learned ranker (full)", with_(True, learned)),
+        Variant("+ priors as features", with_(True, learned), train=TrainParams(expand=False)),
+        Variant("+ priors' candidates (full)", with_(True, learned)),
     ]
 
 

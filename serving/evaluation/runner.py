@@ -224,13 +224,19 @@ class Evaluator:
         cat = self.catalog
         keys = self._keys or {}
         lead = {t.track_id: lead_artist(t.artists) for t in cat.tracks}
+        pos = {t.track_id: i for i, t in enumerate(cat.tracks)}
+        vectors = stages.retriever.index.vectors
         out = []
         for d in self._bar(dialogs or self.dialogs, f"{variant.name}: candidates"):
             ir = await stages.intent(d.prompt[:MAX_PROMPT_CHARS], RequestContext())
             cands = stages.retriever.search(ir.intent, k)
             seen, artists = seen_and_artists(d.raw, keys.get, lead.get, d.gold_ids)
             qv = emb.encode([ir.intent.query_text()])[0]
-            out.append(Example(d.id, ir.intent, cands, qv, d.gold_keys, artists, seen))
+            items = {}
+            for tid in d.gold_ids:
+                if tid in pos and keys[tid] not in items:
+                    items[keys[tid]] = (keys[tid], cat.tracks[pos[tid]], vectors[pos[tid]])
+            out.append(Example(d.id, ir.intent, cands, qv, d.gold_keys, artists, seen, tuple(items.values())))
         return out
 
     async def _run_cv(self, variant: Variant, config: AppConfig) -> dict[str, list[str]]:

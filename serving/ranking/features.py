@@ -22,7 +22,7 @@ from serving.schemas import Candidate
 
 FEATURES: tuple[str, ...] = (
     # retrieval
-    "dense", "dense_gap", "dense_rank", "lexical", "lexical_rank", "retrieval_rank",
+    "dense", "dense_gap", "dense_rank", "lexical", "lexical_rank", "retrieval_rank", "expanded",
     # intent
     "artist_asked", "tag_hits", "n_tags", "n_asked_artists", "has_era",
     # priors
@@ -30,7 +30,7 @@ FEATURES: tuple[str, ...] = (
     # list shape / diversity
     "artist_share", "artist_best_dense", "dup_rank",
 )
-PRIOR_FEATURES = frozenset({"pop_track", "pop_artist", "seen_track", "knn_track", "knn_track_max", "knn_artist", "knn_top_sim"})
+PRIOR_FEATURES = frozenset({"expanded", "pop_track", "pop_artist", "seen_track", "knn_track", "knn_track_max", "knn_artist", "knn_top_sim"})
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:
@@ -52,7 +52,10 @@ def extract(intent: Intent, candidates: list[Candidate], qp: QueryPriors) -> np.
     X[:, col["dense_rank"]] = np.log1p(_ranks(dense))
     X[:, col["lexical"]] = lex
     X[:, col["lexical_rank"]] = np.where(lex > 0, np.log1p(_ranks(lex)), math.log1p(n))
-    X[:, col["retrieval_rank"]] = np.log1p(np.asarray([c.retrieval_rank for c in candidates], dtype=np.float32))
+    rr = np.asarray([c.retrieval_rank for c in candidates], dtype=np.float32)
+    # Candidates borrowed from similar requests' playlists were not retrieved: no rank (LightGBM's missing).
+    X[:, col["retrieval_rank"]] = np.where(rr >= 0, np.log1p(np.maximum(rr, 0)), np.nan)
+    X[:, col["expanded"]] = (rr < 0).astype(np.float32)
 
     wanted = {norm(a) for a in intent.include_artists}
     tags = [norm(t) for t in (*intent.genres, *intent.moods, *intent.activities) if norm(t)]

@@ -26,9 +26,10 @@ from serving.intent.model import Intent
 from serving.ranking.base import Ranker
 from serving.ranking.diversity import select_diverse, sequence
 from serving.ranking.features import FEATURES, extract
-from serving.ranking.priors import Priors, QueryPriors
+from serving.ranking.diversity import recording_key
+from serving.ranking.priors import Priors, QueryPriors, expand_candidates
 from serving.retrieval.embedder import Embedder
-from serving.schemas import Candidate, RankedTrack
+from serving.schemas import Candidate, RankedTrack, Track
 
 FORMAT = 1
 
@@ -63,16 +64,21 @@ class RankerArtifact:
             self.model.save_model(str(tmp / "model.txt"))
             p = self.priors
             np.save(tmp / "prior_vectors.npy", p.vectors.astype(np.float16))
+            keys = sorted(p.track_of)
+            np.save(tmp / "prior_track_vectors.npy",
+                    np.stack([p.vector_of[k] for k in keys]).astype(np.float16) if keys else np.zeros((0, p.vectors.shape[1]), np.float16))
             doc = {
                 "dialog_ids": p.dialog_ids,
                 "goal_keys": [sorted(g) for g in p.goal_keys],
                 "goal_artists": [sorted(g) for g in p.goal_artists],
                 "seen_keys": [sorted(g) for g in p.seen_keys],
+                "tracks": [{"key": k, **p.track_of[k].model_dump(exclude_defaults=True)} for k in keys],
             }
             with gzip.open(tmp / "priors.json.gz", "wt", encoding="utf-8") as f:
                 json.dump(doc, f)
             meta = {**self.meta, "format": FORMAT, "version": self.version, "features": self.features}
             (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+            os.chmod(tmp, 0o755)  # mkdtemp makes it private; a packaged artifact must be readable
             if final.exists():
                 shutil.rmtree(final)
             os.replace(tmp, final)
@@ -108,6 +114,11 @@ class RankerArtifact:
             goal_artists=[frozenset(g) for g in doc["goal_artists"]],
             seen_keys=[frozenset(g) for g in doc["seen_keys"]],
         )
+        tvecs = np.load(d / "prior_track_vectors.npy").astype(np.float32)
+        for row, v in zip(doc.get("tracks", []), tvecs):
+            key = row.pop("key")
+            priors.track_of[key] = Track.model_validate(row)
+            priors.vector_of[key] = v
         priors._count()
         model = lgb.Booster(model_file=str(d / "model.txt"))
         return cls(version=version, model=model, features=list(meta["features"]), priors=priors, meta=meta)
@@ -128,6 +139,7 @@ class LearnedRanker(Ranker):
         self.embedder = embedder
         self.max_per_artist = max_per_artist
         self._cols = [FEATURES.index(f) for f in artifact.features]
+        self._expand = "expanded" in artifact.features
 
     def query_priors(self, intent: Intent, exclude: int | None = None) -> QueryPriors:
         q = self.embedder.encode([intent.query_text()])[0]
@@ -141,6 +153,8 @@ class LearnedRanker(Ranker):
 
     def rank(self, intent: Intent, candidates: list[Candidate], length: int, mode: str = "playlist") -> list[RankedTrack]:
         qp = self.query_priors(intent)
+        if self._expand:
+            candidates = expand_candidates(candidates, qp, intent, recording_key)
         s = self.scores(intent, candidates, qp)
         order = np.argsort(-s, kind="stable")
         scored = [((float(s[i]), _reason(intent, candidates[i], qp)), candidates[i]) for i in order.tolist()]
@@ -158,7 +172,6 @@ class LearnedRanker(Ranker):
 
 
 def _reason(intent: Intent, c: Candidate, qp: QueryPriors) -> str:
-    from serving.ranking.diversity import recording_key
     from serving.retrieval.retriever import norm
 
     why = []

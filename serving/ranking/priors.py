@@ -18,10 +18,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from serving.retrieval.retriever import norm
+from serving.intent.model import Intent
+from serving.retrieval.retriever import Retriever, norm
+from serving.schemas import Candidate, Track
 
 N_NEIGHBOURS = 25
 SIM_POWER = 3.0
+EXPANSION = 300  # neighbour-playlist tracks added to the retrieved candidates
+POPULAR = 400  # most-kept tracks added as well: popularity alone finds a gold track for ~45% of requests
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,9 @@ class PriorDialog:
     goal_keys: frozenset[str]  # recordings the listener kept
     goal_artists: frozenset[str]  # normalised lead artists of those
     seen_keys: frozenset[str] = frozenset()  # recordings the curator's searches surfaced
+    # (recording key, catalog track, its catalog vector) of the kept tracks: lets a request
+    # borrow them as candidates even when retrieval did not find them.
+    goal_items: tuple[tuple[str, Track, np.ndarray], ...] = ()
 
 
 @dataclass
@@ -45,6 +52,8 @@ class Priors:
     track_goal: Counter = field(default_factory=Counter)
     artist_goal: Counter = field(default_factory=Counter)
     track_seen: Counter = field(default_factory=Counter)
+    track_of: dict[str, Track] = field(default_factory=dict)
+    vector_of: dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def build(cls, dialogs: list[PriorDialog], dim: int) -> "Priors":
@@ -56,6 +65,11 @@ class Priors:
             goal_artists=[d.goal_artists for d in dialogs],
             seen_keys=[d.seen_keys for d in dialogs],
         )
+        for d in dialogs:
+            for key, track, vec in d.goal_items:
+                if key not in p.track_of:
+                    p.track_of[key] = track
+                    p.vector_of[key] = np.asarray(vec, dtype=np.float32)
         p._count()
         return p
 
@@ -63,6 +77,7 @@ class Priors:
         self.track_goal = Counter(k for g in self.goal_keys for k in g)
         self.artist_goal = Counter(a for g in self.goal_artists for a in g)
         self.track_seen = Counter(k for g in self.seen_keys for k in g)
+        self.by_popularity = sorted(self.track_of, key=lambda k: (-self.track_goal.get(k, 0), k))
 
     def position(self, dialog_id: str) -> int | None:
         try:
@@ -74,7 +89,7 @@ class Priors:
         """Neighbour weights of one request; `exclude` drops one training dialog (leave-one-out)."""
         n = len(self.dialog_ids)
         if n == 0:
-            return QueryPriors(self, [], np.zeros(0), 0.0, exclude)
+            return QueryPriors(self, [], np.zeros(0), 0.0, exclude, q)
         sims = self.vectors @ q.astype(np.float32)
         if exclude is not None:
             sims = sims.copy()
@@ -82,7 +97,7 @@ class Priors:
         top = np.argsort(-sims)[: min(N_NEIGHBOURS, n - (exclude is not None))]
         top = [int(i) for i in top if np.isfinite(sims[i])]
         s = np.clip(sims[top], 0, None) if top else np.zeros(0)
-        return QueryPriors(self, top, s, float(s.max()) if s.size else 0.0, exclude)
+        return QueryPriors(self, top, s, float(s.max()) if s.size else 0.0, exclude, q)
 
 
 @dataclass
@@ -92,6 +107,7 @@ class QueryPriors:
     sims: np.ndarray
     top_sim: float
     exclude: int | None
+    q: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         w = self.sims**SIM_POWER
@@ -129,6 +145,46 @@ class QueryPriors:
 
     def knn_artist(self, artist: str) -> float:
         return self._artist.get(artist, 0.0) / self._norm
+
+    def popular_keys(self, limit: int) -> list[str]:
+        """The most-kept recordings, counted without the excluded dialog."""
+        bp = self.priors.by_popularity
+        n = min(len(bp), limit + len(self._own_goal))
+        if self._own_goal and n < len(bp):
+            # Leaving one dialog out lowers its tracks' counts by one, which can tie them with
+            # tracks past the cut: widen the cut to every such tie so the result equals priors built without it.
+            edge = self.priors.track_goal.get(bp[n - 1], 0) - 1
+            while n < len(bp) and self.priors.track_goal.get(bp[n], 0) >= edge:
+                n += 1
+        head = bp[:n]
+        return sorted((k for k in head if self.track_goal(k) > 0), key=lambda k: (-self.track_goal(k), k))[:limit]
+
+    def expansion_keys(self, limit: int) -> list[str]:
+        """Recordings of the neighbours' kept playlists, most supported first (own goal excluded)."""
+        ranked = sorted(self._track.items(), key=lambda kv: (-round(kv[1], 9), kv[0]))  # float-sum order must not decide ties
+        return [k for k, _ in ranked if k not in self._own_goal][:limit]
+
+
+def expand_candidates(candidates: list[Candidate], qp: QueryPriors, intent: Intent, key_of,
+                      limit: int | None = None, popular: int | None = None) -> list[Candidate]:
+    """Retrieved candidates plus tracks from similar past requests' playlists that retrieval
+    missed (retrieval_rank -1 marks them). Intent filters apply to them as to retrieval."""
+    limit = EXPANSION if limit is None else limit
+    popular = POPULAR if popular is None else popular
+    if qp.q is None or not qp.priors.dialog_ids:
+        return candidates
+    have = {key_of(c.track) for c in candidates}
+    extra = []
+    for k in dict.fromkeys([*qp.expansion_keys(limit), *qp.popular_keys(popular)]):
+        if k in have:
+            continue
+        t = qp.priors.track_of.get(k)
+        v = qp.priors.vector_of.get(k)
+        if t is None or v is None or not Retriever._passes(intent, t):
+            continue
+        have.add(k)
+        extra.append(Candidate(track=t, dense_score=float(v @ qp.q), retrieval_rank=-1))
+    return candidates + extra
 
 
 def lead_artist(artists: list[str] | tuple[str, ...]) -> str:

@@ -19,8 +19,8 @@ from serving.intent.model import Intent
 from serving.ranking.diversity import recording_key
 from serving.ranking.features import FEATURES, PRIOR_FEATURES, extract
 from serving.ranking.ltr import RankerArtifact, new_meta
-from serving.ranking.priors import PriorDialog, Priors, lead_artist
-from serving.schemas import Candidate
+from serving.ranking.priors import EXPANSION, PriorDialog, Priors, expand_candidates, lead_artist
+from serving.schemas import Candidate, Track
 
 
 @dataclass(frozen=True)
@@ -33,10 +33,12 @@ class TrainParams:
     bagging_fraction: float = 0.8
     lambdarank_truncation_level: int = 30
     seed: int = 0
+    num_threads: int = 1  # OpenMP spin-waits make >1 thread slower on a busy 2-core box
     use_priors: bool = True  # False drops the prior features (an ablation, not a product setting)
+    expand: bool = True  # False: rank only what retrieval found (no tracks borrowed from priors; an ablation)
 
     def features(self) -> list[str]:
-        return [f for f in FEATURES if self.use_priors or f not in PRIOR_FEATURES]
+        return [f for f in FEATURES if (self.use_priors or f not in PRIOR_FEATURES) and (self.expand or f != "expanded")]
 
     def lgb_params(self) -> dict[str, Any]:
         return {
@@ -45,7 +47,7 @@ class TrainParams:
             "min_data_in_leaf": self.min_data_in_leaf, "feature_fraction": self.feature_fraction,
             "bagging_fraction": self.bagging_fraction, "bagging_freq": 1,
             "lambdarank_truncation_level": self.lambdarank_truncation_level,
-            "seed": self.seed, "deterministic": True, "num_threads": 2, "verbose": -1,
+            "seed": self.seed, "deterministic": True, "num_threads": self.num_threads, "verbose": -1,
         }
 
 
@@ -60,6 +62,7 @@ class Example:
     goal_keys: frozenset[str]
     goal_artists: frozenset[str] = frozenset()
     seen_keys: frozenset[str] = frozenset()
+    goal_items: tuple[tuple[str, Track, np.ndarray], ...] = ()
     labels: np.ndarray = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
@@ -67,7 +70,7 @@ class Example:
             self.labels = np.asarray([recording_key(c.track) in self.goal_keys for c in self.candidates], dtype=np.float32)
 
     def prior_dialog(self) -> PriorDialog:
-        return PriorDialog(self.id, self.query_vector, self.goal_keys, self.goal_artists, self.seen_keys)
+        return PriorDialog(self.id, self.query_vector, self.goal_keys, self.goal_artists, self.seen_keys, self.goal_items)
 
 
 def seen_and_artists(raw: dict, key_of: Callable[[str], str | None], artist_of: Callable[[str], str | None],
@@ -92,14 +95,17 @@ def build_priors(examples: Sequence[Example]) -> Priors:
 def matrix(examples: Sequence[Example], priors: Priors, features: list[str]) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """Stacked features (leave-one-out where the example is part of the priors), labels, group sizes."""
     cols = [FEATURES.index(f) for f in features]
+    expand = "expanded" in features
     xs, ys, groups = [], [], []
     for e in examples:
-        if not e.candidates or e.labels.sum() == 0:
-            continue  # no positive: no ranking signal
         qp = priors.query_stats(e.query_vector, exclude=priors.position(e.id))
-        xs.append(extract(e.intent, e.candidates, qp)[:, cols])
-        ys.append(e.labels)
-        groups.append(len(e.candidates))
+        cands = expand_candidates(e.candidates, qp, e.intent, recording_key) if expand else e.candidates
+        labels = np.asarray([recording_key(c.track) in e.goal_keys for c in cands], dtype=np.float32)
+        if not cands or labels.sum() == 0:
+            continue  # no positive: no ranking signal
+        xs.append(extract(e.intent, cands, qp)[:, cols])
+        ys.append(labels)
+        groups.append(len(cands))
     if not xs:
         raise ValueError("no training dialog has a gold track among its candidates; raise retrieval.top_k or check the data")
     return np.vstack(xs), np.concatenate(ys), groups

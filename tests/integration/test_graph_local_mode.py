@@ -36,7 +36,8 @@ def test_playlist_through_the_graph(ingress):
     r = ingress.playlists.remote(PlaylistRequest(prompt="heavy metal to work out to", length=12), _request("/v1/playlists")).result()
     assert len(r.tracks) == 12 and len({t.track_id for t in r.tracks}) == 12
     assert r.intent.genres == ["metal"]
-    assert r.versions["ranker"] == "baseline-v1" and r.versions["index"].startswith("flat-")
+    assert r.versions["ranker"] == "ltr-v1" and r.versions["index"].startswith("flat-")  # the default ranker
+    assert r.versions["lexical"].startswith("bm25-")
 
 
 def test_search_through_the_graph(ingress):

@@ -62,10 +62,11 @@ def test_ablation_report_and_chart(tiny, tmp_path, capsys):
     assert main(["eval", "--dialogs", str(dialogs), "--config", str(root / "ltr.yaml"), "--ablation", "--folds", "2",
                  "--out", str(out), "--quiet"]) == 0
     md = (out / "report.md").read_text()
-    for row in ("dense only", "+ intent parser", "+ hybrid BM25", "+ learned ranker (full)"):
+    for row in ("dense only", "+ intent parser", "+ hybrid BM25", "+ learned ranker, no priors", "+ priors as features",
+                "+ priors' candidates (full)"):
         assert row in md
     assert (out / "metrics.png").read_bytes()[:4] == b"\x89PNG"
-    assert len((out / "per_dialog.jsonl").read_text().splitlines()) == 24 * 6
+    assert len((out / "per_dialog.jsonl").read_text().splitlines()) == 24 * 6  # the config row equals the full row
 
 
 def test_eval_rejects_a_file_in_another_format(tmp_path, capsys):

@@ -97,3 +97,32 @@ def test_matrix_groups_and_labels(setup):
     assert set(np.unique(y)) <= {0.0, 1.0} and y.sum() > 0
     no_priors = TrainParams(use_priors=False).features()
     assert "knn_track" not in no_priors and "dense" in no_priors
+
+
+def test_expansion_with_leave_one_out_equals_expansion_without_the_dialog(setup):
+    from serving.ranking.diversity import recording_key
+    from serving.ranking.priors import expand_candidates
+
+    _, _, examples = setup
+    priors = build_priors(examples)
+    for j in (1, 7):
+        e = examples[j]
+        loo = expand_candidates(e.candidates[:5], priors.query_stats(e.query_vector, exclude=priors.position(e.id)),
+                                e.intent, recording_key, limit=1000, popular=1000)
+        clean = expand_candidates(e.candidates[:5], build_priors([x for x in examples if x.id != e.id]).query_stats(e.query_vector),
+                                  e.intent, recording_key, limit=1000, popular=1000)
+        key = lambda c: recording_key(c.track)  # noqa: E731
+        assert sorted(map(key, loo)) == sorted(map(key, clean))
+        assert all(c.retrieval_rank == -1 for c in loo[5:])
+
+
+def test_expansion_respects_intent_exclusions(setup):
+    from serving.ranking.diversity import recording_key
+    from serving.ranking.priors import expand_candidates
+
+    _, _, examples = setup
+    priors = build_priors(examples)
+    e = examples[0]
+    banned = e.intent.model_copy(update={"exclude_artists": ["The Jazz Band 0", "The Jazz Band 1", "The Jazz Band 2"]})
+    out = expand_candidates([], priors.query_stats(e.query_vector), banned, recording_key, limit=50, popular=50)
+    assert out and not any(c.track.artists[0].startswith("The Jazz Band") for c in out)
