@@ -59,7 +59,7 @@ def main() -> int:
         (f"faiss {args.kind} build (s)", f"{stats.build_seconds:.1f}"),
         ("total (s)", f"{stats.seconds:.1f}"),
         ("tracks/s (ray data, end to end)", f"{stats.tracks_per_s:,.0f}"),
-        ("actors x batch", f"{args.actors} x {args.batch_size}"),
+        ("actors x batch (actors that worked)", f"{args.actors} x {args.batch_size} ({stats.workers_used})"),
         (f"tracks/s in-process, {args.baseline_sample} sample", f"{base:,.0f}" if base else "-"),
     ]
     w = max(len(k) for k, _ in rows)

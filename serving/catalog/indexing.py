@@ -9,6 +9,7 @@ Retriever loads from, so a service started afterwards finds it.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +37,7 @@ class EmbedBatch:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         vecs = self._emb.encode([str(t) for t in batch["text"]])
-        return {"pos": batch["pos"], "vector": vecs}
+        return {"pos": batch["pos"], "vector": vecs, "worker": np.full(len(vecs), os.getpid(), dtype=np.int64)}
 
 
 @dataclass
@@ -47,10 +48,20 @@ class RayIndexStats:
     build_seconds: float
     actors: int
     batch_size: int
+    workers_used: int = 0  # distinct actor processes that embedded at least one batch
 
     @property
     def tracks_per_s(self) -> float:
         return self.tracks / self.seconds if self.seconds > 0 else 0.0
+
+
+def split_blocks(table, actors: int, batch_size: int) -> list:
+    """Several blocks per actor: one block is one task, and a single block would keep all but one
+    actor idle. Blocks hold whole batches, at most 8 of them, so memory per task stays small."""
+    n = table.num_rows
+    rows = min(batch_size * 8, max(1, -(-n // (actors * 4))))
+    rows = max(rows, min(batch_size, -(-n // actors)))
+    return [table.slice(i, rows) for i in range(0, n, rows)] or [table]
 
 
 def embed_with_ray(
@@ -63,13 +74,14 @@ def embed_with_ray(
     num_gpus_per_actor: float = 0.0,
     factory: str | None = None,
     progress=None,
+    workers: set[int] | None = None,
 ) -> np.ndarray:
     """Vectors for `texts`, in order, computed by a Ray Data actor pool (Ray must be initialised)."""
     import pyarrow as pa
     import ray
 
     table = pa.table({"pos": np.arange(len(texts), dtype=np.int64), "text": texts})
-    ds = ray.data.from_arrow(table).map_batches(
+    ds = ray.data.from_arrow(split_blocks(table, actors, batch_size)).map_batches(
         EmbedBatch,
         fn_constructor_kwargs={"embedder": embedder.model_dump(), "factory": factory},
         batch_size=batch_size,
@@ -83,6 +95,8 @@ def embed_with_ray(
     for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
         out[batch["pos"]] = batch["vector"]
         done += len(batch["pos"])
+        if workers is not None:
+            workers.update(int(w) for w in np.unique(batch["worker"]))
         if progress:
             progress(len(batch["pos"]))
     if done != len(texts):
@@ -116,13 +130,14 @@ def index_with_ray(
         embedder_version, dim = e.version, e.dim
     texts = [track_text(t) for t in catalog.tracks]
     t0 = time.perf_counter()
+    used: set[int] = set()
     vectors = embed_with_ray(texts, embedder, dim, actors, batch_size, num_cpus_per_actor, num_gpus_per_actor,
-                             factory, progress)
+                             factory, progress, used)
     t1 = time.perf_counter()
     index = build_index(vectors, kind)
     t2 = time.perf_counter()
     vi = save_index(catalog, embedder_version, kind, cache_dir, vectors, index, seconds=t2 - t0)
-    stats = RayIndexStats(len(texts), t2 - t0, t1 - t0, t2 - t1, actors, batch_size)
+    stats = RayIndexStats(len(texts), t2 - t0, t1 - t0, t2 - t1, actors, batch_size, len(used))
     return vi, stats
 
 
@@ -144,4 +159,4 @@ def run_ray_index(config, catalog: Catalog, actors: int = 2, batch_size: int = 2
             ray.shutdown()
     return {"index": vi.version, "tracks": stats.tracks, "built": True, "seconds": round(stats.seconds, 2),
             "embed_seconds": round(stats.embed_seconds, 2), "build_seconds": round(stats.build_seconds, 2),
-            "tracks_per_s": round(stats.tracks_per_s, 1), "actors": actors, "batch_size": batch_size, "engine": "ray-data"}
+            "tracks_per_s": round(stats.tracks_per_s, 1), "actors": actors, "workers_used": stats.workers_used, "batch_size": batch_size, "engine": "ray-data"}
