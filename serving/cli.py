@@ -20,6 +20,15 @@ def cmd_serve(args) -> int:
     config = load_config(args.config)
     if args.port is not None:
         config = config.model_copy(update={"http": config.http.model_copy(update={"port": args.port})})
+    if args.otlp_endpoint or args.metrics_port:
+        from serving.telemetry_config import TelemetryConfig
+
+        t = config.telemetry.model_dump()
+        if args.otlp_endpoint:
+            t.update(enabled=True, otlp_endpoint=args.otlp_endpoint)
+        if args.metrics_port:
+            t.update(metrics_export_port=args.metrics_port)
+        config = config.model_copy(update={"telemetry": TelemetryConfig.model_validate(t)})
     return serve_forever(config, num_cpus=args.num_cpus)
 
 
@@ -54,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     _add_config(p)
     p.add_argument("--port", type=int, default=None, help="HTTP port (default from config: 8000)")
     p.add_argument("--num-cpus", type=int, default=None, help="CPUs given to the local Ray (default: all)")
+    p.add_argument("--otlp-endpoint", default=None, help="trace every request to this OTLP/HTTP collector URL")
+    p.add_argument("--metrics-port", type=int, default=None, help="port of Ray's Prometheus endpoint (default 8080)")
     p.set_defaults(fn=cmd_serve)
 
     p = sub.add_parser("index", help="embed the catalog and build (or load) the cached index")

@@ -11,6 +11,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from serving.telemetry_config import TelemetryConfig
+
 DEPLOYMENT_NAMES = ("Ingress", "IntentModel", "Retriever", "Ranker")
 
 
@@ -120,6 +122,7 @@ class AppConfig(_Frozen):
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     ranking: RankingConfig = Field(default_factory=RankingConfig)
     deployments: DeploymentsConfig = Field(default_factory=DeploymentsConfig)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, source: str = "config") -> "AppConfig":

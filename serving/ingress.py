@@ -10,7 +10,7 @@ import uuid
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from serving import __version__
+from serving import __version__, telemetry
 from serving.config import AppConfig
 from serving.http_errors import install_error_handlers
 from serving.intent.model import Intent
@@ -46,6 +46,7 @@ def create_api(config: AppConfig) -> FastAPI:
         title="Segue",
         version=__version__,
         description="Prompted playlists and music search. Errors are JSON: {error, message, request_id, details}.",
+        **telemetry.fastapi_options(),
     )
     install_error_handlers(api)
 
@@ -57,6 +58,7 @@ def create_api(config: AppConfig) -> FastAPI:
         request.state.request_id = rid if _REQUEST_ID.match(rid) else uuid.uuid4().hex
         response = await call_next(request)
         response.headers["X-Request-ID"] = request.state.request_id
+        response.headers.update(telemetry.response_headers(request.headers))
         return response
 
     return api
@@ -64,7 +66,7 @@ def create_api(config: AppConfig) -> FastAPI:
 
 def request_context(request: Request, user_id: str | None) -> RequestContext:
     rid = getattr(request.state, "request_id", None) or uuid.uuid4().hex
-    return RequestContext(request_id=rid, user_key=user_id or rid)
+    return RequestContext(request_id=rid, user_key=user_id or rid, **telemetry.trace_fields(request.headers))
 
 
 class IngressCore:
@@ -75,10 +77,20 @@ class IngressCore:
         self.pipeline = Pipeline(stages, config)
 
     async def create_playlist(self, body: PlaylistRequest, request: Request) -> PlaylistResponse:
-        return await self.pipeline.playlist(body, request_context(request, body.user_id))
+        ctx = request_context(request, body.user_id)
+        with telemetry.request("playlist", ctx) as scope:
+            response = await self.pipeline.playlist(body, ctx)
+            scope.versions(response.versions)
+            scope.set(tracks=len(response.tracks), intent_source=response.intent.source.value)
+        return response
 
     async def search(self, body: SearchRequest, request: Request) -> SearchResponse:
-        return await self.pipeline.search(body, request_context(request, body.user_id))
+        ctx = request_context(request, body.user_id)
+        with telemetry.request("search", ctx) as scope:
+            response = await self.pipeline.search(body, ctx)
+            scope.versions(response.versions)
+            scope.set(tracks=len(response.results))
+        return response
 
     async def readyz(self) -> JSONResponse:
         ok, why = await self.pipeline.stages.ready()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import sys
@@ -11,6 +12,7 @@ import time
 import httpx
 
 from serving.config import AppConfig
+from serving.telemetry_config import tracing_env
 
 
 def serve_forever(config: AppConfig, num_cpus: int | None = None, ready_timeout_s: float = 900) -> int:
@@ -23,7 +25,10 @@ def serve_forever(config: AppConfig, num_cpus: int | None = None, ready_timeout_
     prebuild_index(config)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    # Ray Serve reads its tracing settings from the environment of every process it starts.
+    os.environ.update(tracing_env(config.telemetry))
+    ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level="WARNING", log_to_driver=False,
+             _metrics_export_port=config.telemetry.metrics_export_port)
     try:
         serve.start(http_options={"host": config.http.host, "port": config.http.port})
         serve.run(build_app(config), name=config.name, route_prefix=config.route_prefix, blocking=False)
@@ -32,6 +37,7 @@ def serve_forever(config: AppConfig, num_cpus: int | None = None, ready_timeout_
             print(f"segue: not ready after {ready_timeout_s:.0f}s; see `ray` logs under /tmp/ray", file=sys.stderr)
             return 1
         print(f"segue ready on {base} in {time.monotonic() - t0:.1f}s (Ctrl-C to stop)", flush=True)
+        print(f"  metrics: {_metrics_url(config.http.host)}; tracing: {_tracing_summary(config)}", flush=True)
         print(
             f"  try: curl -s -X POST {base}/v1/playlists -H 'content-type: application/json' "
             "-d '{\"prompt\":\"heavy metal to work out to\",\"length\":20}'",
@@ -76,3 +82,19 @@ def _wait_ready(base: str, timeout_s: float, stop: threading.Event) -> bool:
             pass
         time.sleep(1)
     return False
+
+
+def _metrics_url(host: str) -> str:
+    import ray
+
+    port = ray._private.worker.global_worker.node.metrics_export_port
+    return f"http://{host}:{port}/metrics"
+
+
+def _tracing_summary(config: AppConfig) -> str:
+    t = config.telemetry
+    if not t.enabled:
+        return "off (telemetry.enabled: false)"
+    to = [x for x in (t.otlp_endpoint or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+                      "console" if t.console else None) if x]
+    return f"on, sampling {t.sampling_ratio:g}, spans to {', '.join(to) or 'nowhere'}"

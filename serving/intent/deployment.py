@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from serving import telemetry
 from serving.catalog.loader import load_catalog
 from serving.config import AppConfig
 from serving.intent.backend import IntentBackend
@@ -31,4 +32,7 @@ class IntentModelDeployment:
         self._service = build_intent_service(config)
 
     async def parse(self, prompt: str, ctx: RequestContext) -> IntentResult:
-        return await self._service.parse(prompt)
+        with telemetry.stage("intent", ctx) as scope:
+            result = await self._service.parse(prompt)
+            scope.intent(result)
+        return result

@@ -7,6 +7,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 
+from serving import telemetry
 from serving.intent.backend import IntentBackend, IntentOutputError
 from serving.intent.fallback import FastParser
 from serving.intent.model import Intent, IntentSource
@@ -50,7 +51,8 @@ class IntentService:
             reason, source = "engine_error", IntentSource.fallback_error
             log.warning("intent backend %s failed: %r", self.backend.name, e)
         self.fallbacks[reason] += 1
-        intent = self.parser.parse(prompt).model_copy(update={"source": source})
+        with telemetry.span("segue.intent.fallback", fallback_reason=reason, intent_backend=self.backend.name):
+            intent = self.parser.parse(prompt).model_copy(update={"source": source})
         return IntentResult(intent, self._versions(), reason, (loop.time() - t0) * 1000)
 
     def _versions(self) -> dict[str, str]:

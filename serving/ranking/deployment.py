@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from serving import telemetry
 from serving.config import AppConfig
 from serving.intent.model import Intent
 from serving.ranking.registry import make_ranker
@@ -19,7 +20,10 @@ class RankerDeployment:
         self, intent: Intent, retrieval: RetrievalResult, length: int, mode: Mode, ctx: RequestContext
     ) -> RankResult:
         t0 = time.perf_counter()
-        tracks = self._ranker.rank(intent, retrieval.candidates, length, mode)
+        with telemetry.stage("ranking", ctx, candidates=len(retrieval.candidates), length=length, mode=mode) as scope:
+            tracks = self._ranker.rank(intent, retrieval.candidates, length, mode)
+            scope.versions({"ranker": self._ranker.version})
+            scope.set(tracks=len(tracks))
         return RankResult(
             tracks=tracks,
             n_candidates=len(retrieval.candidates),

@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 
+from serving import telemetry
 from serving.catalog.loader import load_catalog
 from serving.config import AppConfig
 from serving.errors import NotReady
@@ -72,7 +73,10 @@ class RetrieverDeployment:
         return (await self._get()).artist_names()
 
     async def search(self, intent: Intent, k: int, ctx: RequestContext) -> RetrievalResult:
-        retriever = await self._get()
-        t0 = time.perf_counter()
-        candidates = retriever.search(intent, k)
+        with telemetry.stage("retrieval", ctx, k=k) as scope:
+            retriever = await self._get()
+            t0 = time.perf_counter()
+            candidates = retriever.search(intent, k)
+            scope.versions(retriever.versions)
+            scope.candidates(len(candidates))
         return RetrievalResult(candidates, retriever.versions, (time.perf_counter() - t0) * 1000)
