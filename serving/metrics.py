@@ -14,14 +14,18 @@ prompts never become labels.
 from __future__ import annotations
 
 import abc
+import logging
 import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
+log = logging.getLogger(__name__)
+
 # Seconds. Spans the fast parser path (a few ms) up to an LLM deadline (seconds).
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0)
-CANDIDATE_BUCKETS = (0, 1, 10, 25, 50, 100, 200, 400, 800, 1600, 5000)
+# Ray wants positive boundaries; the first bucket (<= 1) also holds the empty results.
+CANDIDATE_BUCKETS = (1, 10, 25, 50, 100, 200, 400, 800, 1600, 5000)
 
 MAX_VALUES_PER_LABEL = 32
 _LABEL_VALUE = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,47}$")
@@ -172,12 +176,27 @@ class SegueMetrics:
     def __init__(self, backend: MetricsBackend, guard: LabelGuard | None = None):
         self.backend = backend
         self.guard = guard or LabelGuard()
+        self._failed: set[str] = set()
 
     def _inc(self, spec: MetricSpec, value: float = 1.0, **labels) -> None:
-        self.backend.inc(spec, self.guard.tags(spec, labels), value)
+        tags = self.guard.tags(spec, labels)
+        try:
+            self.backend.inc(spec, tags, value)
+        except Exception:
+            self._report(spec)
 
     def _observe(self, spec: MetricSpec, value: float, **labels) -> None:
-        self.backend.observe(spec, self.guard.tags(spec, labels), value)
+        tags = self.guard.tags(spec, labels)
+        try:
+            self.backend.observe(spec, tags, value)
+        except Exception:
+            self._report(spec)
+
+    def _report(self, spec: MetricSpec) -> None:
+        # A broken metric must not fail the playlist it measures: log it (once per metric) and go on.
+        if spec.name not in self._failed:
+            self._failed.add(spec.name)
+            log.exception("recording metric %s failed; further failures of it are not logged", spec.name)
 
     def request(self, route: str, arm: str, experiment: str | None, code: int, seconds: float) -> None:
         self._inc(REQUESTS, route=route, arm=arm, experiment=experiment, code=str(code))

@@ -70,3 +70,27 @@ def test_outside_ray_metrics_go_nowhere():
         m.record_feedback("exp-1", "canary", "skip")  # must not raise without Ray
     finally:
         m.default_metrics.cache_clear()
+
+
+def test_ray_accepts_every_declaration():
+    from ray.util import metrics as ray_metrics
+
+    for spec in m.METRICS:
+        if spec.kind == "counter":
+            ray_metrics.Counter(spec.name, description=spec.description, tag_keys=spec.labels)
+        else:
+            ray_metrics.Histogram(spec.name, description=spec.description, boundaries=list(spec.buckets),
+                                  tag_keys=spec.labels)
+
+
+class Broken(Recorder):
+    def observe(self, spec, tags, value):
+        raise RuntimeError("exporter down")
+
+
+def test_a_failing_metric_never_fails_the_request(caplog):
+    sm = m.SegueMetrics(Broken())
+    sm.candidates(5, "control", None)
+    sm.candidates(6, "control", None)
+    assert [r.message for r in caplog.records].count(
+        "recording metric segue_candidates_retrieved failed; further failures of it are not logged") == 1
