@@ -46,7 +46,8 @@ class TelemetryConfig(BaseModel):
     console: bool = Field(default=False, description="Also print spans to each process's stdout (debugging only).")
     metrics_export_port: int | None = Field(
         default=None, ge=1, le=65535,
-        description="Port of Ray's Prometheus endpoint for a locally started Ray (None: Ray's default, 8080).",
+        description="Port of Ray's Prometheus endpoint for a locally started Ray (None: a free port, printed at "
+        "start-up). KubeRay pods use 8080.",
     )
 
     @field_validator("otlp_endpoint")
