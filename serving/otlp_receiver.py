@@ -219,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jsonl", default=None, help="also append every span to this file")
     p.add_argument("--from", dest="from_file", default=None, help="print the traces in a JSONL file and exit")
     p.add_argument("--versions", action="store_true", help="show every component version on each span")
-    p.add_argument("--quiet-s", type=float, default=2.0, help="print a trace once no span arrived for this long")
+    # Ray's processes batch spans for up to 5 s (OTEL_BSP_SCHEDULE_DELAY): wait longer than that.
+    p.add_argument("--quiet-s", type=float, default=6.0, help="print a trace once no span of it arrived for this long")
     args = p.parse_args(argv)
 
     if args.from_file:
