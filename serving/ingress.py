@@ -66,7 +66,7 @@ def create_api(config: AppConfig) -> FastAPI:
 
 def request_context(request: Request, user_id: str | None) -> RequestContext:
     rid = getattr(request.state, "request_id", None) or uuid.uuid4().hex
-    return RequestContext(request_id=rid, user_key=user_id or rid, **telemetry.trace_fields(request.headers))
+    return RequestContext(request_id=rid, user_key=user_id or rid)
 
 
 class IngressCore:
@@ -78,16 +78,16 @@ class IngressCore:
 
     async def create_playlist(self, body: PlaylistRequest, request: Request) -> PlaylistResponse:
         ctx = request_context(request, body.user_id)
-        with telemetry.request("playlist", ctx) as scope:
-            response = await self.pipeline.playlist(body, ctx)
+        with telemetry.request("playlist", ctx, request.headers) as scope:
+            response = await self.pipeline.playlist(body, scope.ctx)
             scope.versions(response.versions)
             scope.set(tracks=len(response.tracks), intent_source=response.intent.source.value)
         return response
 
     async def search(self, body: SearchRequest, request: Request) -> SearchResponse:
         ctx = request_context(request, body.user_id)
-        with telemetry.request("search", ctx) as scope:
-            response = await self.pipeline.search(body, ctx)
+        with telemetry.request("search", ctx, request.headers) as scope:
+            response = await self.pipeline.search(body, scope.ctx)
             scope.versions(response.versions)
             scope.set(tracks=len(response.results))
         return response

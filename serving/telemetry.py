@@ -14,6 +14,7 @@ The deployments change by a line or two: `with telemetry.stage("retrieval", ctx)
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 import os
@@ -128,7 +129,7 @@ def request_attributes(ctx: RequestContext) -> dict[str, Any]:
 
 def version_attributes(versions: Mapping[str, str]) -> dict[str, str]:
     """Every component version as `segue.version.<component>` (intent_backend,
-    prompt_template, llm_model, embedder, index, catalog, ranker, ...)."""
+    intent_model, intent_prompt, embedder, index, catalog, ranker, ...)."""
     return {f"segue.version.{k}": str(v) for k, v in versions.items() if v is not None}
 
 
@@ -215,14 +216,19 @@ def _status_of(exc: BaseException) -> int:
 
 
 @contextmanager
-def request(route: str, ctx: RequestContext, metrics: SegueMetrics | None = None) -> Iterator[Scope]:
+def request(route: str, ctx: RequestContext, headers: Mapping[str, str] | None = None,
+            metrics: SegueMetrics | None = None) -> Iterator[Scope]:
     """The ingress's span `segue.ingress` and the per-arm request count/latency,
-    with the HTTP status the error table will give a raised exception."""
+    with the HTTP status the error table will give a raised exception.
+
+    `scope.ctx` is `ctx` with the trace id and W3C headers of this span filled in:
+    pass it down the pipeline (whoever built `ctx`, e.g. the experiment assignment)."""
     m = metrics or default_metrics()
     t0 = time.perf_counter()
     code = 500
     try:
         with span("segue.ingress", ctx, m, route=route) as scope:
+            scope.ctx = dataclasses.replace(ctx, **trace_fields(headers or {}))
             try:
                 yield scope
                 code = 200

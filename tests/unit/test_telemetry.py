@@ -144,8 +144,13 @@ def test_exceptions_are_recorded_with_error_status(spans, metrics):
 @pytest.mark.parametrize("exc,code", [(None, 200), (NotReady("loading"), 503), (RuntimeError("boom"), 500)])
 def test_request_scope_counts_the_http_status_per_arm(spans, metrics, exc, code):
     try:
-        with telemetry.request("playlist", CTX, metrics) as scope:
+        with telemetry.request("playlist", CTX, {}, metrics) as scope:
             scope.versions({"ranker": "baseline-v1", "intent_backend": "fallback"})
+            sc = scope.span.get_span_context()
+            # The context handed down the pipeline names this trace and this span.
+            assert scope.ctx.trace_id == f"{sc.trace_id:032x}"
+            assert scope.ctx.trace_headers["traceparent"].split("-")[2] == f"{sc.span_id:016x}"
+            assert (scope.ctx.arm, scope.ctx.request_id) == (CTX.arm, CTX.request_id)
             if exc:
                 raise exc
     except Exception as e:
@@ -174,7 +179,7 @@ class GarbageBackend(IntentBackend):
 
     @property
     def versions(self):
-        return {"intent_backend": self.name, "llm_model": "tiny-random", "prompt_template": "intent-v2"}
+        return {"intent_backend": self.name, "intent_model": "tiny-random", "intent_prompt": "intent-v2"}
 
 
 @pytest.mark.parametrize("backend,reason", [(SlowBackend(), "timeout"), (GarbageBackend(), "invalid_output")])
@@ -200,8 +205,8 @@ def test_intent_fallback_has_its_own_span_and_metrics(spans, metrics, backend, r
     structured = metrics.backend.named("segue_intent_structured_output_failures")
     assert len(structured) == (1 if reason == "invalid_output" else 0)
     if reason == "invalid_output":
-        assert intent.attributes["segue.version.llm_model"] == "tiny-random"
-        assert intent.attributes["segue.version.prompt_template"] == "intent-v2"
+        assert intent.attributes["segue.version.intent_model"] == "tiny-random"
+        assert intent.attributes["segue.version.intent_prompt"] == "intent-v2"
 
 
 def test_trace_id_comes_from_the_current_span_or_the_client(spans):
