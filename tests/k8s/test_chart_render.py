@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from k8s_support import (CHART, CRD_KINDS, KUBE_VERSIONS, SCENARIOS, by_kind, helm, pod_from_template,
                          rayservice_pod_templates, render_scenario, validate_core, validate_rayservice)
@@ -60,16 +61,48 @@ def test_names_fit_dns_labels(scenario):
 
 
 def test_long_release_name_keeps_kuberay_derived_names_short():
-    from k8s_support import render
     long = "a-very-long-release-name-for-a-platform-team-xyz-abcd"  # 53: Helm's limit
     assert len(long) == 53
     text = helm("template", long, str(CHART), "--api-versions", "ray.io/v1",
                 "-f", str(CHART / "ci" / "everything-on-values.yaml"))
-    import yaml
     objs = [d for d in yaml.safe_load_all(text) if d]
     [rs] = by_kind(objs, "RayService")
     # KubeRay appends "-serve-svc" / "-head-svc" / "-xxxxx": they must stay within 63.
     assert len(rs["metadata"]["name"] + "-serve-svc") <= 63
     for obj in objs:
         assert len(obj["metadata"]["name"]) <= 63, obj["metadata"]["name"]
-    del render
+
+
+def test_crd_validation_is_not_vacuous():
+    """The RayService check defaults like the API server and rejects what it would reject."""
+    import copy
+
+    [rs] = by_kind(render_scenario("minimal-cpu-values.yaml"), "RayService")
+    defaulted = validate_rayservice(rs)
+    assert defaulted["spec"]["rayClusterConfig"]["workerGroupSpecs"][0]["numOfHosts"] == 1  # a CRD default
+    typo = copy.deepcopy(rs)
+    typo["spec"]["rayClusterConfig"]["workerGroupSpecs"][0]["maxReplica"] = 3
+    with pytest.raises(AssertionError, match="maxReplica"):
+        validate_rayservice(typo)
+    wrong = copy.deepcopy(rs)
+    wrong["spec"]["rayClusterConfig"]["enableInTreeAutoscaling"] = "yes"
+    with pytest.raises(AssertionError, match="enableInTreeAutoscaling"):
+        validate_rayservice(wrong)
+    bad_pod = copy.deepcopy(rs)
+    bad_pod["spec"]["rayClusterConfig"]["headGroupSpec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] = 3
+    with pytest.raises(AssertionError):
+        validate_rayservice(bad_pod)
+
+
+def test_core_validation_is_not_vacuous():
+    import copy
+
+    objs = render_scenario("everything-on-values.yaml")
+    [np] = [o for o in objs if o["kind"] == "NetworkPolicy" and o["metadata"]["name"].endswith("-ray")]
+    bad = copy.deepcopy(np)
+    bad["spec"]["ingress"][0]["port"] = 8000  # misplaced key
+    with pytest.raises(AssertionError, match="port"):
+        validate_core(bad, "1.29.0")
+    gone = {"apiVersion": "policy/v1beta1", "kind": "PodDisruptionBudget", "metadata": {"name": "x"}, "spec": {}}
+    with pytest.raises(AssertionError, match="does not exist in Kubernetes 1.29"):
+        validate_core(gone, "1.29.0")
