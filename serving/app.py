@@ -17,12 +17,12 @@ from serving.retrieval.deployment import RetrieverDeployment
 
 
 def build_app(config: AppConfig) -> Application:
-    d = config.deployments
+    d, log = config.deployments, config.logging
     api = create_api(config)
-    ingress = serve.deployment(name="Ingress", **d.ingress.serve_options())(ingress_class(api, serve.ingress(api)))
-    intent = serve.deployment(name="IntentModel", **d.intent.serve_options())(IntentModelDeployment)
-    retriever = serve.deployment(name="Retriever", **d.retriever.serve_options())(RetrieverDeployment)
-    ranker = serve.deployment(name="Ranker", **d.ranker.serve_options())(RankerDeployment)
+    ingress = serve.deployment(name="Ingress", **d.ingress.serve_options(log))(ingress_class(api, serve.ingress(api)))
+    intent = serve.deployment(name="IntentModel", **d.intent.serve_options(log))(IntentModelDeployment)
+    retriever = serve.deployment(name="Retriever", **d.retriever.serve_options(log))(RetrieverDeployment)
+    ranker = serve.deployment(name="Ranker", **d.ranker.serve_options(log))(RankerDeployment)
     return ingress.bind(intent.bind(config), retriever.bind(config), ranker.bind(config), config)
 
 

@@ -46,6 +46,11 @@ class ActorResources(_Frozen):
     memory_mb: int | None = Field(default=None, ge=64, description="Ray memory reservation per replica.")
 
 
+class ServeLoggingConfig(_Frozen):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    access_log: bool = Field(default=True, description="Serve's per-request access log lines (cost CPU on every hop).")
+
+
 class DeploymentConfig(_Frozen):
     """Serve options of one deployment; rendered into serve.deployment(...) options."""
 
@@ -55,19 +60,22 @@ class DeploymentConfig(_Frozen):
     max_queued_requests: int = Field(default=64, ge=-1, description="-1 = unbounded (not recommended).")
     graceful_shutdown_timeout_s: float = Field(default=10.0, ge=0)
 
-    def serve_options(self) -> dict[str, Any]:
+    def serve_options(self, logging: ServeLoggingConfig | None = None) -> dict[str, Any]:
         res: dict[str, Any] = {"num_cpus": self.resources.num_cpus}
         if self.resources.num_gpus:
             res["num_gpus"] = self.resources.num_gpus
         if self.resources.memory_mb:
             res["memory"] = self.resources.memory_mb * 1024 * 1024
-        return {
+        opts: dict[str, Any] = {
             "autoscaling_config": self.autoscaling.model_dump(),
             "ray_actor_options": res,
             "max_ongoing_requests": self.max_ongoing_requests,
             "max_queued_requests": self.max_queued_requests,
             "graceful_shutdown_timeout_s": self.graceful_shutdown_timeout_s,
         }
+        if logging is not None:
+            opts["logging_config"] = {"log_level": logging.level, "enable_access_log": logging.access_log}
+        return opts
 
 
 class DeploymentsConfig(_Frozen):
@@ -106,6 +114,25 @@ class RankingConfig(_Frozen):
     max_per_artist: int = Field(default=2, ge=1, description="Artist diversity cap, lifted for artists the listener asked for.")
 
 
+class RateLimitConfig(_Frozen):
+    enabled: bool = True
+    requests_per_s: float = Field(default=20.0, gt=0, description="Sustained requests per second per client, per Ingress replica.")
+    burst: int = Field(default=40, ge=1, description="Requests a client may send at once before being limited.")
+    max_clients: int = Field(default=10_000, ge=1, description="Clients tracked at once (bounded memory).")
+
+
+class SecurityConfig(_Frozen):
+    admin_token_env: str = Field(
+        default="SEGUE_ADMIN_TOKEN",
+        pattern=r"^[A-Z_][A-Z0-9_]*$",
+        description="Env var holding the admin token (a Kubernetes Secret). Unset = admin features off; never a default.",
+    )
+    max_body_bytes: int = Field(default=16_384, ge=1024, description="Larger request bodies get 413.")
+    rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
+    trust_forwarded_for: bool = Field(default=False, description="Key rate limits on X-Forwarded-For (only behind a trusted proxy).")
+    cors_origins: list[str] = Field(default_factory=list, description="Browser origins allowed by CORS; empty = CORS closed.")
+
+
 class HttpConfig(_Frozen):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -122,6 +149,8 @@ class AppConfig(_Frozen):
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     ranking: RankingConfig = Field(default_factory=RankingConfig)
     deployments: DeploymentsConfig = Field(default_factory=DeploymentsConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
+    logging: ServeLoggingConfig = Field(default_factory=ServeLoggingConfig)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
 
     @classmethod

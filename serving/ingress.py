@@ -4,10 +4,10 @@ No `from __future__ import annotations` here: Serve rebuilds the route signature
 in its own module, where string annotations would not resolve."""
 
 
-import re
 import uuid
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from serving import __version__, telemetry
@@ -16,11 +16,10 @@ from serving.http_errors import install_error_handlers
 from serving.intent.model import Intent
 from serving.intent.service import IntentResult
 from serving.pipeline import Pipeline
+from serving.security.middleware import IngressGuard
+from serving.security.ratelimit import TokenBucketLimiter
 from serving.schemas import PlaylistRequest, PlaylistResponse, RequestContext, SearchRequest, SearchResponse
 from serving.stages import Mode, RankResult, Stages
-
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
 
 class HandleStages(Stages):
     """Stages over Ray Serve deployment handles."""
@@ -49,18 +48,17 @@ def create_api(config: AppConfig) -> FastAPI:
         **telemetry.fastapi_options(),
     )
     install_error_handlers(api)
-
-    @api.middleware("http")
-    async def _request_id(request: Request, call_next):
-        # Every response, errors included, names its request id (Serve's proxy
-        # sets x-request-id; a well-formed client value is kept).
-        rid = request.headers.get("x-request-id", "")
-        request.state.request_id = rid if _REQUEST_ID.match(rid) else uuid.uuid4().hex
-        response = await call_next(request)
-        response.headers["X-Request-ID"] = request.state.request_id
-        response.headers.update(telemetry.response_headers(request.headers))
-        return response
-
+    sec = config.security
+    limiter = None
+    if sec.rate_limit.enabled:
+        limiter = TokenBucketLimiter(sec.rate_limit.requests_per_s, sec.rate_limit.burst, sec.rate_limit.max_clients)
+    if sec.cors_origins:  # closed unless origins are named: no wildcard default
+        api.add_middleware(CORSMiddleware, allow_origins=list(sec.cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["content-type", "authorization", "x-request-id", "traceparent"])
+    api.add_middleware(IngressGuard, max_body_bytes=sec.max_body_bytes, limiter=limiter,
+                       trust_forwarded_for=sec.trust_forwarded_for)
+    # Outermost, so the guard's own 413/429 replies carry the trace id too.
+    api.add_middleware(telemetry.TraceHeaders)
     return api
 
 

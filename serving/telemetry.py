@@ -117,6 +117,29 @@ def response_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {TRACE_ID_HEADER: client} if client else {}
 
 
+class TraceHeaders:
+    """Pure ASGI middleware: adds X-Trace-ID / traceresponse to every HTTP response.
+
+    Runs inside Ray's replica span, so the ids are those of the request's trace."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        request_headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", ())
+                           if k == b"traceparent"}
+        extra = [(k.lower().encode(), v.encode()) for k, v in response_headers(request_headers).items()]
+
+        async def send_with_trace(message):
+            if extra and message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_trace)
+
+
 # --- attributes ----------------------------------------------------------------------------------
 
 

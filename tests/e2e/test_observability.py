@@ -1,14 +1,14 @@
 """Observability end to end: a real local Ray Serve graph with tracing on, exporting
 OTLP/HTTP to a real receiver, and a real Prometheus server scraping Ray's metrics.
 
-One Ray start for the whole module (about a minute on 2 cores). Needs the
-`prometheus` Debian package for the Prometheus tests (scripts/test installs it).
+Uses the e2e tier's one session graph (tests/e2e/conftest.py starts it with
+tracing on). Needs the `prometheus` Debian package for the Prometheus tests
+(scripts/test installs it).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 import shutil
@@ -20,9 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from serving.config import AppConfig
 from serving.otlp_receiver import OtlpReceiver, SpanRecord, format_tree
-from serving.telemetry_config import TelemetryConfig, tracing_env
 
 ROOT = Path(__file__).resolve().parents[2]
 OBS = ROOT / "observability"
@@ -56,63 +54,25 @@ class Graph:
                           timeout=60)
 
     def trace(self, trace_id: str, timeout_s: float = 30) -> list[SpanRecord]:
-        """Every span of one trace, once the ranking span and the proxy span are in."""
-        return self.receiver.wait_for(
-            lambda spans: {"segue.ranking", "segue.ingress"} <= {s.name for s in spans}
-            and any(s.name.startswith("proxy_http_request") for s in spans),
-            timeout_s=timeout_s, trace_id=trace_id)
+        """Every span of one trace, once all of them are in: the Segue spans, the proxy
+        span, and a parent for every span but one (each process exports in its own batches)."""
+
+        def complete(spans: list[SpanRecord]) -> bool:
+            ids = {s.span_id for s in spans}
+            return (set(SEGUE_SPANS) <= {s.name for s in spans}
+                    and any(s.name.startswith("proxy_http_request") for s in spans)
+                    and sum(s.parent_id not in ids for s in spans) == 1)
+
+        return self.receiver.wait_for(complete, timeout_s=timeout_s, trace_id=trace_id)
 
     def scrape(self) -> str:
         return httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10).text
 
 
 @pytest.fixture(scope="module")
-def graph():
-    import ray
-    from ray import serve
-
-    from serving.app import build_app
-
-    if ray.is_initialized():
-        pytest.fail("Ray is already running in this process: the observability tests must start Ray with "
-                    "tracing on; run tests/e2e/test_observability.py in its own pytest process")
-    receiver = OtlpReceiver(port=port_in(4310, 4330)).start()
-    http_port = port_in(8600, 8699)
-    metrics_port = port_in(9190, 9199)
-    telemetry = TelemetryConfig(enabled=True, otlp_endpoint=receiver.endpoint, service_name="segue-e2e",
-                                metrics_export_port=metrics_port)
-    config = AppConfig.from_yaml(ROOT / "serving/configs/default.yaml").model_copy(
-        update={"telemetry": telemetry, "http": {"host": "127.0.0.1", "port": http_port}})
-    saved = dict(os.environ)
-    # Ray starts the proxy and the replicas with this environment; PYTHONPATH makes them import this tree.
-    os.environ.update(tracing_env(telemetry))
-    os.environ["OTEL_BSP_SCHEDULE_DELAY"] = "200"
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), saved.get("PYTHONPATH")) if p)
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False,
-             _metrics_export_port=metrics_port)
-    try:
-        serve.start(http_options={"host": "127.0.0.1", "port": http_port})
-        serve.run(build_app(config), name=config.name, route_prefix="/", blocking=False)
-        base = f"http://127.0.0.1:{http_port}"
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("the graph did not become ready in 300 s")
-            time.sleep(1)
-        yield Graph(base, receiver, metrics_port)
-    finally:
-        try:
-            serve.shutdown()
-        finally:
-            ray.shutdown()
-            receiver.stop()
-            os.environ.clear()
-            os.environ.update(saved)
+def graph(base_url, otlp_receiver, metrics_port):
+    """The tier's session graph (tests/e2e/conftest.py), started with tracing on."""
+    return Graph(base_url, otlp_receiver, metrics_port)
 
 
 def new_traceparent() -> tuple[str, str, str]:

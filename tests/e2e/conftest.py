@@ -1,0 +1,53 @@
+"""One real local Ray Serve graph for the e2e tier, on the shipped catalog, over real HTTP.
+
+Tracing is on for the whole tier, exporting OTLP/HTTP to a real receiver in this
+process, and Ray's Prometheus endpoint is on a known port: the observability
+tests read both (tests/e2e/test_observability.py)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from serving.config import AppConfig
+from serving.server import start_local_graph
+from tests.conftest import free_port
+
+
+def e2e_config(**overrides) -> AppConfig:
+    small = {"resources": {"num_cpus": 0.25}, "autoscaling": {"min_replicas": 1, "max_replicas": 1}}
+    data = {"http": {"port": free_port()},
+            "deployments": {k: small for k in ("ingress", "intent", "retriever", "ranker")},
+            # The fuzz and acceptance tests send bursts from one client.
+            "security": {"rate_limit": {"requests_per_s": 1000, "burst": 1000}}}
+    data.update(overrides)
+    return AppConfig.from_dict(data)
+
+
+@pytest.fixture(scope="session")
+def otlp_receiver():
+    from serving.otlp_receiver import OtlpReceiver
+
+    receiver = OtlpReceiver(port=free_port()).start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="session")
+def metrics_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def base_url(otlp_receiver, metrics_port):
+    import ray
+    from ray import serve
+
+    os.environ.setdefault("OTEL_BSP_SCHEDULE_DELAY", "200")  # spans reach the receiver within ~0.2 s
+    telemetry = {"enabled": True, "otlp_endpoint": otlp_receiver.endpoint, "service_name": "segue-e2e",
+                 "metrics_export_port": metrics_port}
+    url = start_local_graph(e2e_config(telemetry=telemetry))
+    yield url
+    serve.shutdown()
+    ray.shutdown()
