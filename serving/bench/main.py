@@ -13,7 +13,7 @@ from pathlib import Path
 
 from serving.bench.report import machine, table, write_json
 
-SECTIONS = ("graph", "retrieval", "e2e", "autoscale")
+SECTIONS = ("startup", "graph", "retrieval", "e2e", "autoscale")
 DIALOGS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cpcd" / "dialogs.train.jsonl"
 
 
@@ -37,6 +37,14 @@ def main(argv: list[str] | None = None) -> int:
     q = args.quick
     results: dict = {"machine": machine(), "quick": q, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
     print(f"# Segue benchmarks ({'quick' if q else 'full'}) on {results['machine']}\n", flush=True)
+
+    if "startup" in sections:
+        from serving.bench.startup import run as startup_run
+
+        r = startup_run(args.port + 40, sequential=50 if q else 200, prompts=prompts)
+        results["startup"] = r
+        print("## 0. Start-up (`segue serve`, what scripts/run runs) and sequential latency\n")
+        print(r["table"] + "\n", flush=True)
 
     if "graph" in sections:
         from serving.bench.graph import GRAPH_HEADERS, VARIANTS, in_process, ratio_rows, run_variant_subprocess
