@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from serving import telemetry
 from serving.catalog.loader import load_catalog
 from serving.config import AppConfig
 from serving.intent.backend import IntentBackend
 from serving.intent.fallback import FastParser
+from serving.intent.faults import FaultConfig, FaultInjectingBackend
 from serving.intent.service import IntentResult, IntentService
 from serving.retrieval.embedder import Embedder, make_embedder
 from serving.schemas import RequestContext
+
+log = logging.getLogger(__name__)
 
 
 def make_backend(config: AppConfig) -> IntentBackend | None:
@@ -30,6 +35,16 @@ def build_intent_service(config: AppConfig, embedder: Embedder | None = None) ->
 class IntentModelDeployment:
     def __init__(self, config: AppConfig):
         self._service = build_intent_service(config)
+        self._backend = self._service.backend
+
+    def reconfigure(self, user_config: dict) -> None:
+        """Live switches without a restart: currently the fault injector (see intent/faults.py)."""
+        fault = FaultConfig.model_validate((user_config or {}).get("fault") or {})
+        if self._backend is None:
+            if fault.active:
+                log.warning("fault injection asked for, but the intent backend is the fast parser: nothing to stall")
+            return
+        self._service.backend = FaultInjectingBackend(self._backend, fault) if fault.active else self._backend
 
     async def parse(self, prompt: str, ctx: RequestContext) -> IntentResult:
         with telemetry.stage("intent", ctx) as scope:

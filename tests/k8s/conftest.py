@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from k8s_support import tools_bin
+from tests.k8s.k8s_support import tools_bin
 
 HERE = Path(__file__).parent
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from k8s_support import (CHART, CRD_KINDS, KUBE_VERSIONS, SCENARIOS, by_kind, helm, pod_from_template,
+from tests.k8s.k8s_support import (CHART, CRD_KINDS, KUBE_VERSIONS, SCENARIOS, by_kind, helm, pod_from_template,
                          rayservice_pod_templates, render_scenario, validate_core, validate_rayservice)
 
 

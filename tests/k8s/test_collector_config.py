@@ -7,7 +7,7 @@ import re
 import pytest
 import yaml
 
-from k8s_support import CHART, ROOT, one, render_with
+from tests.k8s.k8s_support import CHART, ROOT, one, render_with
 
 CHART_FILE = CHART / "files" / "otel-collector.yaml"
 OBS_FILE = ROOT / "observability" / "otel-collector.yaml"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from k8s_support import (CHART, ROOT, SCENARIOS, by_kind, labels_match, one, rayservice_pod_templates,
+from tests.k8s.k8s_support import (CHART, ROOT, SCENARIOS, by_kind, labels_match, one, rayservice_pod_templates,
                          render_scenario, serve_config)
 
 serve_schema = pytest.importorskip("ray.serve.schema", reason="ray[serve] is needed to check serveConfigV2")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 
-from k8s_support import ROOT
+from tests.k8s.k8s_support import ROOT
 
 TEXT = (ROOT / "Dockerfile").read_text()
 

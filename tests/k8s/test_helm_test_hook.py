@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from k8s_support import one, render_with
+from tests.k8s.k8s_support import one, render_with
 from serving.intent.fallback import FastParser  # the real fast parser builds a real Intent
 from serving.schemas import PlaylistRequest, PlaylistResponse
 

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 import yaml
 
-from k8s_support import (CRD_KINDS, KUBE_VERSIONS, ROOT, by_kind, one, run_tool, validate_core,
+from tests.k8s.k8s_support import (CRD_KINDS, KUBE_VERSIONS, ROOT, by_kind, one, run_tool, validate_core,
                          validate_rayservice)
 
 OVERLAYS = ("dev", "prod")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from k8s_support import by_kind, one, rayservice_pod_templates, render_with
+from tests.k8s.k8s_support import by_kind, one, rayservice_pod_templates, render_with
 
 
 def _env(objs) -> dict[str, dict]:

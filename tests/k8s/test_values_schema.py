@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from k8s_support import CHART, HelmError, helm, render_with
+from tests.k8s.k8s_support import CHART, HelmError, helm, render_with
 
 from serving.config import AppConfig
 
@@ -55,7 +55,7 @@ def test_latest_tag_is_refused_with_the_reason(tmp_path):
 def test_image_tag_defaults_to_app_version():
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     import tomllib
-    from k8s_support import ROOT
+    from tests.k8s.k8s_support import ROOT
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     assert chart["appVersion"] == version
     rs = next(o for o in render_with() if o["kind"] == "RayService")
