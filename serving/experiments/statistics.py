@@ -149,8 +149,8 @@ class RatioSums:
             return math.inf
         r, mbar = self.y / self.m, self.m / self.n
         ss = self.yy - 2 * r * self.ym + r * r * self.mm
-        # Floor the residual so that an arm with no likes yet does not claim zero variance.
-        ss = max(ss, mbar * mbar * 0.25)
+        # Floor (half a like of residual) so an arm with no likes yet does not claim zero variance.
+        ss = max(ss, 0.25)
         return ss / (self.n * (self.n - 1) * mbar * mbar)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import json
 import threading
 import uuid
@@ -21,8 +22,9 @@ from aiohttp import web
 CRD = Path(__file__).resolve().parents[1] / "data" / "ray.io_rayservices.yaml"
 
 
+@functools.lru_cache(maxsize=1)
 def rayservice_validator():
-    crd = yaml.safe_load(CRD.read_text())
+    crd = yaml.load(CRD.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     schema = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")["schema"]["openAPIV3Schema"]
     return jsonschema.Draft7Validator(schema)
 
