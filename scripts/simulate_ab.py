@@ -73,10 +73,27 @@ async def batch(base: str, users: list[tuple[str, str, set[str]]], concurrency: 
         await asyncio.gather(*(listen(client, base, u, p, g, sem, stats) for u, p, g in users))
 
 
-def run_one(run: str, base_cfg: AppConfig, base: str, listeners, args, out: Path) -> str:
-    cfg = base_cfg.model_copy(update={"experiment": AppConfig.from_dict(
-        {"experiment": experiment(run, RUNS[run])}).experiment})
-    deploy(cfg, cfg.experiment, wait_s=600)  # a new experiment: the graph reloads with its rankers
+def with_experiment(cfg: AppConfig, run: str) -> AppConfig:
+    return cfg.model_copy(update={"experiment": AppConfig.from_dict({"experiment": experiment(run, RUNS[run])}).experiment})
+
+
+def wait_ready(base: str, timeout_s: float = 600) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{base} not ready after {timeout_s}s")
+
+
+def run_one(run: str, cfg: AppConfig, base: str, listeners, args, out: Path, first: bool) -> str:
+    if not first:  # a new experiment id and arms: the graph is redeployed with them (a restart)
+        deploy(cfg, cfg.experiment, wait_s=600)
+        time.sleep(2)
+        wait_ready(base)
     policy = RolloutPolicy(min_served_per_step=args.min_served_per_step, min_guardrail_n=30)
     ctl = RolloutController(cfg.experiment.id, "control", "canary", LocalServeActuator(cfg), ServiceMetricsSource(base),
                             InMemoryStateStore(), LogEventSink(), policy)
@@ -134,17 +151,22 @@ def main() -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     listeners = load_listeners(args.dialogs)
+    runs = [r.strip() for r in args.runs.split(",")]
+    unknown = set(runs) - set(RUNS)
+    if unknown:
+        ap.error(f"unknown runs {sorted(unknown)}; choose from {', '.join(RUNS)}")
     small = {"resources": {"num_cpus": 0.25}, "autoscaling": {"min_replicas": 1, "max_replicas": 1}}
     base_cfg = AppConfig.from_dict({
         "name": "segue-sim", "http": {"port": args.port},
         "deployments": {k: small for k in ("ingress", "intent", "retriever", "ranker")},
-        "experiment": experiment("warmup", "baseline-v2"),
+        "experiment": experiment(runs[0], RUNS[runs[0]]),
         # one loopback client sends everything: the per-client rate limit would only get in the way
         "security": {"rate_limit": {"enabled": False}},
     })
     base = start_local(base_cfg, timeout_s=600)
     try:
-        reports = [run_one(r.strip(), base_cfg, base, listeners, args, args.out) for r in args.runs.split(",")]
+        reports = [run_one(r, with_experiment(base_cfg, r), base, listeners, args, args.out, first=(i == 0))
+                   for i, r in enumerate(runs)]
     finally:
         serve.shutdown()
         ray.shutdown()

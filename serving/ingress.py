@@ -79,7 +79,12 @@ def _assignment(experiments: ExperimentRuntime, request: Request, user_id):
 class IngressCore:
     """Route logic, free of Serve decorators; the deployment class adds the routes."""
 
-    def __init__(self, stages: Stages, config: AppConfig, sink: OutcomeSink, meter: ArmMeter):
+    def __init__(self, stages: Stages, config: AppConfig, sink: OutcomeSink | None = None, meter: ArmMeter | None = None):
+        if sink is None or meter is None:  # one process, no Serve: keep the outcomes here
+            from serving.experiments.runtime import LocalArmMeter
+            from serving.experiments.sinks import LocalOutcomeSink
+
+            sink, meter = sink or LocalOutcomeSink(), meter or LocalArmMeter()
         self.config = config
         self.pipeline = Pipeline(stages, config)
         # The admin token is read once here, never per request.

@@ -59,6 +59,22 @@ class ArmMeter(abc.ABC):
     def latency(self, experiment: str, arm: str, ms: float) -> None: ...
 
 
+class LocalArmMeter(ArmMeter):
+    """In-process counts (single-process use and tests); the served graph uses RayArmMeter."""
+
+    def __init__(self):
+        from collections import Counter
+
+        self.events: Counter = Counter()
+        self.latency_n: Counter = Counter()
+
+    def count(self, experiment: str, arm: str, event: str) -> None:
+        self.events[(experiment, arm, event)] += 1
+
+    def latency(self, experiment: str, arm: str, ms: float) -> None:
+        self.latency_n[(experiment, arm)] += 1
+
+
 @dataclass(frozen=True)
 class Assignment:
     ctx: RequestContext

@@ -25,6 +25,7 @@ class RolloutPolicy(BaseModel):
     min_guardrail_n: int = Field(default=50, ge=1, description="Canary requests before rate guardrails are judged.")
     max_error_rate: float = Field(default=0.02, ge=0, le=1, description="Canary error rate allowed (absolute) ...")
     max_error_rate_delta: float = Field(default=0.01, ge=0, le=1, description="... or this much above the control.")
+    min_latency_n: int = Field(default=200, ge=1, description="Canary requests before p99 is judged (fewer: p99 ~ max).")
     max_p99_ratio: float = Field(default=1.5, ge=1, description="Canary p99 may be this times the control's ...")
     p99_slack_ms: float = Field(default=50.0, ge=0, description="... plus this slack.")
     max_fallback_delta: float = Field(default=0.05, ge=0, le=1, description="Intent fallback rate above the control.")
@@ -130,7 +131,7 @@ def guardrail_breach(ev: Evidence, p: RolloutPolicy) -> str | None:
         allowed = max(p.max_error_rate, (c.error_rate or 0.0) + p.max_error_rate_delta)
         if k.error_rate > allowed:
             return f"canary error rate {_fmt(k.error_rate, True)} > allowed {_fmt(allowed, True)}"
-    if k.served >= p.min_guardrail_n and k.p99_ms is not None and c.p99_ms is not None:
+    if k.served >= p.min_latency_n and k.p99_ms is not None and c.p99_ms is not None:
         allowed = c.p99_ms * p.max_p99_ratio + p.p99_slack_ms
         if k.p99_ms > allowed:
             return f"canary p99 latency {k.p99_ms:.0f} ms > allowed {allowed:.0f} ms (control {c.p99_ms:.0f} ms)"

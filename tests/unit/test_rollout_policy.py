@@ -5,7 +5,7 @@ from serving.rollout.controller import (
 )
 from serving.rollout.policy import ArmEvidence, Evidence, RolloutPolicy, RolloutState, decide
 
-P = RolloutPolicy(min_served_per_step=100, min_guardrail_n=50)
+P = RolloutPolicy(min_served_per_step=100, min_guardrail_n=50, min_latency_n=60)
 
 
 def ev(canary_served=0, **kw):
@@ -39,8 +39,9 @@ def test_guardrails_roll_back_even_while_evidence_is_thin(canary, extra, words):
     assert d.action == "rollback" and d.weight == 0.0 and words in d.reason
 
 
-def test_small_samples_do_not_trip_rate_guardrails():
+def test_small_samples_do_not_trip_rate_or_latency_guardrails():
     assert decide(running(), ev(canary=ArmEvidence(served=5, errors=3)), P).action == "hold"
+    assert decide(running(), ev(canary=ArmEvidence(served=55, p99_ms=5000)), P).action == "hold"
 
 
 def test_worse_but_not_significant_holds_or_advances():
