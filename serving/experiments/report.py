@@ -33,7 +33,8 @@ def format_table(summary: dict) -> str:
             f"{'n/a' if p99 is None else f'{p99:.0f}':>7} {_pct(a.get('intent_fallback_rate')):>8}"
         )
     srm = summary.get("srm") or {}
-    lines.append(f"SRM: chi2={srm.get('chi2')} dof={srm.get('dof')} p={srm.get('p_value', 1.0):.3g} -> "
+    chi2 = srm.get("chi2")
+    lines.append(f"SRM: chi2={'n/a' if chi2 is None else f'{chi2:.3f}'} dof={srm.get('dof')} p={srm.get('p_value', 1.0):.3g} -> "
                  f"{'MISMATCH (do not trust the arms)' if srm.get('mismatch') else 'ok'} (alpha 0.001)")
     for name, cmp in (summary.get("comparisons") or {}).items():
         for metric, r in cmp.items():

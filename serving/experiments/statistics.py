@@ -143,30 +143,42 @@ class RatioSums:
     def rate(self) -> float | None:
         return self.y / self.m if self.m else None
 
+    def ss_about(self, r: float) -> float:
+        """sum over units of (y_i - r m_i)^2."""
+        return max(self.yy - 2 * r * self.ym + r * r * self.mm, 0.0)
+
     def variance(self) -> float:
         """Delta-method Var(R) = sum((y_i - R m_i)^2) / (n (n-1) mbar^2)."""
         if self.n < 2 or not self.m:
             return math.inf
-        r, mbar = self.y / self.m, self.m / self.n
-        ss = self.yy - 2 * r * self.ym + r * r * self.mm
-        # Floor (half a like of residual) so an arm with no likes yet does not claim zero variance.
-        ss = max(ss, 0.25)
-        return ss / (self.n * (self.n - 1) * mbar * mbar)
+        mbar = self.m / self.n
+        return self.ss_about(self.y / self.m) / (self.n * (self.n - 1) * mbar * mbar)
 
 
 def ratio_summary(s: RatioSums, confidence: float = 0.95) -> dict:
+    """Cluster-robust normal interval, widened to at least the Wilson interval of the
+    pooled tracks: with few or no events the normal approximation is far too narrow."""
     if s.rate is None:
         return {"n": s.n, "rate": None, "ci": [0.0, 1.0]}
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
     half = z * math.sqrt(s.variance()) if s.n >= 2 else math.inf
-    return {"n": s.n, "rate": s.rate, "ci": [max(0.0, s.rate - half), min(1.0, s.rate + half)]}
+    wlo, whi = wilson_interval(int(round(s.y)), int(round(s.m)), confidence)
+    return {"n": s.n, "rate": s.rate, "ci": [max(0.0, min(s.rate - half, wlo)), min(1.0, max(s.rate + half, whi))]}
 
 
 
 def msprt_ratios(control: RatioSums, treatment: RatioSums, tau: float, alpha: float = 0.05) -> SequentialResult:
+    """mSPRT on the difference of two like rates. Var(d) is the larger of the unpooled
+    (Welch) and the pooled-under-H0 estimate: an arm with a handful of playlists and no
+    likes yet has a plug-in variance of ~0, which alone would declare it 'significantly
+    worse' after a few requests."""
     if control.rate is None or treatment.rate is None or control.n < 2 or treatment.n < 2:
         return SequentialResult(0.0, 1.0, 1.0, (-math.inf, math.inf))
-    return msprt(treatment.rate - control.rate, control.variance() + treatment.variance(), tau, alpha)
+    welch = control.variance() + treatment.variance()
+    r0 = (control.y + treatment.y) / (control.m + treatment.m)
+    s2 = (control.ss_about(r0) + treatment.ss_about(r0)) / (control.n + treatment.n - 1)
+    pooled = sum(s2 / (a.n * (a.m / a.n) ** 2) for a in (control, treatment))
+    return msprt(treatment.rate - control.rate, max(welch, pooled), tau, alpha)
 
 
 def rate_summary(successes: int, n: int, confidence: float = 0.95) -> dict:

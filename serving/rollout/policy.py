@@ -140,7 +140,7 @@ def guardrail_breach(ev: Evidence, p: RolloutPolicy) -> str | None:
         if k.fallback_rate > allowed:
             return f"canary intent fallback rate {_fmt(k.fallback_rate, True)} > allowed {_fmt(allowed, True)}"
     hi = ev.diff_ci[1] if ev.diff_ci else None
-    if hi is not None and hi < 0 and ev.p_value < p.alpha:
+    if k.served >= p.min_guardrail_n and hi is not None and hi < 0 and ev.p_value < p.alpha:
         return (f"canary {p.metric} significantly worse: {_fmt(ev.canary_rate)} vs {_fmt(ev.control_rate)}, "
                 f"diff {_fmt(ev.diff)} (always-valid CI upper {_fmt(hi)} < 0, p={ev.p_value:.2g})")
     return None

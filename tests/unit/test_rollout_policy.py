@@ -41,6 +41,8 @@ def test_guardrails_roll_back_even_while_evidence_is_thin(canary, extra, words):
 
 def test_small_samples_do_not_trip_rate_or_latency_guardrails():
     assert decide(running(), ev(canary=ArmEvidence(served=5, errors=3)), P).action == "hold"
+    worse = {"diff": -0.02, "diff_ci": (-0.03, -0.005), "p_value": 0.001}
+    assert decide(running(), ev(canary=ArmEvidence(served=10), **worse), P).action == "hold"
     assert decide(running(), ev(canary=ArmEvidence(served=55, p99_ms=5000)), P).action == "hold"
 
 

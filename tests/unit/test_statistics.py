@@ -61,3 +61,16 @@ def test_ratio_estimate_is_cluster_robust():
     assert s.rate == pytest.approx(0.1)
     manual = sum((y - 0.1 * m) ** 2 for y, m in zip(ys, ms)) / (4 * 3 * 20 ** 2)
     assert s.variance() == pytest.approx(manual)
+
+
+def sums(ys, m=20):
+    return st.RatioSums(n=len(ys), y=sum(ys), m=m * len(ys), yy=sum(y * y for y in ys), mm=m * m * len(ys),
+                        ym=sum(y * m for y in ys))
+
+
+def test_a_few_playlists_without_likes_are_not_significantly_worse():
+    control = sums([0, 1, 0, 2, 0, 0, 3, 0, 1, 0] * 100)  # 0.7 likes per playlist of 20
+    assert not st.msprt_ratios(control, sums([0] * 8), tau=0.01).significant(0.05)
+    assert st.msprt_ratios(control, sums([0] * 300), tau=0.01).significant(0.05)
+    lo, hi = st.ratio_summary(sums([0] * 8))["ci"]
+    assert lo == 0.0 and hi == pytest.approx(st.wilson_interval(0, 160)[1])
