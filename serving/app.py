@@ -18,16 +18,16 @@ from serving.retrieval.deployment import RetrieverDeployment
 
 
 def build_app(config: AppConfig) -> Application:
-    d = config.deployments
+    d, log = config.deployments, config.logging
     api = create_api(config)
     # The experiment lives in the Ingress user_config so that weights change live via reconfigure().
     user_config = {"experiment": config.experiment.model_dump(mode="json") if config.experiment else None}
-    ingress = serve.deployment(name="Ingress", user_config=user_config, **d.ingress.serve_options())(
+    ingress = serve.deployment(name="Ingress", user_config=user_config, **d.ingress.serve_options(log))(
         ingress_class(api, serve.ingress(api))
     )
-    intent = serve.deployment(name="IntentModel", **d.intent.serve_options())(IntentModelDeployment)
-    retriever = serve.deployment(name="Retriever", **d.retriever.serve_options())(RetrieverDeployment)
-    ranker = serve.deployment(name="Ranker", **d.ranker.serve_options())(RankerDeployment)
+    intent = serve.deployment(name="IntentModel", **d.intent.serve_options(log))(IntentModelDeployment)
+    retriever = serve.deployment(name="Retriever", **d.retriever.serve_options(log))(RetrieverDeployment)
+    ranker = serve.deployment(name="Ranker", **d.ranker.serve_options(log))(RankerDeployment)
     # Exactly one replica: every Ingress replica records into and validates feedback against it.
     outcomes = serve.deployment(name="OutcomeStore", num_replicas=1, ray_actor_options={"num_cpus": 0})(
         OutcomeStoreDeployment

@@ -46,6 +46,11 @@ class ActorResources(_Frozen):
     memory_mb: int | None = Field(default=None, ge=64, description="Ray memory reservation per replica.")
 
 
+class ServeLoggingConfig(_Frozen):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    access_log: bool = Field(default=True, description="Serve's per-request access log lines (cost CPU on every hop).")
+
+
 class DeploymentConfig(_Frozen):
     """Serve options of one deployment; rendered into serve.deployment(...) options."""
 
@@ -55,19 +60,22 @@ class DeploymentConfig(_Frozen):
     max_queued_requests: int = Field(default=64, ge=-1, description="-1 = unbounded (not recommended).")
     graceful_shutdown_timeout_s: float = Field(default=10.0, ge=0)
 
-    def serve_options(self) -> dict[str, Any]:
+    def serve_options(self, logging: ServeLoggingConfig | None = None) -> dict[str, Any]:
         res: dict[str, Any] = {"num_cpus": self.resources.num_cpus}
         if self.resources.num_gpus:
             res["num_gpus"] = self.resources.num_gpus
         if self.resources.memory_mb:
             res["memory"] = self.resources.memory_mb * 1024 * 1024
-        return {
+        opts: dict[str, Any] = {
             "autoscaling_config": self.autoscaling.model_dump(),
             "ray_actor_options": res,
             "max_ongoing_requests": self.max_ongoing_requests,
             "max_queued_requests": self.max_queued_requests,
             "graceful_shutdown_timeout_s": self.graceful_shutdown_timeout_s,
         }
+        if logging is not None:
+            opts["logging_config"] = {"log_level": logging.level, "enable_access_log": logging.access_log}
+        return opts
 
 
 class DeploymentsConfig(_Frozen):
@@ -142,6 +150,7 @@ class AppConfig(_Frozen):
     ranking: RankingConfig = Field(default_factory=RankingConfig)
     deployments: DeploymentsConfig = Field(default_factory=DeploymentsConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
+    logging: ServeLoggingConfig = Field(default_factory=ServeLoggingConfig)
     experiment: ExperimentConfig | None = Field(
         default=None, description="A/B or canary experiment; weights change live via the Ingress user_config."
     )

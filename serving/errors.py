@@ -62,6 +62,12 @@ class Overloaded(SegueError):
     code = "overloaded"
 
 
+class StageUnavailable(SegueError):
+    """503: a stage's replicas are gone (restarting); retry after the given seconds."""
+
+    code = "stage_unavailable"
+
+
 class StageTimeout(SegueError):
     """504: a stage did not answer in time and had no fallback."""
 
@@ -77,6 +83,7 @@ STATUS: dict[type[SegueError], int] = {
     RateLimited: 429,
     NotReady: 503,
     Overloaded: 503,
+    StageUnavailable: 503,
     StageTimeout: 504,
     SegueError: 500,
 }

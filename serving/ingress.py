@@ -4,6 +4,7 @@ No `from __future__ import annotations` here: Serve rebuilds the route signature
 in its own module, where string annotations would not resolve."""
 
 
+import logging
 import time
 import uuid
 
@@ -13,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from serving import __version__
 from serving.config import AppConfig
+from serving.errors import StageUnavailable
 from serving.http_errors import install_error_handlers
 from serving.intent.model import Intent
 from serving.intent.service import IntentResult
@@ -26,24 +28,46 @@ from serving.schemas import (
 )
 from serving.stages import Mode, RankResult, Stages
 
+log = logging.getLogger(__name__)
+
 
 class HandleStages(Stages):
-    """Stages over Ray Serve deployment handles."""
+    """Stages over Ray Serve deployment handles.
+
+    Every stage call is an idempotent read, so a call that died with its replica
+    (killed, OOM, node lost) is retried once on another replica instead of failing
+    the listener's request."""
 
     def __init__(self, intent, retriever, ranker):
         self._intent, self._retriever, self._ranker = intent, retriever, ranker
 
     async def intent(self, prompt: str, ctx: RequestContext) -> IntentResult:
-        return await self._intent.parse.remote(prompt, ctx)
+        return await _retry_on_replica_death(lambda: self._intent.parse.remote(prompt, ctx))
 
     async def retrieve_and_rank(self, intent: Intent, k: int, length: int, mode: Mode, ctx: RequestContext) -> RankResult:
         # The retrieval result goes straight to the ranker: Serve hands the object
         # over without routing ~k candidates back through the ingress.
-        retrieval = self._retriever.search.remote(intent, k, ctx)
-        return await self._ranker.rank.remote(intent, retrieval, length, mode, ctx)
+        def call():
+            retrieval = self._retriever.search.remote(intent, k, ctx)
+            return self._ranker.rank.remote(intent, retrieval, length, mode, ctx)
+
+        return await _retry_on_replica_death(call)
 
     async def ready(self) -> tuple[bool, str]:
         return await self._retriever.ready.remote()
+
+
+async def _retry_on_replica_death(call, attempts: int = 2):
+    from ray.exceptions import ActorDiedError, ActorUnavailableError
+
+    for attempt in range(attempts):
+        try:
+            return await call()
+        except (ActorDiedError, ActorUnavailableError) as e:
+            if attempt == attempts - 1:
+                raise StageUnavailable(f"a stage replica died and the retry failed too: {type(e).__name__}",
+                                       retry_after_s=2) from e
+            log.warning("stage replica died (%s); retrying once", type(e).__name__)
 
 
 def create_api(config: AppConfig) -> FastAPI:

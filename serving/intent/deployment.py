@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+
 from serving.catalog.loader import load_catalog
 from serving.config import AppConfig
 from serving.errors import NotReady
 from serving.experiments.components import all_arm_components, arm_app_config, components_from_ctx, intent_key
 from serving.intent.backend import IntentBackend
 from serving.intent.fallback import FastParser
+from serving.intent.faults import FaultConfig, FaultInjectingBackend
 from serving.intent.service import IntentResult, IntentService
 from serving.retrieval.embedder import Embedder, make_embedder
 from serving.schemas import RequestContext
+
+log = logging.getLogger(__name__)
 
 
 def make_backend(config: AppConfig) -> IntentBackend | None:
@@ -41,6 +46,16 @@ class IntentModelDeployment:
                 self._services[intent_key(cfg)] = IntentService(
                     make_backend(cfg), self._service.parser, deadline_s=cfg.intent.deadline_ms / 1000
                 )
+        self._backend = self._service.backend
+
+    def reconfigure(self, user_config: dict) -> None:
+        """Live switches without a restart: currently the fault injector (see intent/faults.py)."""
+        fault = FaultConfig.model_validate((user_config or {}).get("fault") or {})
+        if self._backend is None:
+            if fault.active:
+                log.warning("fault injection asked for, but the intent backend is the fast parser: nothing to stall")
+            return
+        self._service.backend = FaultInjectingBackend(self._backend, fault) if fault.active else self._backend
 
     async def parse(self, prompt: str, ctx: RequestContext) -> IntentResult:
         comps = components_from_ctx(ctx)
