@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 
 
@@ -34,13 +35,27 @@ def cmd_rollout(args) -> int:
     from serving.rollout.policy import RolloutPolicy
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if not args.metrics_url:
+        print("segue: --metrics-url (or SEGUE_SERVE_URL) is required: the service's base URL", file=sys.stderr)
+        return 2
     custom, core = kube_clients(args.kubeconfig, args.context)
+    actuator = RayServiceActuator(custom, args.namespace, args.rayservice, args.app)
+    if not (args.experiment and args.control and args.canary):
+        # Default to the experiment in the RayService: its control, and its only other arm.
+        exp = actuator.experiment()
+        args.experiment = args.experiment or exp.id
+        args.control = args.control or exp.control_arm
+        others = [a.name for a in exp.arms if a.name != args.control]
+        if not args.canary and len(others) != 1:
+            print(f"segue: experiment {exp.id} has arms {others} besides the control; pass --canary", file=sys.stderr)
+            return 2
+        args.canary = args.canary or others[0]
     policy = RolloutPolicy(
         schedule=tuple(float(x) for x in args.schedule.split(",")), min_served_per_step=args.min_served_per_step,
     )
     ctl = RolloutController(
         args.experiment, args.control, args.canary,
-        RayServiceActuator(custom, args.namespace, args.rayservice, args.app),
+        actuator,
         ServiceMetricsSource(args.metrics_url), ConfigMapStateStore(core, args.namespace, args.state_configmap),
         KubeEventSink(core, args.namespace, args.rayservice), policy,
     )
@@ -68,10 +83,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--namespace", required=True)
     p.add_argument("--rayservice", required=True, help="RayService name")
     p.add_argument("--app", default="segue", help="Serve application name in serveConfigV2")
-    p.add_argument("--experiment", required=True, help="experiment id")
-    p.add_argument("--control", default="control")
-    p.add_argument("--canary", default="canary")
-    p.add_argument("--metrics-url", required=True, help="service base URL for GET /v1/experiments/{id}")
+    p.add_argument("--experiment", default=None, help="experiment id (default: the one in the RayService)")
+    p.add_argument("--control", default=None, help="control arm (default: the experiment's control)")
+    p.add_argument("--canary", default=None, help="canary arm (default: the only other arm)")
+    p.add_argument("--metrics-url", default=os.environ.get("SEGUE_SERVE_URL"),
+                   help="service base URL for GET /v1/experiments/{id} (default: $SEGUE_SERVE_URL)")
     p.add_argument("--state-configmap", default="segue-rollout", help="ConfigMap holding the controller state")
     p.add_argument("--schedule", default="0.05,0.1,0.25,0.5,1", help="canary weights, comma-separated, ending at 1")
     p.add_argument("--min-served-per-step", type=int, default=300)

@@ -76,9 +76,11 @@ class RayServiceActuator(WeightActuator):
             raise ValueError(f"RayService {self.namespace}/{self.name} has no spec.serveConfigV2")
         return yaml.safe_load(raw)
 
+    def experiment(self):
+        return parse_experiment(current_experiment(self._serve_config(self._get()), self.app_name), "serveConfigV2")
+
     def weights(self) -> dict[str, float]:
-        exp = parse_experiment(current_experiment(self._serve_config(self._get()), self.app_name), "serveConfigV2")
-        return exp.weights
+        return self.experiment().weights
 
     def set_weights(self, weights: dict[str, float]) -> None:
         for _ in range(self.max_retries):

@@ -19,7 +19,8 @@ import jsonschema
 import yaml
 from aiohttp import web
 
-CRD = Path(__file__).resolve().parents[1] / "data" / "ray.io_rayservices.yaml"
+# The released KubeRay v1.7.0 CRD, copied into the test data (see its README there).
+CRD = Path(__file__).resolve().parent / "data" / "kuberay-crds-v1.7.0" / "ray.io_rayservices.yaml"
 
 
 @functools.lru_cache(maxsize=1)

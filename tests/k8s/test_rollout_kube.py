@@ -175,3 +175,24 @@ def test_only_the_granted_verbs_are_used(api):
     granted = {("GET", "rayservices"), ("PATCH", "rayservices"), ("GET", "configmaps"), ("POST", "configmaps"),
                ("PATCH", "configmaps"), ("POST", "events"), ("PATCH", "events")}
     assert used <= granted, used - granted
+
+
+def test_cli_once_discovers_the_experiment_from_the_rayservice(api, monkeypatch, capsys):
+    server, custom, core = api
+    import serving.rollout.kube as kube
+    from serving.cli import main
+    from serving.rollout import controller as ctl_mod
+
+    monkeypatch.setattr(kube, "kube_clients", lambda *a: (custom, core))
+
+    class Empty(MetricsSource):
+        def __init__(self, url):
+            pass
+
+        def evidence(self, *a):
+            return Evidence(ArmEvidence(), ArmEvidence())
+
+    monkeypatch.setattr(ctl_mod, "ServiceMetricsSource", Empty)
+    rc = main(["rollout", "--namespace", NS, "--rayservice", RS, "--metrics-url", "http://x", "--once"])
+    assert rc == 0 and json.loads(capsys.readouterr().out)["action"] == "start"
+    assert weights_in(server) == {"control": 0.95, "canary": 0.05}
