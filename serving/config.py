@@ -11,6 +11,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from serving.experiments.config import ExperimentConfig
+
 DEPLOYMENT_NAMES = ("Ingress", "IntentModel", "Retriever", "Ranker")
 
 
@@ -149,6 +151,9 @@ class AppConfig(_Frozen):
     deployments: DeploymentsConfig = Field(default_factory=DeploymentsConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     logging: ServeLoggingConfig = Field(default_factory=ServeLoggingConfig)
+    experiment: ExperimentConfig | None = Field(
+        default=None, description="A/B or canary experiment; weights change live via the Ingress user_config."
+    )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, source: str = "config") -> "AppConfig":
