@@ -17,6 +17,10 @@ from serving.ranking.deployment import RankerDeployment
 from serving.retrieval.deployment import RetrieverDeployment
 
 
+# Exactly one replica: every Ingress replica records into and validates feedback against it.
+OUTCOME_STORE_OPTIONS: dict[str, Any] = {"num_replicas": 1, "ray_actor_options": {"num_cpus": 0.0}}
+
+
 def build_app(config: AppConfig) -> Application:
     d, log = config.deployments, config.logging
     api = create_api(config)
@@ -28,10 +32,7 @@ def build_app(config: AppConfig) -> Application:
     intent = serve.deployment(name="IntentModel", **d.intent.serve_options(log))(IntentModelDeployment)
     retriever = serve.deployment(name="Retriever", **d.retriever.serve_options(log))(RetrieverDeployment)
     ranker = serve.deployment(name="Ranker", **d.ranker.serve_options(log))(RankerDeployment)
-    # Exactly one replica: every Ingress replica records into and validates feedback against it.
-    outcomes = serve.deployment(name="OutcomeStore", num_replicas=1, ray_actor_options={"num_cpus": 0})(
-        OutcomeStoreDeployment
-    )
+    outcomes = serve.deployment(name="OutcomeStore", **OUTCOME_STORE_OPTIONS)(OutcomeStoreDeployment)
     return ingress.bind(intent.bind(config), retriever.bind(config), ranker.bind(config), config, outcomes.bind())
 
 
