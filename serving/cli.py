@@ -80,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="one line of JSON")
     p.set_defaults(fn=cmd_intent)
 
+    from serving.rollout.commands import add_commands
+
+    add_commands(sub)  # experiment report, rollout
+
     args = parser.parse_args(argv)
     try:
         return args.fn(args)

@@ -11,6 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from serving.experiments.config import ExperimentConfig
 from serving.telemetry_config import TelemetryConfig
 
 DEPLOYMENT_NAMES = ("Ingress", "IntentModel", "Retriever", "Ranker")
@@ -151,6 +152,9 @@ class AppConfig(_Frozen):
     deployments: DeploymentsConfig = Field(default_factory=DeploymentsConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     logging: ServeLoggingConfig = Field(default_factory=ServeLoggingConfig)
+    experiment: ExperimentConfig | None = Field(
+        default=None, description="A/B or canary experiment; weights change live via the Ingress user_config."
+    )
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
 
     @classmethod

@@ -32,6 +32,12 @@ class Unauthorized(SegueError):
     code = "unauthorized"
 
 
+class UnprocessableFeedback(SegueError):
+    """422: feedback names a track that is not in the playlist it refers to."""
+
+    code = "invalid_feedback"
+
+
 class PayloadTooLarge(SegueError):
     """413: the request body is over the configured limit."""
 
@@ -72,6 +78,7 @@ STATUS: dict[type[SegueError], int] = {
     InvalidRequest: 400,
     Unauthorized: 401,
     NotFound: 404,
+    UnprocessableFeedback: 422,
     PayloadTooLarge: 413,
     RateLimited: 429,
     NotReady: 503,

@@ -5,6 +5,7 @@ in its own module, where string annotations would not resolve."""
 
 
 import logging
+import time
 import uuid
 
 from fastapi import FastAPI, Request
@@ -15,15 +16,21 @@ from serving import __version__, telemetry
 from serving.config import AppConfig
 from serving.errors import StageUnavailable
 from serving.http_errors import install_error_handlers
+from serving.metrics import record_feedback
 from serving.intent.model import Intent
 from serving.intent.service import IntentResult
 from serving.pipeline import Pipeline
+from serving.security.auth import AdminAuth
 from serving.security.middleware import IngressGuard
 from serving.security.ratelimit import TokenBucketLimiter
-from serving.schemas import PlaylistRequest, PlaylistResponse, RequestContext, SearchRequest, SearchResponse
+from serving.experiments.runtime import OVERRIDE_HEADER, ArmMeter, ExperimentRuntime, OutcomeSink
+from serving.schemas import (
+    FeedbackRequest, FeedbackResponse, PlaylistRequest, PlaylistResponse, RequestContext, SearchRequest, SearchResponse,
+)
 from serving.stages import Mode, RankResult, Stages
 
 log = logging.getLogger(__name__)
+
 
 class HandleStages(Stages):
     """Stages over Ray Serve deployment handles.
@@ -91,28 +98,67 @@ def request_context(request: Request, user_id: str | None) -> RequestContext:
     return RequestContext(request_id=rid, user_key=user_id or rid)
 
 
+def _assignment(experiments: ExperimentRuntime, request: Request, user_id):
+    rid = getattr(request.state, "request_id", None) or uuid.uuid4().hex
+    headers = {h: request.headers[h] for h in (OVERRIDE_HEADER, "authorization") if h in request.headers}
+    return experiments.assign(rid, user_id, headers)
+
+
 class IngressCore:
     """Route logic, free of Serve decorators; the deployment class adds the routes."""
 
-    def __init__(self, stages: Stages, config: AppConfig):
+    def __init__(self, stages: Stages, config: AppConfig, sink: OutcomeSink | None = None, meter: ArmMeter | None = None):
+        if sink is None or meter is None:  # one process, no Serve: keep the outcomes here
+            from serving.experiments.runtime import LocalArmMeter
+            from serving.experiments.sinks import LocalOutcomeSink
+
+            sink, meter = sink or LocalOutcomeSink(), meter or LocalArmMeter()
         self.config = config
         self.pipeline = Pipeline(stages, config)
+        # The admin token is read once here, never per request.
+        admin = AdminAuth.from_env(config.security.admin_token_env)
+        self.experiments = ExperimentRuntime(config, sink, meter, admin)
+
+    def reconfigure(self, user_config) -> None:
+        self.experiments.reconfigure(user_config)
 
     async def create_playlist(self, body: PlaylistRequest, request: Request) -> PlaylistResponse:
-        ctx = request_context(request, body.user_id)
-        with telemetry.request("playlist", ctx, request.headers) as scope:
-            response = await self.pipeline.playlist(body, scope.ctx)
-            scope.versions(response.versions)
-            scope.set(tracks=len(response.tracks), intent_source=response.intent.source.value)
-        return response
+        a = _assignment(self.experiments, request, body.user_id)
+        t0 = time.perf_counter()
+        with telemetry.request("playlist", a.ctx, request.headers) as scope:
+            try:
+                resp = await self.pipeline.playlist(body, scope.ctx)
+            except Exception:
+                self.experiments.failed(a, (time.perf_counter() - t0) * 1000)
+                raise
+            scope.versions(resp.versions)
+            scope.set(tracks=len(resp.tracks), intent_source=resp.intent.source.value)
+        ids = [t.track_id for t in resp.tracks]
+        self.experiments.served(a, resp.playlist_id, ids, (time.perf_counter() - t0) * 1000,
+                                intent_fallback=resp.intent.source.value.startswith("fallback_"))
+
+        async def shadow(ctx: RequestContext) -> list[str]:
+            return [t.track_id for t in (await self.pipeline.playlist(body, ctx)).tracks]
+
+        self.experiments.maybe_shadow(a, ids, shadow)
+        return resp
 
     async def search(self, body: SearchRequest, request: Request) -> SearchResponse:
-        ctx = request_context(request, body.user_id)
+        ctx = _assignment(self.experiments, request, body.user_id).ctx
         with telemetry.request("search", ctx, request.headers) as scope:
             response = await self.pipeline.search(body, scope.ctx)
             scope.versions(response.versions)
             scope.set(tracks=len(response.results))
         return response
+
+    async def feedback(self, body: FeedbackRequest) -> FeedbackResponse:
+        res = await self.experiments.feedback(body.playlist_id, body.track_id, body.event)
+        if res.get("counted"):
+            record_feedback(res.get("experiment_id"), res["arm"], body.event)
+        return FeedbackResponse(**res)
+
+    async def experiment_summary(self, experiment_id: str) -> dict:
+        return await self.experiments.summary(experiment_id)
 
     async def readyz(self) -> JSONResponse:
         ok, why = await self.pipeline.stages.ready()
@@ -123,8 +169,11 @@ def ingress_class(api: FastAPI, ingress_decorator) -> type:
     """Bind the routes to a class; `ingress_decorator` is serve.ingress(api) (app.py owns Ray)."""
 
     class Ingress(IngressCore):
-        def __init__(self, intent, retriever, ranker, config: AppConfig):
-            super().__init__(HandleStages(intent, retriever, ranker), config)
+        def __init__(self, intent, retriever, ranker, config: AppConfig, outcomes=None):
+            from serving.experiments.metrics import RayArmMeter
+            from serving.experiments.sinks import HandleOutcomeSink
+
+            super().__init__(HandleStages(intent, retriever, ranker), config, HandleOutcomeSink(outcomes), RayArmMeter())
 
         @api.post("/v1/playlists", response_model=PlaylistResponse, summary="Prompt -> ranked, sequenced playlist")
         async def playlists(self, body: PlaylistRequest, request: Request) -> PlaylistResponse:
@@ -133,6 +182,16 @@ def ingress_class(api: FastAPI, ingress_decorator) -> type:
         @api.post("/v1/search", response_model=SearchResponse, summary="Free-text music search")
         async def search_route(self, body: SearchRequest, request: Request) -> SearchResponse:
             return await self.search(body, request)
+
+        @api.post("/v1/feedback", response_model=FeedbackResponse,
+                  summary="A listener's play/skip/like/save of a track in a served playlist")
+        async def feedback_route(self, body: FeedbackRequest) -> FeedbackResponse:
+            return await self.feedback(body)
+
+        @api.get("/v1/experiments/{experiment_id}",
+                 summary="Per-arm exposures and outcomes, rates with CIs, SRM and sequential tests")
+        async def experiment_route(self, experiment_id: str) -> dict:
+            return await self.experiment_summary(experiment_id)
 
         @api.get("/healthz", summary="Liveness: the ingress answers")
         async def healthz(self) -> dict:

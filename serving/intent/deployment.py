@@ -7,6 +7,8 @@ import logging
 from serving import telemetry
 from serving.catalog.loader import load_catalog
 from serving.config import AppConfig
+from serving.errors import NotReady
+from serving.experiments.components import all_arm_components, arm_app_config, components_from_ctx, intent_key
 from serving.intent.backend import IntentBackend
 from serving.intent.fallback import FastParser
 from serving.intent.faults import FaultConfig, FaultInjectingBackend
@@ -34,7 +36,17 @@ def build_intent_service(config: AppConfig, embedder: Embedder | None = None) ->
 
 class IntentModelDeployment:
     def __init__(self, config: AppConfig):
+        self._config = config
         self._service = build_intent_service(config)
+        # Experiment arms with another backend/prompt share the fast parser (and its
+        # embedder); only the primary backend differs per arm.
+        self._services = {intent_key(config): self._service}
+        for comps in all_arm_components(config):
+            cfg = arm_app_config(config, comps)
+            if intent_key(cfg) not in self._services:
+                self._services[intent_key(cfg)] = IntentService(
+                    make_backend(cfg), self._service.parser, deadline_s=cfg.intent.deadline_ms / 1000
+                )
         self._backend = self._service.backend
 
     def reconfigure(self, user_config: dict) -> None:
@@ -47,7 +59,12 @@ class IntentModelDeployment:
         self._service.backend = FaultInjectingBackend(self._backend, fault) if fault.active else self._backend
 
     async def parse(self, prompt: str, ctx: RequestContext) -> IntentResult:
+        comps = components_from_ctx(ctx)
+        service = self._services.get(intent_key(arm_app_config(self._config, comps))) if comps else self._service
         with telemetry.stage("intent", ctx) as scope:
-            result = await self._service.parse(prompt)
+            if service is None:
+                raise NotReady(f"arm '{ctx.arm}' asks for an intent backend this replica did not load; redeploy "
+                               "with the arm in the app's experiment config", retry_after_s=30)
+            result = await service.parse(prompt)
             scope.intent(result)
         return result

@@ -170,16 +170,15 @@ def test_errors_are_traced_with_status_and_trace_id(graph):
 # --- Prometheus ------------------------------------------------------------------------------
 
 
-def _rare_event_metrics() -> None:
-    """Feedback and intent fallbacks only happen on events this CPU graph does not
-    produce (the feedback endpoint and LLM backends live elsewhere): record them
-    through the same recorder and Ray export path the deployments use, from this
-    Ray driver, so the live scrape shows them under their exported names."""
-    from serving.metrics import default_metrics, record_feedback
+def _intent_fallback_metrics() -> None:
+    """Intent fallbacks only happen when an LLM backend fails, and this CPU graph runs
+    the fast parser alone: record them through the same recorder and Ray export
+    path the IntentModel uses, from this Ray driver, so the live scrape shows them
+    under their exported names. (Their recording is unit-tested in test_telemetry.)"""
+    from serving.metrics import default_metrics
 
     default_metrics.cache_clear()
-    record_feedback("exp-e2e", "control", "like")
-    default_metrics().intent_fallback("invalid_output", "vllm", "control", "exp-e2e")
+    default_metrics().intent_fallback("invalid_output", "vllm", "control", "none")
 
 
 @pytest.fixture(scope="module")
@@ -188,12 +187,18 @@ def prometheus(graph, tmp_path_factory):
     if exe is None:
         pytest.skip("the `prometheus` server is not installed: scripts/test installs it "
                     "(apt-get install prometheus); see docs/observability.md")
-    # Traffic for the per-arm series: playlists, a search, and a client error.
+    # Traffic for the per-arm series: playlists, a search, a client error, feedback.
     for prompt in ("late night lo-fi beats to study", "classic rock road trip", "quiet piano for sleeping"):
         assert graph.playlist(prompt).status_code == 200
     assert httpx.post(f"{graph.base}/v1/search", json={"query": "daft punk"}, timeout=60).status_code == 200
     assert graph.playlist("x", length=1000).status_code == 422
-    _rare_event_metrics()
+    # Listener feedback through the real endpoint: record_feedback runs in the Ingress replica.
+    served = graph.playlist("sunny afternoon indie pop", length=3).json()
+    r = httpx.post(f"{graph.base}/v1/feedback", json={"playlist_id": served["playlist_id"],
+                                                        "track_id": served["tracks"][0]["track_id"], "event": "like"},
+                   timeout=30)
+    assert r.status_code == 200 and r.json()["counted"], r.text
+    _intent_fallback_metrics()
 
     d = tmp_path_factory.mktemp("prometheus")
     port = port_in(9190, 9199, exclude=(graph.metrics_port,))
@@ -242,8 +247,9 @@ def test_prometheus_answers_per_arm_queries(graph, prometheus):
         ("intent", "control"), ("retrieval", "control"), ("ranking", "control")}
     cand = promql(prometheus, "sum by (arm) (ray_segue_candidates_retrieved_count)")
     assert cand[0]["metric"]["arm"] == "control" and float(cand[0]["value"][1]) >= 4
-    fb = promql(prometheus, 'sum by (arm, event) (ray_segue_feedback_events_total{experiment="exp-e2e"})')
-    assert [(x["metric"]["arm"], x["metric"]["event"]) for x in fb] == [("control", "like")]
+    fb = promql(prometheus, 'sum by (arm, event, deployment) (ray_segue_feedback_events_total)')
+    assert [(x["metric"]["arm"], x["metric"]["event"], x["metric"]["deployment"]) for x in fb] == [
+        ("control", "like", "Ingress")]
     # The alert rules load and evaluate against the live series.
     rules = httpx.get(f"{prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"]
     assert rules and all(r.get("health") in ("ok", "unknown") for g in rules for r in g["rules"]), rules
@@ -274,7 +280,7 @@ def test_dashboards_only_query_metrics_the_service_exports(graph, prometheus):
         for name in re.findall(r"\b(ray_[a-z0-9_]+)", expr):
             used.setdefault(name, set()).add(where)
     assert len(used) >= 10, used
-    # Wait until the rare-event metrics reached the endpoint (Ray exports every few seconds).
+    # Wait until the last recorded metrics reached the endpoint (Ray exports every few seconds).
     deadline = time.monotonic() + 60
     while True:
         text = graph.scrape()

@@ -52,7 +52,7 @@ def test_serve_config_is_a_valid_ray_serve_config(scenario):
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_args_are_a_valid_app_config_and_build_the_same_graph(scenario):
-    from serving.app import build_app
+    from serving.app import OUTCOME_STORE_OPTIONS, build_app
 
     [app] = serve_config(_rayservice(scenario))["applications"]
     # import_path resolves to the builder in the package.
@@ -62,9 +62,12 @@ def test_args_are_a_valid_app_config_and_build_the_same_graph(scenario):
     assert app["name"] == config.name and app["route_prefix"] == config.route_prefix
     # The deployments listed in the Serve config are exactly the ones the app builds...
     built = _deployment_names(build_app(config))
-    assert built == {d["name"] for d in app["deployments"]} == set(DEPLOYMENT_KEYS)
+    assert built == {d["name"] for d in app["deployments"]} == set(DEPLOYMENT_KEYS) | {"OutcomeStore"}
     # ...and their options are what the app itself would give them, so the two can't disagree.
     for dep in app["deployments"]:
+        if dep["name"] == "OutcomeStore":
+            assert {k: v for k, v in dep.items() if k != "name"} == OUTCOME_STORE_OPTIONS
+            continue
         expected = getattr(config.deployments, DEPLOYMENT_KEYS[dep["name"]]).serve_options()
         actual = {k: v for k, v in dep.items() if k not in ("name", "user_config")}
         assert actual == expected, dep["name"]

@@ -121,6 +121,7 @@ def _check_mirror(schema: dict, tree: dict, path: str) -> list[str]:
 def test_app_schema_mirrors_app_config():
     tree = _model_tree(AppConfig)
     del tree["http"]  # the RayService's proxy settings replace it
+    del tree["experiment"]  # set by the top-level `experiment` value (args and the Ingress user_config)
     # Ray reads tracing from the pods' environment, which the chart's `tracing:` values set.
     del tree["telemetry"]
     problems = _check_mirror(SCHEMA["properties"]["app"], tree, "app")

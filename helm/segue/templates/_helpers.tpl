@@ -185,16 +185,23 @@ graceful_shutdown_timeout_s: {{ hasKey $d "graceful_shutdown_timeout_s" | ternar
 {{- if .Values.experiment }}
 {{- $_ := set $ingress "user_config" (dict "experiment" .Values.experiment) }}
 {{- end }}
+{{- /* OutcomeStore: exactly one replica, as serving/app.py builds it (feedback is validated against it). */}}
 {{- $deployments := list
       $ingress
       (include "segue.serveDeployment" (list "IntentModel" $deps.intent) | fromYaml)
       (include "segue.serveDeployment" (list "Retriever" $deps.retriever) | fromYaml)
-      (include "segue.serveDeployment" (list "Ranker" $deps.ranker) | fromYaml) }}
+      (include "segue.serveDeployment" (list "Ranker" $deps.ranker) | fromYaml)
+      (dict "name" "OutcomeStore" "num_replicas" 1 "ray_actor_options" (dict "num_cpus" 0.0)) }}
+{{- /* The experiment goes into args too: every deployment loads the component versions its arms name. */}}
+{{- $args := deepCopy .Values.app }}
+{{- if .Values.experiment }}
+{{- $_ := set $args "experiment" .Values.experiment }}
+{{- end }}
 {{- $application := merge (dict
       "name" .Values.app.name
       "route_prefix" (.Values.app.route_prefix | default "/")
       "import_path" "serving.app:app_builder"
-      "args" .Values.app
+      "args" $args
       "deployments" $deployments) .Values.serve.extraApplicationOptions }}
 {{- $config := dict
       "proxy_location" .Values.serve.proxyLocation
