@@ -9,6 +9,7 @@ from serving.config import AppConfig
 from serving.intent.backend import IntentBackend
 from serving.intent.fallback import FastParser
 from serving.intent.faults import FaultConfig, FaultInjectingBackend
+from serving.intent.metrics import IntentMetrics
 from serving.intent.service import IntentResult, IntentService
 from serving.retrieval.embedder import Embedder, make_embedder
 from serving.schemas import RequestContext
@@ -17,24 +18,41 @@ log = logging.getLogger(__name__)
 
 
 def make_backend(config: AppConfig) -> IntentBackend | None:
-    """The primary backend named by config; None means the fast parser answers directly."""
-    if config.intent.backend == "fallback":
+    """The primary backend named by config; None means the fast parser answers directly.
+    LLM backends are imported here only, so the default path never imports vLLM."""
+    kind = config.intent.backend
+    if kind == "fallback":
         return None
-    raise NotImplementedError(f"intent backend '{config.intent.backend}' is not available in this build")
+    if kind == "vllm":
+        from serving.intent.embedded_model import resolve_model_dir
+        from serving.intent.vllm_backend import VLLMBackend
+
+        cfg = config.intent.vllm
+        return VLLMBackend(cfg, resolve_model_dir(cfg.model, cfg.models_dir))
+    if kind == "openai":
+        from serving.intent.openai_backend import OpenAIBackend
+
+        return OpenAIBackend(config.intent.openai)
+    raise ValueError(f"unknown intent backend '{kind}'; use fallback, vllm or openai")
 
 
-def build_intent_service(config: AppConfig, embedder: Embedder | None = None) -> IntentService:
+def build_intent_service(
+    config: AppConfig, embedder: Embedder | None = None, backend: IntentBackend | None = None
+) -> IntentService:
+    """`backend` overrides the configured one (tests, benchmarks, comparisons)."""
     embedder = embedder or make_embedder(config.retrieval.embedder)
     catalog = load_catalog(config.catalog.path)
     artists = sorted({a for t in catalog.tracks for a in t.artists})
     parser = FastParser(embedder, artists, tag_threshold=config.intent.tag_threshold)
-    return IntentService(make_backend(config), parser, deadline_s=config.intent.deadline_ms / 1000)
+    backend = backend if backend is not None else make_backend(config)
+    return IntentService(backend, parser, deadline_s=config.intent.deadline_ms / 1000)
 
 
 class IntentModelDeployment:
-    def __init__(self, config: AppConfig):
-        self._service = build_intent_service(config)
+    def __init__(self, config: AppConfig, backend: IntentBackend | None = None):
+        self._service = build_intent_service(config, backend=backend)
         self._backend = self._service.backend
+        self._metrics = IntentMetrics.create()
 
     def reconfigure(self, user_config: dict) -> None:
         """Live switches without a restart: currently the fault injector (see intent/faults.py)."""
@@ -46,4 +64,17 @@ class IntentModelDeployment:
         self._service.backend = FaultInjectingBackend(self._backend, fault) if fault.active else self._backend
 
     async def parse(self, prompt: str, ctx: RequestContext) -> IntentResult:
-        return await self._service.parse(prompt)
+        result = await self._service.parse(prompt)
+        self._metrics.record(result)
+        return result
+
+    def stats(self) -> dict:
+        """Fallback counts by reason, and whether the LLM backend is up."""
+        return self._service.stats()
+
+    def ready(self) -> tuple[bool, str]:
+        return self._backend.ready() if self._backend is not None else (True, "fast parser")
+
+    async def __del__(self):
+        if self._service.backend is not None:
+            await self._service.backend.close()
