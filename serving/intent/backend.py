@@ -38,8 +38,12 @@ class IntentBackend(abc.ABC):
         """Whether the backend can answer now (an engine may still be loading)."""
         return True, f"{self.name} backend"
 
-    async def close(self) -> None:
+    def shutdown(self) -> None:
+        """Release engines/processes synchronously (a Serve replica's __del__)."""
         return None
+
+    async def close(self) -> None:
+        self.shutdown()
 
 
 class FallbackBackend(IntentBackend):

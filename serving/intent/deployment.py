@@ -75,6 +75,8 @@ class IntentModelDeployment:
     def ready(self) -> tuple[bool, str]:
         return self._backend.ready() if self._backend is not None else (True, "fast parser")
 
-    async def __del__(self):
-        if self._service.backend is not None:
-            await self._service.backend.close()
+    def __del__(self):
+        # Serve calls this when the replica stops: the vLLM engine core is a child process.
+        backend = getattr(getattr(self, "_service", None), "backend", None)
+        if backend is not None:
+            backend.shutdown()

@@ -158,7 +158,7 @@ class VLLMBackend(IntentBackend):
         return {"intent_backend": self.name, "intent_model": os.path.basename(self.model_dir.rstrip("/")),
                 "intent_prompt": self.template.version}
 
-    async def close(self) -> None:
+    def shutdown(self) -> None:
         engine, self._engine = self._engine, None
         with self._lock:
             self._state = "stopped"

@@ -141,3 +141,47 @@ def test_llm_config_is_validated_with_clear_messages():
         AppConfig.from_dict({"intent": {"vllm": {"prompt_version": "latest"}}})
     cfg = AppConfig.from_dict({"intent": {"backend": "vllm", "vllm": {"model": "/models/x", "max_tokens": 128}}})
     assert cfg.intent.vllm.max_tokens == 128 and cfg.intent.vllm.dtype == "bfloat16"
+
+
+# --- the vLLM backend's lifecycle, with the engine start replaced (no vLLM needed) ---
+
+import threading  # noqa: E402
+
+from serving.intent.llm_config import VLLMConfig  # noqa: E402
+from serving.intent.vllm_backend import VLLMBackend, engine_kwargs  # noqa: E402
+
+
+class StalledVLLMBackend(VLLMBackend):
+    """An engine whose load hangs until released, then fails."""
+
+    def __init__(self, *a, **kw):
+        self.release = threading.Event()
+        super().__init__(*a, **kw)
+
+    def _create_engine(self):
+        self.release.wait(30)
+        raise RuntimeError("out of memory while loading weights")
+
+
+def test_stalled_then_failed_engine_load_never_fails_a_request():
+    backend = StalledVLLMBackend(VLLMConfig(model="/nowhere", restart_backoff_s=3600), "/nowhere")
+    service = _service(backend, deadline_s=5)
+    loading = asyncio.run(service.parse("rainy sunday jazz"))
+    assert loading.intent.source is IntentSource.fallback_error and loading.fallback_reason == "unavailable"
+    assert backend.ready() == (False, "vllm engine loading")
+    backend.release.set()
+    assert backend.wait_ready(10) is False
+    failed = asyncio.run(service.parse("rainy sunday jazz"))
+    assert failed.fallback_reason == "unavailable" and "jazz" in failed.intent.genres
+    assert service.stats()["fallbacks"] == {"unavailable": 2}
+    assert "out of memory" in backend.ready()[1]
+
+
+def test_engine_arguments_follow_the_config():
+    kw = engine_kwargs(VLLMConfig(model="m", dtype="float16", max_model_len=1024, tensor_parallel_size=2,
+                                  gpu_memory_utilization=0.5), "/models/m")
+    assert kw["model"] == "/models/m" and kw["dtype"] == "float16" and kw["max_model_len"] == 1024
+    assert kw["tensor_parallel_size"] == 2 and kw["gpu_memory_utilization"] == 0.5
+    assert "distributed_executor_backend" not in kw  # TP > 1 needs vLLM's multiprocess executor
+    assert kw["structured_outputs_config"]["backend"] == "xgrammar"
+    assert engine_kwargs(VLLMConfig(), "/m")["distributed_executor_backend"] == "uni"
