@@ -81,12 +81,12 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
-async def run(backend: VLLMBackend, levels: list[int], per_level: int) -> list[dict]:
+async def run(backend: VLLMBackend, levels: list[int], per_level: int, modes: list[bool]) -> list[dict]:
     # Warm-up: the first structured request compiles the grammar; neither run should pay for it.
-    await backend.generate_text(PROMPTS[0], structured=True)
-    await backend.generate_text(PROMPTS[0], structured=False)
+    for structured in modes:
+        await backend.generate_text(PROMPTS[0], structured=structured)
     rows = []
-    for structured in (True, False):
+    for structured in modes:
         for c in levels:
             n = max(per_level, c)
             rows.append(await level(backend, c, n, structured))
@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default=None, help="override intent.vllm.model (a local directory)")
     p.add_argument("--levels", default="1,8,32")
     p.add_argument("--requests-per-level", type=int, default=8, help="at least this many (and >= concurrency)")
+    p.add_argument("--modes", default="on,off", help="structured outputs on, off, or both (on,off)")
     p.add_argument("--out", default="out/bench-intent.json")
     args = p.parse_args(argv)
     config = load_config(args.config)
@@ -115,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     start_s = time.perf_counter() - t0
     try:
-        rows = asyncio.run(run(backend, [int(x) for x in args.levels.split(",")], args.requests_per_level))
+        modes = [m.strip() == "on" for m in args.modes.split(",")]
+        rows = asyncio.run(run(backend, [int(x) for x in args.levels.split(",")], args.requests_per_level, modes))
     finally:
         backend.shutdown()
     table = markdown(rows)

@@ -137,6 +137,9 @@ class VLLMBackend(IntentBackend):
         return SamplingParams(
             max_tokens=self.cfg.max_tokens,
             temperature=self.cfg.temperature,
+            # Few-shot text puts one intent per line: a base model would go on to
+            # invent the next "Request:" (a grammar ends the JSON by itself).
+            stop=None if self._chat else ["\n"],
             seed=self.cfg.seed if self.cfg.temperature > 0 else None,
             structured_outputs=StructuredOutputsParams(json=self._schema) if structured else None,
         )
