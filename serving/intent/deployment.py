@@ -77,6 +77,6 @@ class IntentModelDeployment:
 
     def __del__(self):
         # Serve calls this when the replica stops: the vLLM engine core is a child process.
-        backend = getattr(getattr(self, "_service", None), "backend", None)
+        backend = getattr(self, "_backend", None)  # the real one, not a fault-injecting wrapper
         if backend is not None:
             backend.shutdown()
