@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from serving.config import AppConfig
 from serving.server import start_local_graph
 from tests.conftest import free_port
+
+# Every graph of this tier runs in one Ray started by whichever test comes first, and
+# replicas read the admin token at start-up: so the tier sets it before any Ray starts.
+E2E_ADMIN_TOKEN = "e2e-admin-token"
+os.environ["SEGUE_ADMIN_TOKEN"] = E2E_ADMIN_TOKEN
 
 
 def e2e_config(**overrides) -> AppConfig:
