@@ -42,16 +42,28 @@ def cmd_index(args) -> int:
 
 def cmd_intent(args) -> int:
     from serving.intent.deployment import build_intent_service
+    from serving.intent.llm_cli import prepare_llm, run_once
 
     config = load_config(args.config)
     if args.backend:
         config = config.model_copy(update={"intent": config.intent.model_copy(update={"backend": args.backend})})
+    config = prepare_llm(config, deadline_ms=args.deadline_ms, quiet=args.json)
     service = build_intent_service(config)
-    result = asyncio.run(service.parse(args.prompt))
+    result = asyncio.run(run_once(service, args.prompt, quiet=args.json))
     out = {"intent": result.intent.model_dump(mode="json"), "backend": result.versions.get("intent_backend"),
-           "versions": result.versions, "fallback_reason": result.fallback_reason,
-           "latency_ms": round(result.latency_ms, 1)}
+           "source": result.intent.source.value, "versions": result.versions,
+           "fallback_reason": result.fallback_reason, "latency_ms": round(result.latency_ms, 1)}
     print(json.dumps(out, indent=None if args.json else 2))
+    return 0
+
+
+def cmd_convert_llm(args) -> int:
+    from serving.intent.llm_cli import convert_with_progress
+
+    config = load_config(args.config)
+    path, converted = convert_with_progress(args.model or config.intent.vllm.model, config.intent.vllm.models_dir,
+                                            force=args.force, quiet=args.quiet)
+    print(json.dumps({"model": str(path), "converted": converted}))
     return 0
 
 
@@ -78,7 +90,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("prompt")
     p.add_argument("--backend", choices=["fallback", "vllm", "openai"], default=None)
     p.add_argument("--json", action="store_true", help="one line of JSON")
+    p.add_argument("--deadline-ms", type=int, default=None,
+                   help="LLM deadline for this one call (default: 60000 for LLM backends, so the output shows what "
+                        "the LLM says; serving uses intent.deadline_ms)")
     p.set_defaults(fn=cmd_intent)
+
+    p = sub.add_parser("convert-llm", help="convert the embedded GGUF LLM (Gemma 3 270M) for vLLM CPU, once")
+    _add_config(p)
+    p.add_argument("--model", default=None, help="embedded model name (default: intent.vllm.model, gemma3-270m)")
+    p.add_argument("--force", action="store_true", help="convert again even if the cache is valid")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(fn=cmd_convert_llm)
 
     from serving.rollout.commands import add_commands
 

@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from serving.experiments.config import ExperimentConfig
+from serving.intent.llm_config import OpenAIConfig, VLLMConfig
 from serving.telemetry_config import TelemetryConfig
 
 DEPLOYMENT_NAMES = ("Ingress", "IntentModel", "Retriever", "Ranker")
@@ -100,6 +101,8 @@ class IntentConfig(_Frozen):
     backend: Literal["fallback", "vllm", "openai"] = "fallback"
     deadline_ms: int = Field(default=2000, ge=10, description="LLM deadline per request; past it the fallback parser answers.")
     tag_threshold: float = Field(default=0.5, ge=0, le=1, description="Min cosine similarity for a zero-shot tag.")
+    vllm: VLLMConfig = Field(default_factory=VLLMConfig, description="Used when backend is vllm.")
+    openai: OpenAIConfig = Field(default_factory=OpenAIConfig, description="Used when backend is openai.")
 
 
 class RetrievalConfig(_Frozen):

@@ -14,6 +14,11 @@ from serving.config import AppConfig
 from serving.server import start_local_graph
 from tests.conftest import free_port
 
+# Every graph of this tier runs in one Ray started by whichever test comes first, and
+# replicas read the admin token at start-up: so the tier sets it before any Ray starts.
+E2E_ADMIN_TOKEN = "e2e-admin-token"
+os.environ["SEGUE_ADMIN_TOKEN"] = E2E_ADMIN_TOKEN
+
 
 def e2e_config(**overrides) -> AppConfig:
     small = {"resources": {"num_cpus": 0.25}, "autoscaling": {"min_replicas": 1, "max_replicas": 1}}

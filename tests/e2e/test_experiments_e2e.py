@@ -4,7 +4,6 @@ validation, the QA override, and the per-arm summary."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +17,8 @@ from serving.experiments.statistics import srm_test
 from serving.rollout.local import LocalServeActuator, start_local
 from tests.conftest import free_port
 
-TOKEN = "e2e-admin-token"
+from tests.e2e.conftest import E2E_ADMIN_TOKEN as TOKEN
+
 EXPERIMENT = {
     "id": "e2e-ranker", "salt": "e2e-salt", "control": "control",
     "arms": [{"name": "control", "weight": 0.8, "components": {"ranker": "baseline-v1"}},
@@ -31,7 +31,6 @@ def service():
     import ray
     from ray import serve
 
-    os.environ["SEGUE_ADMIN_TOKEN"] = TOKEN  # inherited by the Ray workers started below
     small = {"resources": {"num_cpus": 0.25}, "autoscaling": {"min_replicas": 1, "max_replicas": 1}}
     cfg = AppConfig.from_dict({
         "name": "segue-exp", "route_prefix": "/exp", "http": {"port": free_port()},
