@@ -9,6 +9,7 @@ what KubeRay and `serve deploy` call). `serve.run` would restart the replicas.
 
 from __future__ import annotations
 
+import os
 import time
 
 from serving.config import AppConfig
@@ -78,7 +79,12 @@ def start_local(config: AppConfig, num_cpus: int = 2, timeout_s: float = 300) ->
 
     ensure_index(config, quiet=True)  # build here (all cores) before Ray; replicas load the cache
     if not ray.is_initialized():
-        ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+        from serving.telemetry_config import tracing_env
+
+        # Ray Serve reads its tracing settings from the environment of every process it starts.
+        os.environ.update(tracing_env(config.telemetry))
+        ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level="ERROR", log_to_driver=False,
+                 _metrics_export_port=config.telemetry.metrics_export_port)
     serve.start(http_options={"host": config.http.host, "port": config.http.port})
     deploy(config, config.experiment, wait_s=timeout_s)
     base = _get_global_client().root_url.rstrip("/") + config.route_prefix.rstrip("/")
