@@ -212,7 +212,18 @@ def prometheus(graph, tmp_path_factory):
     proc = subprocess.Popen([exe, f"--config.file={cfg}", f"--storage.tsdb.path={d / 'data'}",
                              f"--web.listen-address=127.0.0.1:{port}"], stdout=log, stderr=subprocess.STDOUT)
     try:
-        yield f"http://127.0.0.1:{port}"
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:  # the API answers 503 until the TSDB is open
+            try:
+                if httpx.get(f"{url}/-/ready", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"prometheus did not become ready; see {d / 'prometheus.log'}")
+            time.sleep(0.5)
+        yield url
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -224,6 +235,8 @@ def promql(prom: str, query: str, until=lambda result: bool(result), timeout_s: 
     while True:
         try:
             r = httpx.get(f"{prom}/api/v1/query", params={"query": query}, timeout=10)
+            if r.status_code == 503:
+                raise httpx.HTTPError("prometheus is not ready")
             data = r.json()
             assert data["status"] == "success", data
             result = data["data"]["result"]
