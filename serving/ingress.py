@@ -85,17 +85,13 @@ def create_api(config: AppConfig) -> FastAPI:
         limiter = TokenBucketLimiter(sec.rate_limit.requests_per_s, sec.rate_limit.burst, sec.rate_limit.max_clients)
     if sec.cors_origins:  # closed unless origins are named: no wildcard default
         api.add_middleware(CORSMiddleware, allow_origins=list(sec.cors_origins), allow_methods=["GET", "POST"],
-                           allow_headers=["content-type", "authorization", "x-request-id", "traceparent"])
+                           allow_headers=["content-type", "authorization", "x-request-id", "traceparent"],
+                           expose_headers=["x-request-id", "x-trace-id", "traceresponse", "retry-after"])
     api.add_middleware(IngressGuard, max_body_bytes=sec.max_body_bytes, limiter=limiter,
                        trust_forwarded_for=sec.trust_forwarded_for)
     # Outermost, so the guard's own 413/429 replies carry the trace id too.
     api.add_middleware(telemetry.TraceHeaders)
     return api
-
-
-def request_context(request: Request, user_id: str | None) -> RequestContext:
-    rid = getattr(request.state, "request_id", None) or uuid.uuid4().hex
-    return RequestContext(request_id=rid, user_key=user_id or rid)
 
 
 def _assignment(experiments: ExperimentRuntime, request: Request, user_id):
