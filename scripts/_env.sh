@@ -27,3 +27,18 @@ ensure_venv() {
   export PATH="$VENV/bin:$PATH"
   export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 }
+
+# The Prometheus server and promtool (Debian package `prometheus`) for the observability
+# tests: installed when missing and apt-get is usable; otherwise those tests skip and say why.
+ensure_prometheus() {
+  command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 && return 0
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo -n"
+  if command -v apt-get >/dev/null 2>&1; then
+    echo "segue: installing prometheus + promtool (apt-get install prometheus)" >&2
+    if $sudo apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus >&2; then
+      return 0
+    fi
+  fi
+  echo "segue: could not install prometheus; the Prometheus/promtool tests will be skipped" >&2
+}

@@ -10,20 +10,30 @@ from ray import serve
 from ray.serve import Application
 
 from serving.config import AppConfig
+from serving.experiments.store_deployment import OutcomeStoreDeployment
 from serving.ingress import create_api, ingress_class
 from serving.intent.deployment import IntentModelDeployment
 from serving.ranking.deployment import RankerDeployment
 from serving.retrieval.deployment import RetrieverDeployment
 
 
+# Exactly one replica: every Ingress replica records into and validates feedback against it.
+OUTCOME_STORE_OPTIONS: dict[str, Any] = {"num_replicas": 1, "ray_actor_options": {"num_cpus": 0.0}}
+
+
 def build_app(config: AppConfig) -> Application:
-    d = config.deployments
+    d, log = config.deployments, config.logging
     api = create_api(config)
-    ingress = serve.deployment(name="Ingress", **d.ingress.serve_options())(ingress_class(api, serve.ingress(api)))
-    intent = serve.deployment(name="IntentModel", **d.intent.serve_options())(IntentModelDeployment)
-    retriever = serve.deployment(name="Retriever", **d.retriever.serve_options())(RetrieverDeployment)
-    ranker = serve.deployment(name="Ranker", **d.ranker.serve_options())(RankerDeployment)
-    return ingress.bind(intent.bind(config), retriever.bind(config), ranker.bind(config), config)
+    # The experiment lives in the Ingress user_config so that weights change live via reconfigure().
+    user_config = {"experiment": config.experiment.model_dump(mode="json") if config.experiment else None}
+    ingress = serve.deployment(name="Ingress", user_config=user_config, **d.ingress.serve_options(log))(
+        ingress_class(api, serve.ingress(api))
+    )
+    intent = serve.deployment(name="IntentModel", **d.intent.serve_options(log))(IntentModelDeployment)
+    retriever = serve.deployment(name="Retriever", **d.retriever.serve_options(log))(RetrieverDeployment)
+    ranker = serve.deployment(name="Ranker", **d.ranker.serve_options(log))(RankerDeployment)
+    outcomes = serve.deployment(name="OutcomeStore", **OUTCOME_STORE_OPTIONS)(OutcomeStoreDeployment)
+    return ingress.bind(intent.bind(config), retriever.bind(config), ranker.bind(config), config, outcomes.bind())
 
 
 def app_builder(args: dict[str, Any]) -> Application:

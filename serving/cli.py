@@ -20,6 +20,15 @@ def cmd_serve(args) -> int:
     config = load_config(args.config)
     if args.port is not None:
         config = config.model_copy(update={"http": config.http.model_copy(update={"port": args.port})})
+    if args.otlp_endpoint or args.metrics_port:
+        from serving.telemetry_config import TelemetryConfig
+
+        t = config.telemetry.model_dump()
+        if args.otlp_endpoint:
+            t.update(enabled=True, otlp_endpoint=args.otlp_endpoint)
+        if args.metrics_port:
+            t.update(metrics_export_port=args.metrics_port)
+        config = config.model_copy(update={"telemetry": TelemetryConfig.model_validate(t)})
     return serve_forever(config, num_cpus=args.num_cpus)
 
 
@@ -45,16 +54,28 @@ def cmd_index(args) -> int:
 
 def cmd_intent(args) -> int:
     from serving.intent.deployment import build_intent_service
+    from serving.intent.llm_cli import prepare_llm, run_once
 
     config = load_config(args.config)
     if args.backend:
         config = config.model_copy(update={"intent": config.intent.model_copy(update={"backend": args.backend})})
+    config = prepare_llm(config, deadline_ms=args.deadline_ms, quiet=args.json)
     service = build_intent_service(config)
-    result = asyncio.run(service.parse(args.prompt))
+    result = asyncio.run(run_once(service, args.prompt, quiet=args.json))
     out = {"intent": result.intent.model_dump(mode="json"), "backend": result.versions.get("intent_backend"),
-           "versions": result.versions, "fallback_reason": result.fallback_reason,
-           "latency_ms": round(result.latency_ms, 1)}
+           "source": result.intent.source.value, "versions": result.versions,
+           "fallback_reason": result.fallback_reason, "latency_ms": round(result.latency_ms, 1)}
     print(json.dumps(out, indent=None if args.json else 2))
+    return 0
+
+
+def cmd_convert_llm(args) -> int:
+    from serving.intent.llm_cli import convert_with_progress
+
+    config = load_config(args.config)
+    path, converted = convert_with_progress(args.model or config.intent.vllm.model, config.intent.vllm.models_dir,
+                                            force=args.force, quiet=args.quiet)
+    print(json.dumps({"model": str(path), "converted": converted}))
     return 0
 
 
@@ -66,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     _add_config(p)
     p.add_argument("--port", type=int, default=None, help="HTTP port (default from config: 8000)")
     p.add_argument("--num-cpus", type=int, default=None, help="CPUs given to the local Ray (default: all)")
+    p.add_argument("--otlp-endpoint", default=None, help="trace every request to this OTLP/HTTP collector URL")
+    p.add_argument("--metrics-port", type=int, default=None, help="port of Ray's Prometheus endpoint (default 8080)")
     p.set_defaults(fn=cmd_serve)
 
     p = sub.add_parser("index", help="embed the catalog and build (or load) the cached index")
@@ -83,7 +106,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("prompt")
     p.add_argument("--backend", choices=["fallback", "vllm", "openai"], default=None)
     p.add_argument("--json", action="store_true", help="one line of JSON")
+    p.add_argument("--deadline-ms", type=int, default=None,
+                   help="LLM deadline for this one call (default: 60000 for LLM backends, so the output shows what "
+                        "the LLM says; serving uses intent.deadline_ms)")
     p.set_defaults(fn=cmd_intent)
+
+    p = sub.add_parser("convert-llm", help="convert the embedded GGUF LLM (Gemma 3 270M) for vLLM CPU, once")
+    _add_config(p)
+    p.add_argument("--model", default=None, help="embedded model name (default: intent.vllm.model, gemma3-270m)")
+    p.add_argument("--force", action="store_true", help="convert again even if the cache is valid")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(fn=cmd_convert_llm)
+
+    from serving.rollout.commands import add_commands
+
+    add_commands(sub)  # experiment report, rollout
 
     from serving.evaluation.commands import add_judge_parser, add_parsers
 

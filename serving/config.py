@@ -11,6 +11,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from serving.experiments.config import ExperimentConfig
+from serving.intent.llm_config import OpenAIConfig, VLLMConfig
+from serving.telemetry_config import TelemetryConfig
+
 DEPLOYMENT_NAMES = ("Ingress", "IntentModel", "Retriever", "Ranker")
 
 
@@ -44,6 +48,11 @@ class ActorResources(_Frozen):
     memory_mb: int | None = Field(default=None, ge=64, description="Ray memory reservation per replica.")
 
 
+class ServeLoggingConfig(_Frozen):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    access_log: bool = Field(default=True, description="Serve's per-request access log lines (cost CPU on every hop).")
+
+
 class DeploymentConfig(_Frozen):
     """Serve options of one deployment; rendered into serve.deployment(...) options."""
 
@@ -53,19 +62,22 @@ class DeploymentConfig(_Frozen):
     max_queued_requests: int = Field(default=64, ge=-1, description="-1 = unbounded (not recommended).")
     graceful_shutdown_timeout_s: float = Field(default=10.0, ge=0)
 
-    def serve_options(self) -> dict[str, Any]:
+    def serve_options(self, logging: ServeLoggingConfig | None = None) -> dict[str, Any]:
         res: dict[str, Any] = {"num_cpus": self.resources.num_cpus}
         if self.resources.num_gpus:
             res["num_gpus"] = self.resources.num_gpus
         if self.resources.memory_mb:
             res["memory"] = self.resources.memory_mb * 1024 * 1024
-        return {
+        opts: dict[str, Any] = {
             "autoscaling_config": self.autoscaling.model_dump(),
             "ray_actor_options": res,
             "max_ongoing_requests": self.max_ongoing_requests,
             "max_queued_requests": self.max_queued_requests,
             "graceful_shutdown_timeout_s": self.graceful_shutdown_timeout_s,
         }
+        if logging is not None:
+            opts["logging_config"] = {"log_level": logging.level, "enable_access_log": logging.access_log}
+        return opts
 
 
 class DeploymentsConfig(_Frozen):
@@ -89,6 +101,8 @@ class IntentConfig(_Frozen):
     backend: Literal["fallback", "vllm", "openai"] = "fallback"
     deadline_ms: int = Field(default=2000, ge=10, description="LLM deadline per request; past it the fallback parser answers.")
     tag_threshold: float = Field(default=0.5, ge=0, le=1, description="Min cosine similarity for a zero-shot tag.")
+    vllm: VLLMConfig = Field(default_factory=VLLMConfig, description="Used when backend is vllm.")
+    openai: OpenAIConfig = Field(default_factory=OpenAIConfig, description="Used when backend is openai.")
 
 
 class HybridConfig(_Frozen):
@@ -151,6 +165,11 @@ class AppConfig(_Frozen):
     ranking: RankingConfig = Field(default_factory=RankingConfig)
     deployments: DeploymentsConfig = Field(default_factory=DeploymentsConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
+    logging: ServeLoggingConfig = Field(default_factory=ServeLoggingConfig)
+    experiment: ExperimentConfig | None = Field(
+        default=None, description="A/B or canary experiment; weights change live via the Ingress user_config."
+    )
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, source: str = "config") -> "AppConfig":

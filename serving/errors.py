@@ -32,6 +32,12 @@ class Unauthorized(SegueError):
     code = "unauthorized"
 
 
+class UnprocessableFeedback(SegueError):
+    """422: feedback names a track that is not in the playlist it refers to."""
+
+    code = "invalid_feedback"
+
+
 class PayloadTooLarge(SegueError):
     """413: the request body is over the configured limit."""
 
@@ -56,6 +62,12 @@ class Overloaded(SegueError):
     code = "overloaded"
 
 
+class StageUnavailable(SegueError):
+    """503: a stage's replicas are gone (restarting); retry after the given seconds."""
+
+    code = "stage_unavailable"
+
+
 class StageTimeout(SegueError):
     """504: a stage did not answer in time and had no fallback."""
 
@@ -66,10 +78,12 @@ STATUS: dict[type[SegueError], int] = {
     InvalidRequest: 400,
     Unauthorized: 401,
     NotFound: 404,
+    UnprocessableFeedback: 422,
     PayloadTooLarge: 413,
     RateLimited: 429,
     NotReady: 503,
     Overloaded: 503,
+    StageUnavailable: 503,
     StageTimeout: 504,
     SegueError: 500,
 }

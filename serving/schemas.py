@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -97,6 +98,19 @@ class SearchResponse(BaseModel):
     versions: dict[str, str]
 
 
+class FeedbackRequest(_StrictBody):
+    playlist_id: str = Field(min_length=1, max_length=64, description="A playlist_id returned by POST /v1/playlists.")
+    track_id: str = Field(min_length=1, max_length=128, description="A track of that playlist.")
+    event: Literal["play", "skip", "like", "save"] = Field(description="What the listener did with the track.")
+
+
+class FeedbackResponse(BaseModel):
+    playlist_id: str
+    arm: str
+    experiment_id: str | None
+    counted: bool = Field(description="False when the same event for the same track was already recorded.")
+
+
 class ErrorBody(BaseModel):
     error: str
     message: str
@@ -114,3 +128,5 @@ class RequestContext:
     experiment_id: str | None = None
     trace_id: str | None = None
     trace_headers: dict[str, str] = field(default_factory=dict)
+    # The arm's component versions (e.g. {"ranker": "baseline-v2"}); empty = the app defaults.
+    components: dict[str, str] = field(default_factory=dict)

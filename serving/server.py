@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import sys
@@ -11,27 +12,59 @@ import time
 import httpx
 
 from serving.config import AppConfig
+from serving.telemetry_config import tracing_env
+
+
+class NotReadyInTime(RuntimeError):
+    pass
+
+
+def start_local_graph(
+    config: AppConfig,
+    num_cpus: int | None = 2,
+    timeout_s: float = 300,
+    stop: threading.Event | None = None,
+    quiet: bool = True,
+) -> str:
+    """Build/load the index here, start (or reuse) a local Ray, deploy the graph and
+    wait for /readyz. Returns the base URL; the caller owns serve/ray shutdown."""
+    import ray
+    from ray import serve
+
+    from serving.app import build_app
+    from serving.retrieval.prebuild import ensure_index
+
+    # Built in this process, before Ray: it has every core and a progress bar, while a
+    # Retriever replica gets a fraction of one. Replicas then load the cache.
+    idx, n = ensure_index(config, quiet=quiet)
+    if not quiet:
+        print(f"segue: index {idx.version} {'built' if idx.built else 'loaded from cache'} "
+              f"in {idx.seconds:.1f}s ({n} tracks)", flush=True)
+    if not ray.is_initialized():
+        # Ray Serve reads its tracing settings from the environment of every process it starts
+        # (an already running Ray keeps the settings it was started with).
+        os.environ.update(tracing_env(config.telemetry))
+        ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level="WARNING" if not quiet else "ERROR",
+                 log_to_driver=False, _metrics_export_port=config.telemetry.metrics_export_port)
+    serve.start(http_options={"host": config.http.host, "port": config.http.port})
+    serve.run(build_app(config), name=config.name, route_prefix=config.route_prefix, blocking=False)
+    base = f"http://{config.http.host}:{config.http.port}"
+    if not _wait_ready(base, timeout_s, stop or threading.Event(), quiet):
+        raise NotReadyInTime(f"not ready after {timeout_s:.0f}s; see the Ray logs under /tmp/ray/session_latest/logs")
+    return base
 
 
 def serve_forever(config: AppConfig, num_cpus: int | None = None, ready_timeout_s: float = 900) -> int:
     import ray
     from ray import serve
 
-    from serving.app import build_app
-
     t0 = time.monotonic()
-    prebuild_index(config)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
     try:
-        serve.start(http_options={"host": config.http.host, "port": config.http.port})
-        serve.run(build_app(config), name=config.name, route_prefix=config.route_prefix, blocking=False)
-        base = f"http://{config.http.host}:{config.http.port}"
-        if not _wait_ready(base, ready_timeout_s, stop):
-            print(f"segue: not ready after {ready_timeout_s:.0f}s; see `ray` logs under /tmp/ray", file=sys.stderr)
-            return 1
+        base = start_local_graph(config, num_cpus, ready_timeout_s, stop, quiet=False)
         print(f"segue ready on {base} in {time.monotonic() - t0:.1f}s (Ctrl-C to stop)", flush=True)
+        print(f"  metrics: {_metrics_url(config.http.host)}; tracing: {_tracing_summary(config)}", flush=True)
         print(
             f"  try: curl -s -X POST {base}/v1/playlists -H 'content-type: application/json' "
             "-d '{\"prompt\":\"heavy metal to work out to\",\"length\":20}'",
@@ -39,25 +72,21 @@ def serve_forever(config: AppConfig, num_cpus: int | None = None, ready_timeout_
         )
         stop.wait()
         return 0
+    except NotReadyInTime as e:
+        print(f"segue: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 0
     finally:
-        print("segue: shutting down", flush=True)
-        try:
-            serve.shutdown()
-        finally:
-            ray.shutdown()
+        if ray.is_initialized():
+            print("segue: shutting down", flush=True)
+            try:
+                serve.shutdown()
+            finally:
+                ray.shutdown()
 
 
-def prebuild_index(config: AppConfig) -> None:
-    from serving.retrieval.prebuild import ensure_index
-
-    idx, n = ensure_index(config)
-    print(f"segue: index {idx.version} {'built' if idx.built else 'loaded from cache'} in {idx.seconds:.1f}s "
-          f"({n} tracks)", flush=True)
-
-
-def _wait_ready(base: str, timeout_s: float, stop: threading.Event) -> bool:
+def _wait_ready(base: str, timeout_s: float, stop: threading.Event, quiet: bool) -> bool:
     deadline = time.monotonic() + timeout_s
     last = ""
     while time.monotonic() < deadline and not stop.is_set():
@@ -67,12 +96,27 @@ def _wait_ready(base: str, timeout_s: float, stop: threading.Event) -> bool:
                 return True
             detail = r.json().get("detail", "")
             if detail.startswith("index failed"):
-                print(f"segue: {detail}", file=sys.stderr)
-                return False
-            if re.sub(r"\d+", "", detail) != last:
+                raise NotReadyInTime(detail)
+            if re.sub(r"\d+", "", detail) != last and not quiet:
                 print(f"segue: waiting: {detail}", flush=True)
                 last = re.sub(r"\d+", "", detail)
         except (httpx.HTTPError, ValueError):
             pass
-        time.sleep(1)
+        time.sleep(0.5)
     return False
+
+
+def _metrics_url(host: str) -> str:
+    import ray
+
+    port = ray._private.worker.global_worker.node.metrics_export_port
+    return f"http://{host}:{port}/metrics"
+
+
+def _tracing_summary(config: AppConfig) -> str:
+    t = config.telemetry
+    if not t.enabled:
+        return "off (telemetry.enabled: false)"
+    to = [x for x in (t.otlp_endpoint or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+                      "console" if t.console else None) if x]
+    return f"on, sampling {t.sampling_ratio:g}, spans to {', '.join(to) or 'nowhere'}"

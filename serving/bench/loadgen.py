@@ -64,7 +64,7 @@ async def run_load(
     concurrency: int,
     max_seconds: float = 600,
     timeout_s: float = 60,
-    headers: dict | None = None,
+    headers: dict | Callable[[int], dict] | None = None,
 ) -> LoadResult:
     """Send `requests` POSTs with `concurrency` workers, stopping early after `max_seconds`."""
     assert_loopback(url)
@@ -81,7 +81,7 @@ async def run_load(
             res.sent += 1
             t0 = time.perf_counter()
             try:
-                r = await client.post(url, json=make_body(i), headers=headers)
+                r = await client.post(url, json=make_body(i), headers=headers(i) if callable(headers) else headers)
             except (httpx.HTTPError, OSError) as e:
                 res.lost += 1
                 res.lost_errors[type(e).__name__] += 1

@@ -12,6 +12,15 @@ class IntentOutputError(ValueError):
     """The backend produced output that does not validate as an Intent."""
 
 
+class IntentBackendUnavailable(RuntimeError):
+    """The backend cannot take the request now (engine loading, dead, overloaded).
+    `reason` labels the fallback counter."""
+
+    def __init__(self, message: str, reason: str = "unavailable"):
+        super().__init__(message)
+        self.reason = reason
+
+
 class IntentBackend(abc.ABC):
     """Turns a prompt into an Intent. LLM backends may be slow or fail: the
     IntentService wraps them with a deadline and the fast parser."""
@@ -25,8 +34,16 @@ class IntentBackend(abc.ABC):
     def versions(self) -> dict[str, str]:
         return {"intent_backend": self.name}
 
-    async def close(self) -> None:
+    def ready(self) -> tuple[bool, str]:
+        """Whether the backend can answer now (an engine may still be loading)."""
+        return True, f"{self.name} backend"
+
+    def shutdown(self) -> None:
+        """Release engines/processes synchronously (a Serve replica's __del__)."""
         return None
+
+    async def close(self) -> None:
+        self.shutdown()
 
 
 class FallbackBackend(IntentBackend):

@@ -7,7 +7,8 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 
-from serving.intent.backend import IntentBackend, IntentOutputError
+from serving import telemetry
+from serving.intent.backend import IntentBackend, IntentBackendUnavailable, IntentOutputError
 from serving.intent.fallback import FastParser
 from serving.intent.model import Intent, IntentSource
 
@@ -43,6 +44,9 @@ class IntentService:
             )
         except asyncio.TimeoutError:
             reason, source = "timeout", IntentSource.fallback_timeout
+        except IntentBackendUnavailable as e:
+            reason, source = e.reason, IntentSource.fallback_error
+            log.debug("intent backend %s unavailable: %s", self.backend.name, e)
         except IntentOutputError as e:
             reason, source = "invalid_output", IntentSource.fallback_invalid
             log.warning("intent backend %s produced invalid output: %s", self.backend.name, e)
@@ -50,8 +54,15 @@ class IntentService:
             reason, source = "engine_error", IntentSource.fallback_error
             log.warning("intent backend %s failed: %r", self.backend.name, e)
         self.fallbacks[reason] += 1
-        intent = self.parser.parse(prompt).model_copy(update={"source": source})
+        with telemetry.span("segue.intent.fallback", fallback_reason=reason, intent_backend=self.backend.name):
+            intent = self.parser.parse(prompt).model_copy(update={"source": source})
         return IntentResult(intent, self._versions(), reason, (loop.time() - t0) * 1000)
+
+    def stats(self) -> dict:
+        """Fallback counts by reason and the backend's readiness, for tests and admin views."""
+        ready = self.backend.ready() if self.backend is not None else (True, "fast parser")
+        return {"backend": self._versions()["intent_backend"], "ready": ready[0], "detail": ready[1],
+                "fallbacks": dict(self.fallbacks)}
 
     def _versions(self) -> dict[str, str]:
         v = {"intent_parser": self.parser.version}

@@ -16,23 +16,31 @@ LEXICAL_WEIGHT = 0.1
 
 
 class BaselineRanker(Ranker):
-    def __init__(self, version: str = "baseline-v1", max_per_artist: int = 2):
+    def __init__(
+        self,
+        version: str = "baseline-v1",
+        max_per_artist: int = 2,
+        artist_bonus: float = ARTIST_BONUS,
+        tag_bonus: float = TAG_BONUS,
+        lexical_weight: float = LEXICAL_WEIGHT,
+    ):
         self.version = version
         self.max_per_artist = max_per_artist
+        self.artist_bonus, self.tag_bonus, self.lexical_weight = artist_bonus, tag_bonus, lexical_weight
 
     def score(self, intent: Intent, c: Candidate) -> tuple[float, str]:
         t = c.track
-        score = c.dense_score + LEXICAL_WEIGHT * c.lexical_score
+        score = c.dense_score + self.lexical_weight * c.lexical_score
         why = [f"similar to '{intent.search_text[:40]}' ({c.dense_score:.2f})"]
         wanted = {norm(a) for a in intent.include_artists}
         hit = next((a for a in t.artists if norm(a) in wanted), None)
         if hit:
-            score += ARTIST_BONUS
+            score += self.artist_bonus
             why.insert(0, f"by {hit}, as asked")
         text = norm(f"{t.title} {t.album or ''} {' '.join(t.tags)}")
         tags = [g for g in (*intent.genres, *intent.moods, *intent.activities) if re.search(rf"\b{re.escape(norm(g))}\b", text)]
         if tags:
-            score += TAG_BONUS * len(tags)
+            score += self.tag_bonus * len(tags)
             why.append(f"tagged {', '.join(tags)}")
         return score, "; ".join(why)
 

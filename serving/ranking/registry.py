@@ -1,7 +1,7 @@
 """Ranker versions by name, so a config (or an experiment arm) can pick one.
 
-`baseline-v1` is hand-written rules; `ltr-*` versions are learned-ranker artifacts
-loaded from `ranking.artifacts_dir` (default: the ones shipped in the package).
+Rule-based versions are built in; `ltr-*` versions are learned-ranker artifacts loaded
+from `ranking.artifacts_dir` (default: the ones shipped in the package).
 """
 
 from __future__ import annotations
@@ -12,11 +12,16 @@ from typing import Callable
 from serving.config import RankingConfig
 from serving.ranking.base import Ranker
 from serving.ranking.baseline import BaselineRanker
+from serving.ranking.random_ranker import RandomRanker
 from serving.retrieval.embedder import Embedder
 
 
 class UnknownRanker(ValueError):
     pass
+
+
+# random-v1 is a deliberately broken TEST FIXTURE (random picks) for exercising rollbacks.
+_RANKERS = ("baseline-v1", "baseline-v2", "random-v1")
 
 
 def _artifact_root(config: RankingConfig) -> Path:
@@ -28,7 +33,7 @@ def _artifact_root(config: RankingConfig) -> Path:
 def available_rankers(config: RankingConfig | None = None) -> list[str]:
     root = _artifact_root(config or RankingConfig())
     learned = sorted(p.name for p in root.iterdir() if (p / "meta.json").is_file()) if root.is_dir() else []
-    return ["baseline-v1", *learned]
+    return [*_RANKERS, *learned]
 
 
 def make_ranker(config: RankingConfig, embedder: Embedder | Callable[[], Embedder] | None = None) -> Ranker:
@@ -36,6 +41,11 @@ def make_ranker(config: RankingConfig, embedder: Embedder | Callable[[], Embedde
     whose priors compare the request's embedding with past requests."""
     if config.version == "baseline-v1":
         return BaselineRanker(version=config.version, max_per_artist=config.max_per_artist)
+    if config.version == "baseline-v2":
+        # No tag bonus (the zero-shot tags added noise on CPCD) and a looser artist cap.
+        return BaselineRanker(version=config.version, max_per_artist=config.max_per_artist + 1, tag_bonus=0.0)
+    if config.version == "random-v1":
+        return RandomRanker(version=config.version)
     if config.version.startswith("ltr-"):
         from serving.ranking.ltr import LearnedRanker, RankerArtifact
 

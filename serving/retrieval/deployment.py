@@ -11,9 +11,11 @@ import logging
 import threading
 import time
 
+from serving import telemetry
 from serving.catalog.loader import load_catalog
 from serving.config import AppConfig
 from serving.errors import NotReady
+from serving.experiments.components import all_arm_components, arm_app_config, components_from_ctx, retrieval_key
 from serving.intent.model import Intent
 from serving.retrieval.embedder import make_embedder
 from serving.retrieval.index import load_or_build
@@ -42,6 +44,7 @@ class RetrieverDeployment:
     def __init__(self, config: AppConfig):
         self._config = config
         self._retriever: Retriever | None = None
+        self._by_key: dict[str, Retriever] = {}  # experiment arms' embedder/index versions
         self._error: str | None = None
         self._loaded = threading.Event()
         self._started = time.monotonic()
@@ -49,7 +52,14 @@ class RetrieverDeployment:
 
     def _load(self) -> None:
         try:
-            self._retriever = build_retriever(self._config)
+            retriever = build_retriever(self._config)
+            self._by_key[retrieval_key(self._config)] = retriever
+            for comps in all_arm_components(self._config):
+                cfg = arm_app_config(self._config, comps)
+                if retrieval_key(cfg) not in self._by_key:
+                    same_model = cfg.retrieval.embedder == self._config.retrieval.embedder
+                    self._by_key[retrieval_key(cfg)] = build_retriever(cfg, embedder=retriever.embedder if same_model else None)
+            self._retriever = retriever
         except Exception as e:  # reported by ready() and every search, never swallowed
             log.exception("index load failed")
             self._error = f"{type(e).__name__}: {e}"
@@ -77,7 +87,16 @@ class RetrieverDeployment:
         return (await self._get()).artist_names()
 
     async def search(self, intent: Intent, k: int, ctx: RequestContext) -> RetrievalResult:
-        retriever = await self._get()
-        t0 = time.perf_counter()
-        candidates = retriever.search(intent, k)
+        with telemetry.stage("retrieval", ctx, k=k) as scope:
+            retriever = await self._get()
+            comps = components_from_ctx(ctx)
+            if comps is not None:
+                retriever = self._by_key.get(retrieval_key(arm_app_config(self._config, comps)))
+                if retriever is None:
+                    raise NotReady(f"arm '{ctx.arm}' asks for an embedder/index this replica did not load; "
+                                   "redeploy with the arm in the app's experiment config", retry_after_s=30)
+            t0 = time.perf_counter()
+            candidates = retriever.search(intent, k)
+            scope.versions(retriever.versions)
+            scope.candidates(len(candidates))
         return RetrievalResult(candidates, retriever.versions, (time.perf_counter() - t0) * 1000)

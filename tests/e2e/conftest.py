@@ -1,54 +1,58 @@
-"""One real local Ray Serve graph for the e2e tier, on the shipped catalog, over real HTTP."""
+"""One real local Ray Serve graph for the e2e tier, on the shipped catalog, over real HTTP.
+
+Tracing is on for the whole tier, exporting OTLP/HTTP to a real receiver in this
+process, and Ray's Prometheus endpoint is on a known port: the observability
+tests read both (tests/e2e/test_observability.py)."""
 
 from __future__ import annotations
 
-import time
+import os
 
-import httpx
 import pytest
 
 from serving.config import AppConfig
+from serving.server import start_local_graph
 from tests.conftest import free_port
 
-
-def start_graph(cfg: AppConfig, timeout_s: float = 300) -> str:
-    import ray
-    from ray import serve
-
-    from serving.app import build_app
-    from serving.retrieval.prebuild import ensure_index
-
-    ensure_index(cfg, quiet=True)  # as scripts/run does: build in this process, replicas load the cache
-    if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
-    serve.start(http_options={"host": "127.0.0.1", "port": cfg.http.port})
-    serve.run(build_app(cfg), name=cfg.name, route_prefix="/", blocking=False)
-    base = f"http://127.0.0.1:{cfg.http.port}"
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
-                return base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"graph not ready after {timeout_s}s")
+# Every graph of this tier runs in one Ray started by whichever test comes first, and
+# replicas read the admin token at start-up: so the tier sets it before any Ray starts.
+E2E_ADMIN_TOKEN = "e2e-admin-token"
+os.environ["SEGUE_ADMIN_TOKEN"] = E2E_ADMIN_TOKEN
 
 
 def e2e_config(**overrides) -> AppConfig:
     small = {"resources": {"num_cpus": 0.25}, "autoscaling": {"min_replicas": 1, "max_replicas": 1}}
     data = {"http": {"port": free_port()},
-            "deployments": {k: small for k in ("ingress", "intent", "retriever", "ranker")}}
+            "deployments": {k: small for k in ("ingress", "intent", "retriever", "ranker")},
+            # The fuzz and acceptance tests send bursts from one client.
+            "security": {"rate_limit": {"requests_per_s": 1000, "burst": 1000}}}
     data.update(overrides)
     return AppConfig.from_dict(data)
 
 
 @pytest.fixture(scope="session")
-def base_url():
+def otlp_receiver():
+    from serving.otlp_receiver import OtlpReceiver
+
+    receiver = OtlpReceiver(port=free_port()).start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="session")
+def metrics_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def base_url(otlp_receiver, metrics_port):
     import ray
     from ray import serve
 
-    url = start_graph(e2e_config())
+    os.environ.setdefault("OTEL_BSP_SCHEDULE_DELAY", "200")  # spans reach the receiver within ~0.2 s
+    telemetry = {"enabled": True, "otlp_endpoint": otlp_receiver.endpoint, "service_name": "segue-e2e",
+                 "metrics_export_port": metrics_port}
+    url = start_local_graph(e2e_config(telemetry=telemetry))
     yield url
     serve.shutdown()
     ray.shutdown()

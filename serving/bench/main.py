@@ -1,0 +1,113 @@
+"""scripts/bench: graph overhead, retrieval at scale, end-to-end sweep, autoscaling.
+
+Prints Markdown tables and writes JSON (default out/bench/results.json).
+`--quick` shrinks every section to finish in a few minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from serving.bench.report import machine, table, write_json
+
+SECTIONS = ("startup", "graph", "retrieval", "e2e", "autoscale")
+DIALOGS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cpcd" / "dialogs.train.jsonl"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="small sizes; a few minutes on 2 cores")
+    ap.add_argument("--sections", default=",".join(SECTIONS), help=f"comma list of {', '.join(SECTIONS)}")
+    ap.add_argument("--out", default="out/bench/results.json")
+    ap.add_argument("--port", type=int, default=8950)
+    ap.add_argument("--variants", default=None, help="comma list of graph variants (default: all)")
+    args = ap.parse_args(argv)
+    sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    bad = [s for s in sections if s not in SECTIONS]
+    if bad:
+        ap.error(f"unknown section(s) {bad}; choose from {', '.join(SECTIONS)}")
+
+    from serving.bench.loadgen import prompts_from_dialogs
+
+    prompts_file = str(DIALOGS) if DIALOGS.is_file() else None
+    prompts = prompts_from_dialogs(prompts_file)
+    q = args.quick
+    results: dict = {"machine": machine(), "quick": q, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    print(f"# Segue benchmarks ({'quick' if q else 'full'}) on {results['machine']}\n", flush=True)
+
+    if "startup" in sections:
+        from serving.bench.startup import run as startup_run
+
+        r = startup_run(args.port + 40, sequential=50 if q else 200, prompts=prompts)
+        results["startup"] = r
+        print("## 0. Start-up (`segue serve`, what scripts/run runs) and sequential latency\n")
+        print(r["table"] + "\n", flush=True)
+
+    if "graph" in sections:
+        from serving.bench.graph import GRAPH_HEADERS, VARIANTS, in_process, ratio_rows, run_variant_subprocess
+
+        n, levels = (40 if q else 200), [1, 16]
+        names = args.variants.split(",") if args.variants else (
+            ["serve default", "serve throughput-optimized (gRPC, direct ingress)"] if q else list(VARIANTS))
+        inproc = in_process(prompts, n, levels)
+        variants = {}
+        for i, name in enumerate(names):
+            variants[name] = run_variant_subprocess(name, prompts_file, n, levels, args.port + 1 + i)
+        results["graph"] = {"in_process": inproc, "variants": variants, "requests_per_level": n}
+        print("## 1. Graph overhead (same prompts; CPU of all Ray processes, idle CPU subtracted)\n")
+        print(table(GRAPH_HEADERS, ratio_rows(inproc, variants, levels)) + "\n", flush=True)
+
+    if "retrieval" in sections:
+        from serving.bench.retrieval_scale import run as retrieval_run
+
+        n = 200_000 if q else 1_000_000
+        r = retrieval_run(n, queries=100 if q else 300)
+        results["retrieval"] = r
+        print(f"## 2. Retrieval at scale: {n:,} synthetic tracks x 384 dims, k=100, one core per query, "
+              f"~{1 - r['kept_fraction']:.0%} of tracks filtered out in the filtered columns\n")
+        print(r["table"] + "\n", flush=True)
+
+    if "e2e" in sections or "autoscale" in sections:
+        import ray
+        from ray import serve
+
+        from serving.bench.graph import bench_config
+        from serving.bench.sweep import autoscale_step, concurrency_sweep
+        from serving.server import start_local_graph
+
+        try:
+            if "e2e" in sections:
+                url = start_local_graph(bench_config(args.port, {"logging": {"level": "WARNING", "access_log": False}}))
+                per = 40 if q else 200
+                results["e2e"] = concurrency_sweep(f"{url}/v1/playlists", prompts, [1, 2, 4, 8, 16], per)
+                print(f"## 3. End to end on the embedded default ({per} requests per level, CPCD first-turn prompts)\n")
+                print(results["e2e"]["table"] + "\n", flush=True)
+            if "autoscale" in sections:
+                fast = {"min_replicas": 1, "max_replicas": 3, "target_ongoing_requests": 2, "upscale_delay_s": 1,
+                        "downscale_delay_s": 5, "look_back_period_s": 2, "metrics_interval_s": 0.5}
+                dep = {"resources": {"num_cpus": 0.25}, "autoscaling": fast, "max_ongoing_requests": 8,
+                       "max_queued_requests": 256}
+                cfg = bench_config(args.port, {"deployments": {k: dep for k in ("ingress", "intent", "retriever", "ranker")},
+                                               "logging": {"level": "WARNING", "access_log": False}})
+                url = start_local_graph(cfg)
+                low, high, after = (10, 30, 25) if q else (20, 60, 45)
+                r = autoscale_step(f"{url}/v1/playlists", prompts, low, high, after)
+                results["autoscale"] = r
+                print(f"## 4. Autoscaling: 1 client for {low}s, 16 for {high}s, 1 for {after}s "
+                      "(target 2 ongoing per replica, max 3)\n")
+                print(r["table"] + "\n\n" + r["phase_table"] + "\n", flush=True)
+        finally:
+            if ray.is_initialized():
+                serve.shutdown()
+                ray.shutdown()
+
+    write_json(args.out, results)
+    print(f"results written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Experiments: typed config, sticky assignment, whole-graph arms, outcomes, statistics, reports."""

@@ -1,0 +1,137 @@
+"""Experiments on a real local Ray Serve graph over HTTP: split within weights, sticky
+arms, live weight change through reconfigure() with zero failed requests, feedback
+validation, the QA override, and the per-arm summary."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from serving.config import AppConfig
+from serving.experiments.assignment import Assigner
+from serving.experiments.statistics import srm_test
+from serving.rollout.local import LocalServeActuator, start_local
+from tests.conftest import free_port
+
+from tests.e2e.conftest import E2E_ADMIN_TOKEN as TOKEN
+
+EXPERIMENT = {
+    "id": "e2e-ranker", "salt": "e2e-salt", "control": "control",
+    "arms": [{"name": "control", "weight": 0.8, "components": {"ranker": "baseline-v1"}},
+             {"name": "canary", "weight": 0.2, "components": {"ranker": "baseline-v2"}}],
+}
+
+
+@pytest.fixture(scope="module")
+def service():
+    import ray
+    from ray import serve
+
+    small = {"resources": {"num_cpus": 0.25}, "autoscaling": {"min_replicas": 1, "max_replicas": 1}}
+    cfg = AppConfig.from_dict({
+        "name": "segue-exp", "route_prefix": "/exp", "http": {"port": free_port()},
+        "deployments": {k: small for k in ("ingress", "intent", "retriever", "ranker")},
+        "experiment": EXPERIMENT,
+        # one loopback client sends everything: the per-client rate limit would only get in the way
+        "security": {"rate_limit": {"enabled": False}},
+    })
+    base = start_local(cfg)
+    yield base, LocalServeActuator(cfg)
+    serve.delete("segue-exp")
+    serve.shutdown()
+    ray.shutdown()
+
+
+PROMPTS = ["heavy metal to work out to", "rainy sunday jazz", "90s hip hop party", "calm piano for studying"]
+
+
+def playlist(client: httpx.Client, base: str, user: str, **headers) -> httpx.Response:
+    return client.post(f"{base}/v1/playlists", json={"prompt": PROMPTS[hash(user) % 4], "user_id": user, "length": 5},
+                       headers=headers, timeout=60)
+
+
+def run_users(base: str, users: list[str], workers: int = 8) -> dict[str, str]:
+    with httpx.Client() as client, ThreadPoolExecutor(workers) as pool:
+        responses = list(pool.map(lambda u: playlist(client, base, u), users))
+    bad = [r for r in responses if r.status_code != 200]
+    assert not bad, f"{len(bad)} failed, e.g. {bad[0].status_code} {bad[0].text[:300]}"
+    return {u: r.json()["arm"] for u, r in zip(users, responses)}
+
+
+def test_2000_users_split_within_weights_and_stay_sticky(service):
+    base, _ = service
+    users = [f"user-{i}" for i in range(2000)]
+    arms = run_users(base, users)
+    counts = Counter(arms.values())
+    assert not srm_test(counts, {"control": 0.8, "canary": 0.2}).mismatch, counts
+    expected = Assigner.from_weights("e2e-salt", [("control", 0.8), ("canary", 0.2)])
+    assert all(arms[u] == expected.assign(u) for u in users)  # the served arm is the pure function's
+    again = run_users(base, users[:200])
+    assert all(again[u] == arms[u] for u in again)
+    summary = httpx.get(f"{base}/v1/experiments/e2e-ranker", timeout=30).json()
+    assert summary["arms"]["control"]["assigned"] + summary["arms"]["canary"]["assigned"] >= 2200
+    assert not summary["srm"]["mismatch"]
+
+
+def test_responses_name_the_arm_and_its_ranker(service):
+    base, _ = service
+    with httpx.Client() as c:
+        for u in (f"probe-{i}" for i in range(20)):
+            body = playlist(c, base, u).json()
+            assert body["experiment_id"] == "e2e-ranker"
+            assert body["versions"]["ranker"] == {"control": "baseline-v1", "canary": "baseline-v2"}[body["arm"]]
+
+
+def test_live_weight_change_moves_only_expected_listeners_and_fails_nothing(service):
+    base, actuator = service
+    users = [f"live-{i}" for i in range(300)]
+    before = run_users(base, users)
+    stop, failures, done = threading.Event(), [], Counter()
+
+    def traffic():
+        with httpx.Client() as c:
+            i = 0
+            while not stop.is_set():
+                r = playlist(c, base, f"bg-{i}")
+                done["n"] += 1
+                if r.status_code != 200:
+                    failures.append((r.status_code, r.text[:200]))
+                i += 1
+
+    threads = [threading.Thread(target=traffic) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        actuator.set_weights({"control": 0.5, "canary": 0.5})  # returns once the app is RUNNING again
+        after = run_users(base, users)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(60)
+    assert done["n"] > 0 and failures == []
+    moved = {u for u in users if before[u] != after[u]}
+    assert moved, "raising the canary from 20% to 50% should move someone"
+    assert all(before[u] == "control" and after[u] == "canary" for u in moved)
+    new = Assigner.from_weights("e2e-salt", [("control", 0.5), ("canary", 0.5)])
+    assert all(after[u] == new.assign(u) for u in users)
+
+
+def test_feedback_validation_and_override(service):
+    base, _ = service
+    with httpx.Client() as c:
+        body = playlist(c, base, "fb-user").json()
+        pid, track = body["playlist_id"], body["tracks"][0]["track_id"]
+        ok = c.post(f"{base}/v1/feedback", json={"playlist_id": pid, "track_id": track, "event": "like"})
+        assert ok.status_code == 200 and ok.json()["arm"] == body["arm"] and ok.json()["counted"]
+        assert c.post(f"{base}/v1/feedback", json={"playlist_id": "nope", "track_id": track, "event": "like"},
+                      timeout=30).status_code == 404
+        assert c.post(f"{base}/v1/feedback", json={"playlist_id": pid, "track_id": "zzz", "event": "like"}).status_code == 422
+        assert c.post(f"{base}/v1/feedback", json={"playlist_id": pid, "track_id": track, "event": "love"}).status_code == 422
+        assert playlist(c, base, "qa", **{"X-Segue-Arm": "canary"}).status_code == 401
+        r = playlist(c, base, "qa", **{"X-Segue-Arm": "canary", "Authorization": f"Bearer {TOKEN}"})
+        assert r.status_code == 200 and r.json()["arm"] == "canary"
+        assert c.get(f"{base}/v1/experiments/unknown").status_code == 404
