@@ -189,10 +189,78 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if lost else 0
 
 
+def _engine_processes() -> list:
+    import psutil
+
+    procs = []
+    for p in psutil.process_iter(["name", "cmdline"]):
+        text = " ".join([p.info.get("name") or ""] + (p.info.get("cmdline") or []))
+        if "EngineCore" in text:
+            procs.append(p)
+    return procs
+
+
 def run_stall_phase(url: str, prompts: list[str], args) -> dict:
-    """Placeholder until the LLM backend's fault switch lands: reported as not run."""
-    return {"label": "stall intent engine (not run: needs an LLM intent backend)", "sent": 0, "answered": {},
-            "lost": 0, "p50_ms": float("nan"), "p99_ms": float("nan"), "intent_sources": {}}
+    """A second app with the real vLLM backend (tiny random-weight model made here, CPU
+    build) and a 1.5 s deadline. Mid-load the engine core process is frozen with SIGSTOP
+    (a real stall, not a simulated one) and thawed with SIGCONT."""
+    import importlib.util
+    import signal as sig
+
+    import httpx
+    from ray import serve
+
+    from serving.app import build_app
+    from serving.intent.tiny_model import cached_tiny_model
+
+    label = "stall the vLLM engine (SIGSTOP mid-load)"
+    if importlib.util.find_spec("vllm") is None:
+        return {"label": label + ": not run, vLLM not installed (pip install -e '.[llm]')", "sent": 0,
+                "answered": {}, "lost": 0, "p50_ms": float("nan"), "p99_ms": float("nan"), "intent_sources": {}}
+    base = url.rsplit("/v1/", 1)[0]
+    cfg = load_config(args.port, replicas=1, intent={
+        "backend": "vllm", "deadline_ms": 1500,
+        "vllm": {"model": str(cached_tiny_model()), "max_model_len": 4096, "max_tokens": 1024}})
+    cfg = cfg.model_copy(update={"name": "segue-stall", "route_prefix": "/stall"})
+    serve.run(build_app(cfg), name=cfg.name, route_prefix=cfg.route_prefix, blocking=False)
+    stall_url = f"{base}/stall/v1/playlists"
+    deadline = time.perf_counter() + 900
+    while time.perf_counter() < deadline:  # wait until intents come from the LLM
+        try:
+            r = httpx.post(stall_url, json={"prompt": "jazz for a rainy sunday"}, timeout=60)
+            if r.status_code == 200 and r.json()["intent"]["source"] == "llm":
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(2)
+    n = max(30, args.kill_requests // 10)
+    parts = {}
+    try:
+        parts["engine running"] = stall_intent_engine(stall_url, prompts, n, 4, args.max_seconds)
+        engines = _engine_processes()
+        for p in engines:
+            p.send_signal(sig.SIGSTOP)
+        try:
+            parts[f"engine stalled ({len(engines)} process SIGSTOP)"] = stall_intent_engine(
+                stall_url, prompts, n, 4, args.max_seconds)
+        finally:
+            for p in engines:
+                p.send_signal(sig.SIGCONT)
+        time.sleep(3)
+        parts["engine resumed"] = stall_intent_engine(stall_url, prompts, n, 4, args.max_seconds)
+    finally:
+        serve.delete(cfg.name)
+    res = LoadResult()
+    sources_by_part = {}
+    for name, part in parts.items():
+        r = part["result"]
+        res.sent += r.sent
+        res.lost += r.lost
+        res.statuses.update(r.statuses)
+        res.latencies_ms += r.latencies_ms
+        sources_by_part[name] = part["intent_sources"]
+    return {"label": label, "sent": res.sent, "answered": dict(res.statuses), "lost": res.lost,
+            "p50_ms": res.pct(50), "p99_ms": res.pct(99), "intent_sources": sources_by_part}
 
 
 if __name__ == "__main__":
