@@ -7,9 +7,9 @@ the Stages implementation differs (Ray Serve handles vs in-process objects).
 from __future__ import annotations
 
 import time
-import uuid
 
 from serving.config import AppConfig
+from serving.playlist_ids import new_playlist_id
 from serving.intent.deployment import build_intent_service
 from serving.intent.model import Intent
 from serving.intent.service import IntentResult, IntentService
@@ -35,7 +35,7 @@ class Pipeline:
         length = req.length if "length" in req.model_fields_set or ir.intent.length is None else ir.intent.length
         rr = await self.stages.retrieve_and_rank(ir.intent, self._k(length), length, "playlist", ctx)
         return PlaylistResponse(
-            playlist_id=uuid.uuid4().hex,
+            playlist_id=new_playlist_id(),
             request_id=ctx.request_id,
             trace_id=ctx.trace_id,
             arm=ctx.arm,

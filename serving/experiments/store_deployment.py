@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
+from serving.playlist_ids import is_fresh
 from serving.experiments.outcomes import Failed, OutcomeStore, Served, TrackNotInPlaylist, UnknownPlaylist
 
 # A playlist's record is sent off the live path just before its response; feedback that
@@ -39,7 +40,9 @@ class OutcomeStoreDeployment:
 
 async def feedback_with_wait(store: OutcomeStore, playlist_id: str, track_id: str, event: str, wait_s: float) -> dict:
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + wait_s
+    # Only a playlist issued moments ago can still be in flight: anything else (stale,
+    # made up, not ours) is answered at once, so unknown ids cannot hold requests open.
+    deadline = loop.time() + (wait_s if is_fresh(playlist_id, within_s=wait_s + 3) else 0.0)
     while not store.knows(playlist_id) and loop.time() < deadline:
         await asyncio.sleep(0.05)
     try:

@@ -55,3 +55,25 @@ def test_overrides_and_errors():
     out = s.summary("e1", "control")
     assert out["arms"]["canary"]["assigned"] == 0  # kept out of the split
     assert out["arms"]["control"]["errors"] == 1 and out["arms"]["control"]["error_rate"] == 1.0
+
+
+def test_playlist_ids_carry_their_issue_time_and_only_fresh_ids_wait():
+    import asyncio
+    import time
+
+    from serving.experiments.outcomes import OutcomeStore
+    from serving.experiments.store_deployment import feedback_with_wait
+    from serving.playlist_ids import is_fresh, issued_at, new_playlist_id
+
+    pid = new_playlist_id(now=1_800_000_000.0)
+    assert len(pid) == 32 and issued_at(pid) == 1_800_000_000.0
+    assert is_fresh(pid, 5, now=1_800_000_003.0) and not is_fresh(pid, 5, now=1_800_000_010.0)
+    assert issued_at("not-one-of-ours") is None and not is_fresh("x" * 32, 5)
+
+    store = OutcomeStore()
+    t0 = time.monotonic()
+    out = asyncio.run(feedback_with_wait(store, "made-up-id", "t1", "like", wait_s=2.0))
+    assert out["status"] == "unknown_playlist" and time.monotonic() - t0 < 1.0
+    t0 = time.monotonic()
+    out = asyncio.run(feedback_with_wait(store, new_playlist_id(), "t1", "like", wait_s=0.3))
+    assert out["status"] == "unknown_playlist" and time.monotonic() - t0 >= 0.3
