@@ -282,7 +282,7 @@ class _NoRanker(Ranker):
 
 
 def run_remote(url: str, dialogs: list[EvalDialog], catalog: Catalog, length: int = 100, n_boot: int = 1000,
-               progress: bool = True, timeout_s: float = 30.0) -> VariantResult:
+               progress: bool = True, timeout_s: float = 30.0, transport=None) -> VariantResult:
     """The same metrics against a running Segue server (POST /v1/playlists)."""
     import httpx
     from tqdm import tqdm
@@ -290,7 +290,7 @@ def run_remote(url: str, dialogs: list[EvalDialog], catalog: Catalog, length: in
     keys = track_keys(catalog)
     t0 = time.perf_counter()
     rows, ids, ranked = [], [], {}
-    with httpx.Client(base_url=url.rstrip("/"), timeout=timeout_s) as client:
+    with httpx.Client(base_url=url.rstrip("/"), timeout=timeout_s, transport=transport) as client:
         for d in tqdm(dialogs, desc=url, unit="dialog", disable=not progress, leave=False):
             r = client.post("/v1/playlists", json={"prompt": d.prompt[:MAX_PROMPT_CHARS], "length": length,
                                                    "user_id": f"eval-{d.id}"})
