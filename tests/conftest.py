@@ -7,6 +7,12 @@ import socket
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests check logic, not speed: on a loaded 2-core CI box hypothesis's default
+# 200 ms per-example deadline fails correct code.
+settings.register_profile("segue", deadline=None)
+settings.load_profile("segue")
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
