@@ -17,7 +17,9 @@ from serving.ranking.base import Ranker
 from serving.ranking.registry import make_ranker
 from serving.retrieval.deployment import build_retriever
 from serving.retrieval.retriever import Retriever
-from serving.schemas import PlaylistRequest, PlaylistResponse, RequestContext, SearchRequest, SearchResponse
+from serving.schemas import (
+    Feedback, PlaylistRequest, PlaylistResponse, RequestContext, SearchRequest, SearchResponse,
+)
 from serving.stages import Mode, RankResult, Stages
 
 
@@ -61,6 +63,7 @@ class InProcessStages(Stages):
         self.intent_service = intent
         self.retriever = retriever
         self.ranker = ranker
+        self._feedback_ranking = None
 
     @classmethod
     def from_config(cls, config: AppConfig, progress=None) -> "InProcessStages":
@@ -71,11 +74,25 @@ class InProcessStages(Stages):
     async def intent(self, prompt: str, ctx: RequestContext) -> IntentResult:
         return await self.intent_service.parse(prompt)
 
-    async def retrieve_and_rank(self, intent: Intent, k: int, length: int, mode: Mode, ctx: RequestContext) -> RankResult:
+    async def update_intent(self, previous: Intent, message: str, ctx: RequestContext):
+        return await self.intent_service.update(previous, message)
+
+    async def retrieve_and_rank(self, intent: Intent, k: int, length: int, mode: Mode, ctx: RequestContext,
+                                feedback: Feedback | None = None) -> RankResult:
         t0 = time.perf_counter()
-        candidates = self.retriever.search(intent, k)
-        t1 = time.perf_counter()
-        tracks = self.ranker.rank(intent, candidates, length, mode)
+        if feedback:
+            from serving.ranking.feedback import FeedbackRanking
+
+            candidates = self.retriever.search_feedback(intent, k, feedback)
+            t1 = time.perf_counter()
+            if self._feedback_ranking is None or self._feedback_ranking.ranker is not self.ranker:
+                self._feedback_ranking = FeedbackRanking(self.ranker)
+            tracks = self._feedback_ranking.rank(intent, candidates, length, feedback,
+                                                 getattr(self.ranker, "max_per_artist", 5), mode)
+        else:
+            candidates = self.retriever.search(intent, k)
+            t1 = time.perf_counter()
+            tracks = self.ranker.rank(intent, candidates, length, mode)
         return RankResult(
             tracks=tracks,
             n_candidates=len(candidates),

@@ -12,7 +12,7 @@ from typing import Literal
 
 from serving.intent.model import Intent
 from serving.intent.service import IntentResult
-from serving.schemas import Candidate, RankedTrack, RequestContext
+from serving.schemas import Candidate, Feedback, RankedTrack, RequestContext
 
 Mode = Literal["playlist", "search"]
 
@@ -39,8 +39,12 @@ class Stages(abc.ABC):
 
     @abc.abstractmethod
     async def retrieve_and_rank(
-        self, intent: Intent, k: int, length: int, mode: Mode, ctx: RequestContext
+        self, intent: Intent, k: int, length: int, mode: Mode, ctx: RequestContext, feedback: Feedback | None = None
     ) -> RankResult: ...
+
+    async def update_intent(self, previous: Intent, message: str, ctx: RequestContext):
+        """A session turn: (IntentResult, EditResult) for the previous intent refined by `message`."""
+        raise NotImplementedError(f"{type(self).__name__} does not serve sessions")
 
     @abc.abstractmethod
     async def ready(self) -> tuple[bool, str]: ...

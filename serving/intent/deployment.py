@@ -10,9 +10,11 @@ from serving.config import AppConfig
 from serving.errors import NotReady
 from serving.experiments.components import all_arm_components, arm_app_config, components_from_ctx, intent_key
 from serving.intent.backend import IntentBackend
+from serving.intent.edits import EditResult, EditRules
 from serving.intent.fallback import FastParser
 from serving.intent.faults import FaultConfig, FaultInjectingBackend
 from serving.intent.metrics import IntentMetrics
+from serving.intent.model import Intent
 from serving.intent.service import IntentResult, IntentService
 from serving.retrieval.embedder import Embedder, make_embedder
 from serving.schemas import RequestContext
@@ -48,7 +50,8 @@ def build_intent_service(
     artists = sorted({a for t in catalog.tracks for a in t.artists})
     parser = FastParser(embedder, artists, tag_threshold=config.intent.tag_threshold)
     backend = backend if backend is not None else make_backend(config)
-    return IntentService(backend, parser, deadline_s=config.intent.deadline_ms / 1000)
+    edits = EditRules(artists, ((t.track_id, t.title) for t in catalog.tracks))
+    return IntentService(backend, parser, deadline_s=config.intent.deadline_ms / 1000, edits=edits)
 
 
 class IntentModelDeployment:
@@ -62,7 +65,8 @@ class IntentModelDeployment:
             cfg = arm_app_config(config, comps)
             if intent_key(cfg) not in self._services:
                 self._services[intent_key(cfg)] = IntentService(
-                    make_backend(cfg), self._service.parser, deadline_s=cfg.intent.deadline_ms / 1000
+                    make_backend(cfg), self._service.parser, deadline_s=cfg.intent.deadline_ms / 1000,
+                    edits=self._service.edits,
                 )
         self._backend = self._service.backend
         self._metrics = IntentMetrics.create()
@@ -87,6 +91,19 @@ class IntentModelDeployment:
             scope.intent(result)
         self._metrics.record(result)
         return result
+
+    async def update(self, previous: Intent, message: str, ctx: RequestContext) -> tuple[IntentResult, EditResult]:
+        """A session turn's intent: the previous one refined by the new message."""
+        comps = components_from_ctx(ctx)
+        service = self._services.get(intent_key(arm_app_config(self._config, comps))) if comps else self._service
+        with telemetry.stage("intent", ctx, session_update=True) as scope:
+            if service is None:
+                raise NotReady(f"arm '{ctx.arm}' asks for an intent backend this replica did not load; redeploy "
+                               "with the arm in the app's experiment config", retry_after_s=30)
+            result, edits = await service.update(previous, message)
+            scope.intent(result)
+        self._metrics.record(result)
+        return result, edits
 
     def stats(self) -> dict:
         """Fallback counts by reason, and whether the LLM backend is up."""
