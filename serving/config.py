@@ -148,6 +148,13 @@ class SecurityConfig(_Frozen):
     cors_origins: list[str] = Field(default_factory=list, description="Browser origins allowed by CORS; empty = CORS closed.")
 
 
+class SessionsConfig(_Frozen):
+    ttl_s: float = Field(default=86400.0, gt=0, description="A session untouched this long expires (404 after).")
+    max_turns: int = Field(default=20, ge=1, le=200, description="Turns per session (the first included); past it, 409.")
+    max_sessions: int = Field(default=100000, ge=1, description="Stored sessions kept; the least recently used go first.")
+    max_feedback: int = Field(default=100, ge=1, le=1000, description="Track ids per turn in liked + disliked.")
+
+
 class HttpConfig(_Frozen):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -170,6 +177,7 @@ class AppConfig(_Frozen):
         default=None, description="A/B or canary experiment; weights change live via the Ingress user_config."
     )
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    sessions: SessionsConfig = Field(default_factory=SessionsConfig)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, source: str = "config") -> "AppConfig":

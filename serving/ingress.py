@@ -25,9 +25,10 @@ from serving.security.middleware import IngressGuard
 from serving.security.ratelimit import TokenBucketLimiter
 from serving.experiments.runtime import OVERRIDE_HEADER, ArmMeter, ExperimentRuntime, OutcomeSink
 from serving.schemas import (
-    FeedbackRequest, FeedbackResponse, PlaylistRequest, PlaylistResponse, RequestContext, SearchRequest, SearchResponse,
+    Feedback, FeedbackRequest, FeedbackResponse, PlaylistRequest, PlaylistResponse, RequestContext, SearchRequest, SearchResponse,
 )
 from serving.stages import Mode, RankResult, Stages
+from serving.sessions.schemas import SessionHistory, SessionRequest, SessionResponse, TurnRequest
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +46,26 @@ class HandleStages(Stages):
     async def intent(self, prompt: str, ctx: RequestContext) -> IntentResult:
         return await _retry_on_replica_death(lambda: self._intent.parse.remote(prompt, ctx))
 
-    async def retrieve_and_rank(self, intent: Intent, k: int, length: int, mode: Mode, ctx: RequestContext) -> RankResult:
+    async def retrieve_and_rank(self, intent: Intent, k: int, length: int, mode: Mode, ctx: RequestContext,
+                                feedback: Feedback | None = None) -> RankResult:
         # The retrieval result goes straight to the ranker: Serve hands the object
         # over without routing ~k candidates back through the ingress.
         def call():
+            if feedback:
+                retrieval = self._retriever.search.remote(intent, k, ctx, feedback)
+                return self._ranker.rank.remote(intent, retrieval, length, mode, ctx, feedback)
             retrieval = self._retriever.search.remote(intent, k, ctx)
             return self._ranker.rank.remote(intent, retrieval, length, mode, ctx)
 
         return await _retry_on_replica_death(call)
+
+    async def update_intent(self, previous: Intent, message: str, ctx: RequestContext):
+        return await _retry_on_replica_death(lambda: self._intent.update.remote(previous, message, ctx))
+
+    async def unknown_tracks(self, track_ids: list[str]) -> list[str]:
+        if not track_ids:
+            return []
+        return await _retry_on_replica_death(lambda: self._retriever.unknown_tracks.remote(track_ids))
 
     async def ready(self) -> tuple[bool, str]:
         return await self._retriever.ready.remote()
@@ -103,7 +116,8 @@ def _assignment(experiments: ExperimentRuntime, request: Request, user_id):
 class IngressCore:
     """Route logic, free of Serve decorators; the deployment class adds the routes."""
 
-    def __init__(self, stages: Stages, config: AppConfig, sink: OutcomeSink | None = None, meter: ArmMeter | None = None):
+    def __init__(self, stages: Stages, config: AppConfig, sink: OutcomeSink | None = None, meter: ArmMeter | None = None,
+                 sessions=None):
         if sink is None or meter is None:  # one process, no Serve: keep the outcomes here
             from serving.experiments.runtime import LocalArmMeter
             from serving.experiments.sinks import LocalOutcomeSink
@@ -114,6 +128,44 @@ class IngressCore:
         # The admin token is read once here, never per request.
         admin = AdminAuth.from_env(config.security.admin_token_env)
         self.experiments = ExperimentRuntime(config, sink, meter, admin)
+        self.sessions = sessions  # a SessionService, or None where no store is configured
+
+    def _sessions(self):
+        if self.sessions is None:
+            from serving.errors import NotReady
+
+            raise NotReady("sessions need the store; it is not configured on this deployment", retry_after_s=30)
+        return self.sessions
+
+    async def create_session(self, body: SessionRequest, request: Request) -> SessionResponse:
+        svc = self._sessions()
+        a = _assignment(self.experiments, request, body.user_id)
+        t0 = time.perf_counter()
+        with telemetry.request("session", a.ctx, request.headers) as scope:
+            try:
+                resp = await svc.create(body, scope.ctx)
+            except Exception:
+                self.experiments.failed(a, (time.perf_counter() - t0) * 1000)
+                raise
+            scope.set(session_id=resp.session_id, turn=0, tracks=len(resp.playlist))
+            scope.versions(resp.versions)
+        self.experiments.served(a, f"{resp.session_id}-0", [t.track_id for t in resp.playlist],
+                                (time.perf_counter() - t0) * 1000)
+        return resp
+
+    async def session_turn(self, session_id: str, body: TurnRequest, request: Request) -> SessionResponse:
+        svc = self._sessions()
+        state = await svc.load_for_turn(session_id, body)
+        rid = getattr(request.state, "request_id", None) or uuid.uuid4().hex
+        ctx = svc.turn_context(state, RequestContext(request_id=rid, user_key=state.user_id))
+        with telemetry.request("session_turn", ctx, request.headers) as scope:
+            resp = await svc.turn(state, body, scope.ctx)
+            scope.set(session_id=resp.session_id, turn=resp.turn, tracks=len(resp.playlist))
+            scope.versions(resp.versions)
+        return resp
+
+    async def session_history(self, session_id: str) -> SessionHistory:
+        return await self._sessions().history(session_id)
 
     def reconfigure(self, user_config) -> None:
         self.experiments.reconfigure(user_config)
@@ -188,6 +240,21 @@ def ingress_class(api: FastAPI, ingress_decorator) -> type:
                  summary="Per-arm exposures and outcomes, rates with CIs, SRM and sequential tests")
         async def experiment_route(self, experiment_id: str) -> dict:
             return await self.experiment_summary(experiment_id)
+
+        @api.post("/v1/sessions", response_model=SessionResponse,
+                  summary="Start a conversation: first prompt -> playlist (turn 0)")
+        async def sessions_route(self, body: SessionRequest, request: Request) -> SessionResponse:
+            return await self.create_session(body, request)
+
+        @api.post("/v1/sessions/{session_id}/turns", response_model=SessionResponse,
+                  summary="Refine: a message and/or liked/disliked track ids -> the next playlist")
+        async def session_turn_route(self, session_id: str, body: TurnRequest, request: Request) -> SessionResponse:
+            return await self.session_turn(session_id, body, request)
+
+        @api.get("/v1/sessions/{session_id}", response_model=SessionHistory,
+                 summary="A session's history: every turn's message, feedback, intent and tracks")
+        async def session_history_route(self, session_id: str) -> SessionHistory:
+            return await self.session_history(session_id)
 
         @api.get("/healthz", summary="Liveness: the ingress answers")
         async def healthz(self) -> dict:

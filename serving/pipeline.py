@@ -77,6 +77,9 @@ class InProcessStages(Stages):
     async def update_intent(self, previous: Intent, message: str, ctx: RequestContext):
         return await self.intent_service.update(previous, message)
 
+    async def unknown_tracks(self, track_ids: list[str]) -> list[str]:
+        return [t for t in track_ids if not self.retriever.has_track(t)]
+
     async def retrieve_and_rank(self, intent: Intent, k: int, length: int, mode: Mode, ctx: RequestContext,
                                 feedback: Feedback | None = None) -> RankResult:
         t0 = time.perf_counter()

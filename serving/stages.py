@@ -46,5 +46,9 @@ class Stages(abc.ABC):
         """A session turn: (IntentResult, EditResult) for the previous intent refined by `message`."""
         raise NotImplementedError(f"{type(self).__name__} does not serve sessions")
 
+    async def unknown_tracks(self, track_ids: list[str]) -> list[str]:
+        """The ids that are not in the catalog, in order."""
+        raise NotImplementedError(f"{type(self).__name__} does not serve sessions")
+
     @abc.abstractmethod
     async def ready(self) -> tuple[bool, str]: ...

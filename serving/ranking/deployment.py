@@ -13,7 +13,8 @@ from serving.experiments.components import all_arm_components, arm_app_config, c
 from serving.intent.model import Intent
 from serving.ranking.base import Ranker
 from serving.ranking.registry import make_ranker
-from serving.schemas import RequestContext
+from serving.ranking.feedback import FeedbackRanking
+from serving.schemas import Feedback, RequestContext
 from serving.stages import Mode, RankResult, RetrievalResult
 
 
@@ -22,6 +23,7 @@ class RankerDeployment:
         self._config = config
         self._rankers: dict[str, Ranker] = {}
         self._embedder = None
+        self._feedback: dict[str, FeedbackRanking] = {}
         for comps in all_arm_components(config):
             self._get(arm_app_config(config, comps).ranking.version)
 
@@ -41,13 +43,24 @@ class RankerDeployment:
                                                  embedder=self._embedder_once)
         return self._rankers[version]
 
+    def _with_feedback(self, ranker: Ranker) -> FeedbackRanking:
+        if ranker.version not in self._feedback:
+            self._feedback[ranker.version] = FeedbackRanking(ranker)
+        return self._feedback[ranker.version]
+
     def rank(
-        self, intent: Intent, retrieval: RetrievalResult, length: int, mode: Mode, ctx: RequestContext
+        self, intent: Intent, retrieval: RetrievalResult, length: int, mode: Mode, ctx: RequestContext,
+        feedback: Feedback | None = None,
     ) -> RankResult:
         t0 = time.perf_counter()
         ranker = self._get(arm_app_config(self._config, components_from_ctx(ctx)).ranking.version)
-        with telemetry.stage("ranking", ctx, candidates=len(retrieval.candidates), length=length, mode=mode) as scope:
-            tracks = ranker.rank(intent, retrieval.candidates, length, mode)
+        with telemetry.stage("ranking", ctx, candidates=len(retrieval.candidates), length=length, mode=mode,
+                             feedback=bool(feedback)) as scope:
+            if feedback:
+                tracks = self._with_feedback(ranker).rank(intent, retrieval.candidates, length, feedback,
+                                                          self._config.ranking.max_per_artist, mode)
+            else:
+                tracks = ranker.rank(intent, retrieval.candidates, length, mode)
             scope.versions({"ranker": ranker.version})
             scope.set(tracks=len(tracks))
         return RankResult(

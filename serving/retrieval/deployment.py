@@ -20,7 +20,7 @@ from serving.intent.model import Intent
 from serving.retrieval.embedder import make_embedder
 from serving.retrieval.index import load_or_build
 from serving.retrieval.retriever import Retriever
-from serving.schemas import RequestContext
+from serving.schemas import Feedback, RequestContext
 from serving.stages import RetrievalResult
 
 log = logging.getLogger(__name__)
@@ -86,8 +86,13 @@ class RetrieverDeployment:
     async def artist_names(self) -> list[str]:
         return (await self._get()).artist_names()
 
-    async def search(self, intent: Intent, k: int, ctx: RequestContext) -> RetrievalResult:
-        with telemetry.stage("retrieval", ctx, k=k) as scope:
+    async def unknown_tracks(self, track_ids: list[str]) -> list[str]:
+        retriever = await self._get()
+        return [t for t in track_ids if not retriever.has_track(t)]
+
+    async def search(self, intent: Intent, k: int, ctx: RequestContext, feedback: Feedback | None = None
+                     ) -> RetrievalResult:
+        with telemetry.stage("retrieval", ctx, k=k, feedback=bool(feedback)) as scope:
             retriever = await self._get()
             comps = components_from_ctx(ctx)
             if comps is not None:
@@ -96,7 +101,7 @@ class RetrieverDeployment:
                     raise NotReady(f"arm '{ctx.arm}' asks for an embedder/index this replica did not load; "
                                    "redeploy with the arm in the app's experiment config", retry_after_s=30)
             t0 = time.perf_counter()
-            candidates = retriever.search(intent, k)
+            candidates = retriever.search_feedback(intent, k, feedback) if feedback else retriever.search(intent, k)
             scope.versions(retriever.versions)
             scope.candidates(len(candidates))
         return RetrievalResult(candidates, retriever.versions, (time.perf_counter() - t0) * 1000)
