@@ -1,13 +1,11 @@
-"""Timeouts and limits of the HTTP edge (a leaf: pydantic only). Part of AppConfig.http;
+"""Timeouts and limits of the HTTP edge (a leaf: pydantic and serving.frozen only). Part of AppConfig.http;
 the Helm chart's `http.timeouts` / `http.limits` mirror it."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from serving.frozen import Frozen as _Frozen
 
 
 class EdgeTimeouts(_Frozen):
