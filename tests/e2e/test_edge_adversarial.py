@@ -55,14 +55,14 @@ class Resp:
 
 
 @pytest.fixture(scope="module")
-def target(request) -> Target:
+def target(request: pytest.FixtureRequest) -> Target:
     external = os.environ.get("SEGUE_EDGE_TARGET")
     if external:
         base, _, strict = external.partition(",")
         u = urlsplit(base)
         yield Target(u.hostname, u.port, u.path.rstrip("/"), urlsplit(strict or base).path.rstrip("/"))
         return
-    base_url = request.getfixturevalue("base_url")
+    base_url = request.getfixturevalue("base_url")  # the tier graph, only without an external target
     from ray import serve
 
     from serving.app import build_app
@@ -73,7 +73,7 @@ def target(request) -> Target:
     u = urlsplit(base_url)
     t = Target(u.hostname, u.port, "", "/edge")
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and request(t, "GET", "/edge/readyz").status != 200:
+    while time.monotonic() < deadline and send_request(t, "GET", "/edge/readyz").status != 200:
         time.sleep(1)
     try:
         yield t
@@ -137,7 +137,7 @@ def closed_by_server(s: socket.socket, within_s: float) -> float | None:
     return None
 
 
-def request(t: Target, method: str, path: str, headers: dict | list | None = None, body: bytes | None = None,
+def send_request(t: Target, method: str, path: str, headers: dict | list | None = None, body: bytes | None = None,
             src: str = "127.0.0.1", host: str = "segue.test") -> Resp:
     items = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
     lines = [f"{method} {path} HTTP/1.1".encode(), b"Host: " + host.encode(), b"Connection: close"]
@@ -151,7 +151,7 @@ def request(t: Target, method: str, path: str, headers: dict | list | None = Non
 
 
 def post_json(t: Target, path: str, payload, src: str = "127.0.0.1", headers: dict | None = None) -> Resp:
-    return request(t, "POST", path, {"Content-Type": "application/json", **(headers or {})},
+    return send_request(t, "POST", path, {"Content-Type": "application/json", **(headers or {})},
                    json.dumps(payload).encode() if not isinstance(payload, bytes) else payload, src=src)
 
 
@@ -172,7 +172,7 @@ def assert_error_shape(r: Resp, status: int, error: str | None = None) -> dict:
 @pytest.mark.parametrize("name", [b"X-Request-ID", b"serve_multiplexed_model_id", b"traceparent", b"X-Other"])
 def test_1_non_utf8_header_bytes_get_400_not_500(target, name):
     for path in ("/healthz", "/v1/playlists"):
-        r = request(target, "GET", target.prefix + path, [(name, b"caf\xe9")])
+        r = send_request(target, "GET", target.prefix + path, [(name, b"caf\xe9")])
         body = assert_error_shape(r, 400, "invalid_header")
         assert name.decode().lower() in body["message"].lower()
 
@@ -257,7 +257,7 @@ def test_3_slow_clients_are_cut_off_within_the_timeouts_while_others_are_served(
         idle = pool.submit(_idle_keep_alive, target)
         time.sleep(0.5)
         # While four slow connections are open, another client is answered at once.
-        others = [request(target, "GET", target.prefix + "/healthz", src="127.0.0.7") for _ in range(5)]
+        others = [send_request(target, "GET", target.prefix + "/healthz", src="127.0.0.7") for _ in range(5)]
         assert all(o.status == 200 for o in others) and max(o.elapsed for o in others) < 2.0, \
             [(o.status, round(o.elapsed, 2)) for o in others]
         for what, fut in slow.items():
@@ -311,10 +311,10 @@ def test_4_an_8_mib_header_is_refused_before_it_is_read(target):
 
 def test_4_too_many_headers_and_too_long_urls_are_refused(target):
     many = [(f"X-H{i}", "v") for i in range(5000)]
-    assert_error_shape(request(target, "GET", target.prefix + "/healthz", many), 431, "headers_too_large")
-    assert_error_shape(request(target, "GET", target.prefix + "/healthz?q=" + "a" * 10_000), 414, "uri_too_long")
+    assert_error_shape(send_request(target, "GET", target.prefix + "/healthz", many), 431, "headers_too_large")
+    assert_error_shape(send_request(target, "GET", target.prefix + "/healthz?q=" + "a" * 10_000), 414, "uri_too_long")
     # Under the limits, still fine.
-    assert request(target, "GET", target.prefix + "/healthz", [(f"X-H{i}", "v") for i in range(50)]).status == 200
+    assert send_request(target, "GET", target.prefix + "/healthz", [(f"X-H{i}", "v") for i in range(50)]).status == 200
 
 
 # --- 5. one client cannot take the capacity --------------------------------------------------------
@@ -343,7 +343,7 @@ def test_5_a_client_over_its_in_flight_limit_gets_429_while_another_is_served(ta
 
 @pytest.mark.parametrize("given", ["<script>alert(1)</script>", "a" * 500, "abc\u202edef", ""])
 def test_6_unsafe_request_ids_are_replaced_and_sent_once(target, given):
-    r = request(target, "GET", target.prefix + "/healthz", [("X-Request-ID", given.encode())])
+    r = send_request(target, "GET", target.prefix + "/healthz", [("X-Request-ID", given.encode())])
     assert r.status == 200
     ids = r.header("x-request-id")
     assert len(ids) == 1 and ids[0] != given and len(ids[0]) == 32 and ids[0].isalnum(), ids
@@ -352,13 +352,13 @@ def test_6_unsafe_request_ids_are_replaced_and_sent_once(target, given):
 def test_6_a_safe_request_id_is_echoed_once_on_success_and_on_errors(target):
     for method, path, body in (("GET", "/healthz", None), ("POST", "/v1/playlists", b'{"prompt": ""}'),
                                ("GET", "/nope", None)):
-        r = request(target, method, target.prefix + path, {"X-Request-ID": "probe-42",
+        r = send_request(target, method, target.prefix + path, {"X-Request-ID": "probe-42",
                                                            "Content-Type": "application/json"}, body)
         assert r.header("x-request-id") == ["probe-42"], (path, r.headers)
 
 
 def test_6_no_redirect_is_built_from_host(target):
-    r = request(target, "GET", target.prefix + "/v1/playlists/", host="evil.example")
+    r = send_request(target, "GET", target.prefix + "/v1/playlists/", host="evil.example")
     assert not r.header("location") and r.status not in (301, 302, 307, 308), r.headers
     assert_error_shape(r, 404, "not_found")
 
@@ -373,8 +373,8 @@ def test_7_unparseable_bodies_get_400_in_the_error_shape(target, raw):
 
 
 def test_7_404_and_405_are_in_the_error_shape(target):
-    assert_error_shape(request(target, "GET", target.prefix + "/v1/nothing-here"), 404, "not_found")
-    assert_error_shape(request(target, "GET", target.prefix + "/v1/playlists"), 405, "method_not_allowed")
+    assert_error_shape(send_request(target, "GET", target.prefix + "/v1/nothing-here"), 404, "not_found")
+    assert_error_shape(send_request(target, "GET", target.prefix + "/v1/playlists"), 405, "method_not_allowed")
 
 
 @pytest.mark.parametrize("payload, field", [({"prompt": "jazz", "length": "5"}, "length"),
@@ -387,12 +387,12 @@ def test_7_no_type_coercion_and_prompts_need_visible_text(target, payload, field
 
 
 def test_7_wrong_content_type_is_415(target):
-    r = request(target, "POST", target.prefix + "/v1/playlists", {"Content-Type": "text/plain"}, b'{"prompt": "x"}')
+    r = send_request(target, "POST", target.prefix + "/v1/playlists", {"Content-Type": "text/plain"}, b'{"prompt": "x"}')
     assert_error_shape(r, 415, "unsupported_media_type")
 
 
 def test_7_experiment_ids_are_bounded(target):
-    r = request(target, "GET", target.prefix + "/v1/experiments/" + "e" * 1000)
+    r = send_request(target, "GET", target.prefix + "/v1/experiments/" + "e" * 1000)
     assert_error_shape(r, 422, "invalid_request")
 
 
