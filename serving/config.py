@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from serving.experiments.config import ExperimentConfig
 from serving.intent.llm_config import OpenAIConfig, VLLMConfig
+from serving.store.config import StoreConfig
 from serving.telemetry_config import TelemetryConfig
 
 DEPLOYMENT_NAMES = ("Ingress", "IntentModel", "Retriever", "Ranker")
@@ -170,6 +171,10 @@ class AppConfig(_Frozen):
         default=None, description="A/B or canary experiment; weights change live via the Ingress user_config."
     )
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    store: StoreConfig = Field(
+        default_factory=StoreConfig,
+        description="Where served playlists, feedback and experiment aggregates are kept (SQLite file or PostgreSQL).",
+    )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, source: str = "config") -> "AppConfig":
