@@ -1,17 +1,15 @@
-"""Store settings (a leaf module: pydantic only). AppConfig.store; the Helm values mirror it."""
+"""Store settings (a leaf module: pydantic and serving.frozen only). AppConfig.store; the Helm values mirror it."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from serving.frozen import Frozen
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PostgresConfig(_Frozen):
+class PostgresConfig(Frozen):
     url: str = Field(
         default="postgresql://segue@127.0.0.1:5432/segue",
         description="libpq URL without the password (it comes from password_env, i.e. a Kubernetes Secret).",
@@ -23,7 +21,7 @@ class PostgresConfig(_Frozen):
     connect_timeout_s: float = Field(default=5.0, gt=0)
 
 
-class WriterConfig(_Frozen):
+class WriterConfig(Frozen):
     """Writes are gathered into one transaction per flush, off the request path."""
 
     flush_interval_ms: float = Field(default=20.0, ge=0, description="How long a write may wait for others to join its batch.")
@@ -32,14 +30,14 @@ class WriterConfig(_Frozen):
     retry_budget_s: float = Field(default=5.0, ge=0, description="How long a failing batch is retried before its writes are dropped (counted, logged).")
 
 
-class RetentionConfig(_Frozen):
+class RetentionConfig(Frozen):
     playlist_ttl_s: float = Field(default=24 * 3600, gt=0, description="A served playlist accepts feedback this long; then its rows are deleted.")
     max_playlists: int = Field(default=1_000_000, ge=1, description="Served-playlist rows kept at most (oldest deleted first).")
     max_experiments: int = Field(default=64, ge=1, description="Experiments whose aggregates are kept (least recently active deleted first).")
     sweep_interval_s: float = Field(default=60.0, gt=0, description="How often expired rows are deleted.")
 
 
-class StoreConfig(_Frozen):
+class StoreConfig(Frozen):
     backend: Literal["sqlite", "postgres"] = Field(
         default="sqlite", description="sqlite: one file (the embedded default of scripts/run); postgres: clusters.",
     )
