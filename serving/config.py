@@ -14,6 +14,7 @@ from pydantic import Field, ValidationError, model_validator
 from serving.experiments.config import ExperimentConfig
 from serving.frozen import Frozen
 from serving.intent.llm_config import OpenAIConfig, VLLMConfig
+from serving.store.config import StoreConfig
 from serving.telemetry_config import TelemetryConfig
 
 
@@ -165,6 +166,10 @@ class AppConfig(Frozen):
         default=None, description="A/B or canary experiment; weights change live via the Ingress user_config."
     )
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    store: StoreConfig = Field(
+        default_factory=StoreConfig,
+        description="Where served playlists, feedback and experiment aggregates are kept (SQLite file or PostgreSQL).",
+    )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, source: str = "config") -> "AppConfig":
