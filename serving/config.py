@@ -16,6 +16,7 @@ from serving.edge.config import EdgeLimits, EdgeSettings, EdgeTimeouts
 from serving.experiments.config import ExperimentConfig
 from serving.frozen import Frozen
 from serving.intent.llm_config import OpenAIConfig, VLLMConfig
+from serving.store.config import StoreConfig
 from serving.telemetry_config import TelemetryConfig
 
 
@@ -194,6 +195,10 @@ class AppConfig(Frozen):
         default=None, description="A/B or canary experiment; weights change live via the Ingress user_config."
     )
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    store: StoreConfig = Field(
+        default_factory=StoreConfig,
+        description="Where served playlists, feedback and experiment aggregates are kept (SQLite file or PostgreSQL).",
+    )
 
     def edge_settings(self) -> EdgeSettings:
         return EdgeSettings(timeouts=self.http.timeouts, limits=self.http.limits,

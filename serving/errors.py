@@ -111,6 +111,12 @@ class StageUnavailable(SegueError):
     code = "stage_unavailable"
 
 
+class StoreUnavailable(SegueError):
+    """503: the experiment store (database) cannot be reached; retry after the given seconds."""
+
+    code = "store_unavailable"
+
+
 class StageTimeout(SegueError):
     """504: a stage did not answer in time and had no fallback."""
 
@@ -133,6 +139,7 @@ STATUS: dict[type[SegueError], int] = {
     NotReady: 503,
     Overloaded: 503,
     StageUnavailable: 503,
+    StoreUnavailable: 503,
     StageTimeout: 504,
     SegueError: 500,
 }

@@ -156,9 +156,10 @@ class IngressCore:
 
     async def feedback(self, body: FeedbackRequest) -> FeedbackResponse:
         res = await self.experiments.feedback(body.playlist_id, body.track_id, body.event)
-        if res.get("counted"):
-            record_feedback(res.get("experiment_id"), res["arm"], body.event)
-        return FeedbackResponse(**res)
+        if res.counted:
+            record_feedback(res.experiment_id, res.arm, body.event)
+        return FeedbackResponse(playlist_id=res.playlist_id, arm=res.arm, experiment_id=res.experiment_id,
+                                counted=res.counted)
 
     async def experiment_summary(self, experiment_id: str) -> dict:
         return await self.experiments.summary(experiment_id)

@@ -7,6 +7,7 @@ tests read both (tests/e2e/test_observability.py)."""
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 
@@ -30,7 +31,9 @@ def e2e_config(**overrides) -> AppConfig:
     data = {"http": {"port": free_port(), "timeouts": EDGE_TIMEOUTS},
             "deployments": {k: small for k in ("ingress", "intent", "retriever", "ranker")},
             # The fuzz and acceptance tests send bursts from one client.
-            "security": {"rate_limit": {"requests_per_s": 1000, "burst": 1000, "max_in_flight_per_client": 1000}}}
+            "security": {"rate_limit": {"requests_per_s": 1000, "burst": 1000, "max_in_flight_per_client": 1000}},
+            # A fresh store per graph: counts in one test run never leak into the next.
+            "store": {"sqlite_path": os.path.join(tempfile.mkdtemp(prefix="segue-e2e-store-"), "segue.db")}}
     data.update(overrides)
     return AppConfig.from_dict(data)
 

@@ -120,6 +120,13 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   value: "1"
 - name: TRANSFORMERS_OFFLINE
   value: "1"
+{{- if .Values.database.existingSecret }}
+- name: {{ .Values.app.store.postgres.password_env | default "SEGUE_DB_PASSWORD" }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.database.existingSecret }}
+      key: {{ .Values.database.existingSecretKey }}
+{{- end }}
 {{- if .Values.tracing.enabled }}
 - name: RAY_SERVE_TRACING_EXPORTER_IMPORT_PATH
   value: {{ .Values.tracing.exporterImportPath | quote }}
