@@ -5,28 +5,26 @@ The Helm chart's values mirror this model; `serving/configs/*.yaml` are examples
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from serving.edge.config import EdgeLimits, EdgeSettings, EdgeTimeouts
 from serving.experiments.config import ExperimentConfig
+from serving.frozen import Frozen
 from serving.intent.llm_config import OpenAIConfig, VLLMConfig
+from serving.store.config import StoreConfig
 from serving.telemetry_config import TelemetryConfig
-
-DEPLOYMENT_NAMES = ("Ingress", "IntentModel", "Retriever", "Ranker")
 
 
 class ConfigError(ValueError):
     """A config file or value is wrong; the message names the key and the fix."""
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class AutoscalingConfig(_Frozen):
+class AutoscalingConfig(Frozen):
     min_replicas: int = Field(default=1, ge=0)
     max_replicas: int = Field(default=1, ge=1)
     target_ongoing_requests: float = Field(default=2.0, gt=0)
@@ -42,18 +40,18 @@ class AutoscalingConfig(_Frozen):
         return self
 
 
-class ActorResources(_Frozen):
+class ActorResources(Frozen):
     num_cpus: float = Field(default=0.5, ge=0)
     num_gpus: float = Field(default=0.0, ge=0)
     memory_mb: int | None = Field(default=None, ge=64, description="Ray memory reservation per replica.")
 
 
-class ServeLoggingConfig(_Frozen):
+class ServeLoggingConfig(Frozen):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     access_log: bool = Field(default=True, description="Serve's per-request access log lines (cost CPU on every hop).")
 
 
-class DeploymentConfig(_Frozen):
+class DeploymentConfig(Frozen):
     """Serve options of one deployment; rendered into serve.deployment(...) options."""
 
     autoscaling: AutoscalingConfig = Field(default_factory=AutoscalingConfig)
@@ -80,24 +78,24 @@ class DeploymentConfig(_Frozen):
         return opts
 
 
-class DeploymentsConfig(_Frozen):
+class DeploymentsConfig(Frozen):
     ingress: DeploymentConfig = Field(default_factory=DeploymentConfig)
     intent: DeploymentConfig = Field(default_factory=DeploymentConfig)
     retriever: DeploymentConfig = Field(default_factory=DeploymentConfig)
     ranker: DeploymentConfig = Field(default_factory=DeploymentConfig)
 
 
-class CatalogConfig(_Frozen):
+class CatalogConfig(Frozen):
     path: str | None = Field(default=None, description="JSONL or Parquet catalog; None = the shipped CPCD catalog.")
 
 
-class EmbedderConfig(_Frozen):
+class EmbedderConfig(Frozen):
     model: str = Field(default="all-MiniLM-L6-v2", description="Name of a sentence-transformers model shipped offline.")
     batch_size: int = Field(default=128, ge=1)
     device: str = Field(default="cpu")
 
 
-class IntentConfig(_Frozen):
+class IntentConfig(Frozen):
     backend: Literal["fallback", "vllm", "openai"] = "fallback"
     deadline_ms: int = Field(default=2000, ge=10, description="LLM deadline per request; past it the fallback parser answers.")
     tag_threshold: float = Field(default=0.5, ge=0, le=1, description="Min cosine similarity for a zero-shot tag.")
@@ -105,7 +103,7 @@ class IntentConfig(_Frozen):
     openai: OpenAIConfig = Field(default_factory=OpenAIConfig, description="Used when backend is openai.")
 
 
-class HybridConfig(_Frozen):
+class HybridConfig(Frozen):
     """Lexical (BM25) retrieval fused with the dense retriever."""
 
     enabled: bool = Field(default=True, description="Fuse BM25 over title/artists/album with the dense scores.")
@@ -114,7 +112,7 @@ class HybridConfig(_Frozen):
     lexical_k: int = Field(default=200, ge=1, le=5000, description="BM25 hits added to the dense candidates before fusion.")
 
 
-class RetrievalConfig(_Frozen):
+class RetrievalConfig(Frozen):
     embedder: EmbedderConfig = Field(default_factory=EmbedderConfig)
     hybrid: HybridConfig = Field(default_factory=HybridConfig)
     index_kind: Literal["flat", "hnsw"] = "flat"
@@ -123,20 +121,23 @@ class RetrievalConfig(_Frozen):
     load_timeout_s: float = Field(default=600.0, gt=0, description="How long a search waits for the index to load.")
 
 
-class RankingConfig(_Frozen):
+class RankingConfig(Frozen):
     version: str = Field(default="ltr-v1", description="baseline-v1, or a learned-ranker artifact such as ltr-v1 (the default: see docs/quality.md).")
     artifacts_dir: str | None = Field(default=None, description="Directory of learned-ranker artifacts (<dir>/<version>/); None = the ones shipped in the package.")
     max_per_artist: int = Field(default=5, ge=1, description="Artist diversity cap, lifted for artists the listener asked for. 5: listeners' own playlists repeat artists; a cap of 2 cost ~15% of recall@50 on CPCD (docs/quality.md).")
 
 
-class RateLimitConfig(_Frozen):
+class RateLimitConfig(Frozen):
     enabled: bool = True
     requests_per_s: float = Field(default=20.0, gt=0, description="Sustained requests per second per client, per Ingress replica.")
     burst: int = Field(default=40, ge=1, description="Requests a client may send at once before being limited.")
     max_clients: int = Field(default=10_000, ge=1, description="Clients tracked at once (bounded memory).")
+    max_in_flight_per_client: int = Field(
+        default=4, ge=1, description="Requests one client may have in flight at once, per Ingress replica; more get "
+        "429. Keeps a few long requests of one client from taking the capacity of everyone else.")
 
 
-class SecurityConfig(_Frozen):
+class SecurityConfig(Frozen):
     admin_token_env: str = Field(
         default="SEGUE_ADMIN_TOKEN",
         pattern=r"^[A-Z_][A-Z0-9_]*$",
@@ -144,10 +145,25 @@ class SecurityConfig(_Frozen):
     )
     max_body_bytes: int = Field(default=16_384, ge=1024, description="Larger request bodies get 413.")
     rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
-    trust_forwarded_for: bool = Field(default=False, description="Key rate limits on X-Forwarded-For (only behind a trusted proxy).")
+    trust_forwarded_for: bool = Field(
+        default=False, description="Key rate limits on X-Forwarded-For, but only for requests whose socket peer is "
+        "in trusted_proxies; otherwise the peer address is the client.")
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="CIDRs of the proxies in front of Segue (load balancer, ingress "
+        "controller) whose X-Forwarded-For is believed when trust_forwarded_for is on.")
     cors_origins: list[str] = Field(default_factory=list, description="Browser origins allowed by CORS; empty = CORS closed.")
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        for cidr in v:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"'{cidr}' is not a CIDR; write e.g. 10.0.0.0/8 or 127.0.0.1/32") from None
+        return v
 
+<<<<<<< HEAD
 class SessionsConfig(_Frozen):
     ttl_s: float = Field(default=86400.0, gt=0, description="A session untouched this long expires (404 after).")
     max_turns: int = Field(default=20, ge=1, le=200, description="Turns per session (the first included); past it, 409.")
@@ -156,11 +172,24 @@ class SessionsConfig(_Frozen):
 
 
 class HttpConfig(_Frozen):
+=======
+    @model_validator(mode="after")
+    def _trust_needs_proxies(self) -> "SecurityConfig":
+        if self.trust_forwarded_for and not self.trusted_proxies:
+            raise ValueError("trust_forwarded_for needs trusted_proxies (the CIDRs of your load balancer or "
+                             "ingress controller); without them X-Forwarded-For is never believed")
+        return self
+
+
+class HttpConfig(Frozen):
+>>>>>>> main
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    timeouts: EdgeTimeouts = Field(default_factory=EdgeTimeouts, description="Enforced in Serve's HTTP proxy.")
+    limits: EdgeLimits = Field(default_factory=EdgeLimits, description="Enforced in Serve's HTTP proxy.")
 
 
-class AppConfig(_Frozen):
+class AppConfig(Frozen):
     """Everything Segue needs to serve. Load with `AppConfig.from_yaml` or `load_config`."""
 
     name: str = Field(default="segue", pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")
@@ -177,7 +206,18 @@ class AppConfig(_Frozen):
         default=None, description="A/B or canary experiment; weights change live via the Ingress user_config."
     )
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+<<<<<<< HEAD
     sessions: SessionsConfig = Field(default_factory=SessionsConfig)
+=======
+    store: StoreConfig = Field(
+        default_factory=StoreConfig,
+        description="Where served playlists, feedback and experiment aggregates are kept (SQLite file or PostgreSQL).",
+    )
+
+    def edge_settings(self) -> EdgeSettings:
+        return EdgeSettings(timeouts=self.http.timeouts, limits=self.http.limits,
+                            max_body_bytes=self.security.max_body_bytes)
+>>>>>>> main
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, source: str = "config") -> "AppConfig":

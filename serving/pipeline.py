@@ -6,8 +6,6 @@ the Stages implementation differs (Ray Serve handles vs in-process objects).
 
 from __future__ import annotations
 
-import time
-
 from serving.config import AppConfig
 from serving.playlist_ids import new_playlist_id
 from serving.intent.deployment import build_intent_service
@@ -74,6 +72,7 @@ class InProcessStages(Stages):
     async def intent(self, prompt: str, ctx: RequestContext) -> IntentResult:
         return await self.intent_service.parse(prompt)
 
+<<<<<<< HEAD
     async def update_intent(self, previous: Intent, message: str, ctx: RequestContext):
         return await self.intent_service.update(previous, message)
 
@@ -96,12 +95,15 @@ class InProcessStages(Stages):
             candidates = self.retriever.search(intent, k)
             t1 = time.perf_counter()
             tracks = self.ranker.rank(intent, candidates, length, mode)
+=======
+    async def retrieve_and_rank(self, intent: Intent, k: int, length: int, mode: Mode, ctx: RequestContext) -> RankResult:
+        candidates = self.retriever.search(intent, k)
+        tracks = self.ranker.rank(intent, candidates, length, mode)
+>>>>>>> main
         return RankResult(
             tracks=tracks,
             n_candidates=len(candidates),
             versions={**self.retriever.versions, "ranker": self.ranker.version},
-            retrieval_ms=(t1 - t0) * 1000,
-            ranking_ms=(time.perf_counter() - t1) * 1000,
         )
 
     async def ready(self) -> tuple[bool, str]:

@@ -23,7 +23,8 @@ import numpy as np
 from serving.intent.model import Intent
 from serving.ranking.base import Ranker
 from serving.ranking.diversity import recording_key, select_diverse, sequence
-from serving.retrieval.retriever import NEAR_DUPLICATE_SIM, Retriever, norm
+from serving.retrieval.retriever import NEAR_DUPLICATE_SIM, Retriever
+from serving.text import norm
 from serving.schemas import Candidate, Feedback, RankedTrack, Track
 
 

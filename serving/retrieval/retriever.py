@@ -18,16 +18,13 @@ from serving.retrieval.embedder import Embedder
 from serving.retrieval.index import VectorIndex
 from serving.retrieval.lexical import LexicalIndex, fuse_rrf, fuse_weighted, normalise
 from serving.schemas import Candidate, Feedback, Track
+from serving.text import norm
 
 # Feedback expansion (sessions): neighbours borrowed per liked track, and the Rocchio weight
 # of the liked centroid in a second query. Picked on CPCD train folds (docs/quality.md).
 LIKED_NEIGHBOURS = 30
 ROCCHIO_BETA = 0.7
 NEAR_DUPLICATE_SIM = 0.95  # cosine to a disliked track at which a candidate is the same song again
-
-
-def norm(s: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"[^\w\s&]", " ", s.lower())).strip()
 
 
 class Retriever:
