@@ -163,16 +163,6 @@ class SecurityConfig(Frozen):
                 raise ValueError(f"'{cidr}' is not a CIDR; write e.g. 10.0.0.0/8 or 127.0.0.1/32") from None
         return v
 
-<<<<<<< HEAD
-class SessionsConfig(_Frozen):
-    ttl_s: float = Field(default=86400.0, gt=0, description="A session untouched this long expires (404 after).")
-    max_turns: int = Field(default=20, ge=1, le=200, description="Turns per session (the first included); past it, 409.")
-    max_sessions: int = Field(default=100000, ge=1, description="Stored sessions kept; the least recently used go first.")
-    max_feedback: int = Field(default=100, ge=1, le=1000, description="Track ids per turn in liked + disliked.")
-
-
-class HttpConfig(_Frozen):
-=======
     @model_validator(mode="after")
     def _trust_needs_proxies(self) -> "SecurityConfig":
         if self.trust_forwarded_for and not self.trusted_proxies:
@@ -181,8 +171,14 @@ class HttpConfig(_Frozen):
         return self
 
 
+class SessionsConfig(Frozen):
+    ttl_s: float = Field(default=86400.0, gt=0, description="A session untouched this long expires (404 after).")
+    max_turns: int = Field(default=20, ge=1, le=200, description="Turns per session (the first included); past it, 409.")
+    max_sessions: int = Field(default=100000, ge=1, description="Stored sessions kept; the least recently used go first.")
+    max_feedback: int = Field(default=100, ge=1, le=1000, description="Track ids per turn in liked + disliked.")
+
+
 class HttpConfig(Frozen):
->>>>>>> main
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     timeouts: EdgeTimeouts = Field(default_factory=EdgeTimeouts, description="Enforced in Serve's HTTP proxy.")
@@ -206,9 +202,7 @@ class AppConfig(Frozen):
         default=None, description="A/B or canary experiment; weights change live via the Ingress user_config."
     )
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
-<<<<<<< HEAD
     sessions: SessionsConfig = Field(default_factory=SessionsConfig)
-=======
     store: StoreConfig = Field(
         default_factory=StoreConfig,
         description="Where served playlists, feedback and experiment aggregates are kept (SQLite file or PostgreSQL).",
@@ -217,7 +211,6 @@ class AppConfig(Frozen):
     def edge_settings(self) -> EdgeSettings:
         return EdgeSettings(timeouts=self.http.timeouts, limits=self.http.limits,
                             max_body_bytes=self.security.max_body_bytes)
->>>>>>> main
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, source: str = "config") -> "AppConfig":

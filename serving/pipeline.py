@@ -72,7 +72,6 @@ class InProcessStages(Stages):
     async def intent(self, prompt: str, ctx: RequestContext) -> IntentResult:
         return await self.intent_service.parse(prompt)
 
-<<<<<<< HEAD
     async def update_intent(self, previous: Intent, message: str, ctx: RequestContext):
         return await self.intent_service.update(previous, message)
 
@@ -81,25 +80,17 @@ class InProcessStages(Stages):
 
     async def retrieve_and_rank(self, intent: Intent, k: int, length: int, mode: Mode, ctx: RequestContext,
                                 feedback: Feedback | None = None) -> RankResult:
-        t0 = time.perf_counter()
         if feedback:
             from serving.ranking.feedback import FeedbackRanking
 
             candidates = self.retriever.search_feedback(intent, k, feedback)
-            t1 = time.perf_counter()
             if self._feedback_ranking is None or self._feedback_ranking.ranker is not self.ranker:
                 self._feedback_ranking = FeedbackRanking(self.ranker)
             tracks = self._feedback_ranking.rank(intent, candidates, length, feedback,
                                                  getattr(self.ranker, "max_per_artist", 5), mode)
         else:
             candidates = self.retriever.search(intent, k)
-            t1 = time.perf_counter()
             tracks = self.ranker.rank(intent, candidates, length, mode)
-=======
-    async def retrieve_and_rank(self, intent: Intent, k: int, length: int, mode: Mode, ctx: RequestContext) -> RankResult:
-        candidates = self.retriever.search(intent, k)
-        tracks = self.ranker.rank(intent, candidates, length, mode)
->>>>>>> main
         return RankResult(
             tracks=tracks,
             n_candidates=len(candidates),

@@ -65,13 +65,9 @@ def cmd_eval(args) -> int:
     if args.limit:
         dialogs = dialogs[: args.limit]
     quiet = args.quiet or args.json
-<<<<<<< HEAD
     if args.turns == "all":
         return _cmd_eval_turns(args, dialogs, catalog_path, quiet)
-    if not quiet:
-=======
     if not quiet and args.dialogs:
->>>>>>> main
         print(f"segue eval: {len(dialogs)} dialogs ({skipped} skipped: empty goal or no user turn)", file=sys.stderr)
     coherence = []
     if args.url:
@@ -111,7 +107,6 @@ def cmd_eval(args) -> int:
     return 0
 
 
-<<<<<<< HEAD
 def _cmd_eval_turns(args, dialogs, catalog_path, quiet: bool) -> int:
     """CPCD's official per-turn protocol (serving/evaluation/turns.py), one row per system."""
     from serving.evaluation.runner import Evaluator, Variant
@@ -144,7 +139,8 @@ def _cmd_eval_turns(args, dialogs, catalog_path, quiet: bool) -> int:
     else:
         print(markdown_turns(results, str(args.dialogs)))
     return 0
-=======
+
+
 def _coherence_set(args):
     from serving.evaluation.coherence import load_labels, load_prompts
 
@@ -152,7 +148,6 @@ def _coherence_set(args):
     if args.limit:
         prompts = prompts[: args.limit]
     return prompts, load_labels(args.coherence_labels)
->>>>>>> main
 
 
 def cmd_train_ranker(args) -> int:

@@ -100,12 +100,7 @@ class RetrieverDeployment:
                 if retriever is None:
                     raise NotReady(f"arm '{ctx.arm}' asks for an embedder/index this replica did not load; "
                                    "redeploy with the arm in the app's experiment config", retry_after_s=30)
-<<<<<<< HEAD
-            t0 = time.perf_counter()
             candidates = retriever.search_feedback(intent, k, feedback) if feedback else retriever.search(intent, k)
-=======
-            candidates = retriever.search(intent, k)
->>>>>>> main
             scope.versions(retriever.versions)
             scope.candidates(len(candidates))
         return RetrievalResult(candidates, retriever.versions)
