@@ -229,7 +229,14 @@ def ingress_class(api: FastAPI, ingress_decorator) -> type:
             from serving.experiments.metrics import RayArmMeter
             from serving.experiments.sinks import HandleOutcomeSink
 
-            super().__init__(HandleStages(intent, retriever, ranker), config, HandleOutcomeSink(outcomes), RayArmMeter())
+            from serving.sessions.engine import SessionEngine
+            from serving.sessions.service import SessionService
+            from serving.sessions.store import HandleSessionRepository
+
+            stages = HandleStages(intent, retriever, ranker)
+            sessions = (SessionService(SessionEngine(stages, config), HandleSessionRepository(outcomes), config.sessions)
+                        if outcomes is not None else None)
+            super().__init__(stages, config, HandleOutcomeSink(outcomes), RayArmMeter(), sessions=sessions)
 
         @api.post("/v1/playlists", response_model=PlaylistResponse, summary="Prompt -> ranked, sequenced playlist")
         async def playlists(self, body: PlaylistRequest, request: Request) -> PlaylistResponse:

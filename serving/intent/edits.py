@@ -34,7 +34,7 @@ _NUM = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven":
         "ten": 10, "a couple": 2, "a few": 3}
 _KEEP = re.compile(r"\bkeep(?:ing)?\s+(?:only\s+)?(?:the\s+)?(?:first|top)\s+(\d{1,2}|one|two|three|four|five|six|"
                    r"seven|eight|nine|ten|a couple|a few)\b", re.I)
-_STOP = r"(?=\s*(?:[,.;!?)]|\band\b|\bbut\b|\bor\b|\bplease\b|\bthough\b|\binstead\b|\bsongs?\b|\bmusic\b|$))"
+_STOP = r"(?=\s*(?:[,.;!?)]|\band\b|\bbut\b|\bor\b|\bplease\b|\bthough\b|\binstead\b|\bsongs?\b|\bmusic\b|\bgenres?\b|\bstuff\b|\bvibes?\b|\btracks?\b|$))"
 _REMOVE = re.compile(
     r"\b(no more|not so much|no|without|remove|drop|skip|get rid of|move away from|away from|stop with|"
     r"less|fewer|not)\s+(?:the\s+|any\s+|of\s+(?:the\s+)?)?([\w'&.\- ]+?)" + _STOP, re.I)
@@ -179,7 +179,7 @@ class EditRules:
                 ops.append(f"like track {tid}")
 
         for a in parsed.include_artists:
-            if _norm(a) not in handled and a.lower() not in {x.lower() for x in exclude}:
+            if _norm(a) not in handled:  # named again, positively: wanted again
                 include_artist(a)
         for a in parsed.exclude_artists:
             exclude_artist(a)
