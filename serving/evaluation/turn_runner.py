@@ -117,9 +117,18 @@ class TurnEvaluator:
     """Replays dialogs turn by turn; shares the one-shot Evaluator's cached embedders, indexes
     and fold training so both evaluations measure the same components."""
 
-    def __init__(self, evaluator: Evaluator, length: int = EVAL_LENGTH):
+    def __init__(self, evaluator: Evaluator, length: int = EVAL_LENGTH, shard: tuple[int, int] = (1, 1)):
         self.ev = evaluator
         self.length = length
+        self.shard = shard  # (i, n): replay only every n-th dialog from the i-th; folds still use all
+
+    def _mine(self, j: int) -> bool:
+        i, n = self.shard
+        return j % n == i - 1
+
+    @property
+    def replayed(self) -> list[EvalDialog]:
+        return [d for j, d in enumerate(self.dialogs) if self._mine(j)]
 
     @property
     def dialogs(self) -> list[EvalDialog]:
@@ -132,37 +141,92 @@ class TurnEvaluator:
         t0 = time.perf_counter()
         config = self.ev._config(variant.config)
         factory = SYSTEMS[system]
+        await self.prefetch(system, variant)
         preds: dict[str, list[list[str]]] = {}
         if config.ranking.version.startswith("ltr-") and self.ev._use_cv(config):
             note = f"learned ranker and priors cross-validated ({self.ev.n_folds} folds)"
             for ranker, test in await self.fold_rankers(variant):
                 sys_ = factory(self.ev.stages(variant, ranker=ranker), config)
-                for j in self.ev._bar(test, f"{system}: fold"):
+                for j in self.ev._bar([j for j in test if self._mine(j)], f"{system}: fold"):
                     d = self.dialogs[j]
                     preds[d.id] = await sys_.dialog(turn_inputs(d.raw), self.length)
         else:
             note = "no training" if not config.ranking.version.startswith("ltr-") else "shipped artifact"
             sys_ = factory(self.ev.stages(variant), config)
-            for d in self.ev._bar(self.dialogs, system):
+            for d in self.ev._bar(self.replayed, system):
                 preds[d.id] = await sys_.dialog(turn_inputs(d.raw), self.length)
         per_dialog = self.score(preds)
         return TurnResult(factory.name if hasattr(factory, "name") else system, summarise_turns(list(per_dialog.values())),
                           note, time.perf_counter() - t0, per_dialog)
+
+    async def prefetch(self, system: str, variant: Variant) -> None:
+        """Embed every text this replay will need in a few large batches. Intents depend only on
+        the messages, so they can be computed ahead: once with a recording embedder (which texts
+        does the parser embed?), then for real (which query texts follow?)."""
+        from serving.intent.model import Intent
+
+        config = self.ev._config(variant.config)
+        emb = self.ev._embedder(config)
+        svc = self.ev._intent(config)
+
+        async def intents() -> list[Intent]:
+            out = []
+            for d in self.replayed:
+                turns = turn_inputs(d.raw)
+                if system == "naive":
+                    for t in turns:
+                        out.append((await svc.parse(t.joined_prompt[:MAX_PROMPT_CHARS])).intent)
+                    continue
+                intent = None
+                for t in turns:
+                    msg = t.messages[-1][:MAX_PROMPT_CHARS]
+                    if intent is None:
+                        intent = (await svc.parse(msg)).intent
+                    elif msg.strip():
+                        intent = (await svc.update(intent, msg))[0].intent
+                    out.append(intent)
+            return out
+
+        emb.recording = []
+        try:
+            await intents()
+            texts = list(emb.recording)
+        finally:
+            emb.recording = None
+        emb.prefetch(texts)
+        emb.prefetch([i.query_text() for i in await intents()])
 
     async def fold_rankers(self, variant: Variant) -> list[tuple[Ranker, list[int]]]:
         """(ranker trained on the other folds, test dialog positions) per fold; cached per variant."""
         from serving.ranking.ltr import LearnedRanker
         from serving.ranking.training import fit
 
-        key = variant.config.model_dump_json() + repr(variant.train)
+        import hashlib
+        from pathlib import Path
+
+        from serving.ranking.ltr import ArtifactError, RankerArtifact
+
+        config = self.ev._config(variant.config)
+        key = (config.model_dump_json() + repr(variant.train) + repr(self.ev.n_folds) + repr(self.ev.seed)
+               + ",".join(d.id for d in self.dialogs) + self.ev.catalog.version)
         cache = getattr(self, "_folds", {})
         if key not in cache:
-            config = self.ev._config(variant.config)
-            examples = await self.ev.examples(variant)
+            # Fold models are a pure function of (config, folds, dialogs): cached on disk, so the
+            # naive and session replays (or a rerun) train them once.
+            root = Path(config.retrieval.cache_dir).expanduser() / "eval-folds" / hashlib.sha256(key.encode()).hexdigest()[:16]
             emb = self.ev._embedder(config)
+            splits = folds([d.id for d in self.dialogs], self.ev.n_folds, self.ev.seed)
+            examples = None
             out = []
-            for f, (train, test) in enumerate(folds([d.id for d in self.dialogs], self.ev.n_folds, self.ev.seed)):
-                art = fit([examples[j] for j in train], f"{config.ranking.version}-fold{f}", emb.version, variant.train)
+            for f, (train, test) in enumerate(splits):
+                name = f"{config.ranking.version}-fold{f}"
+                try:
+                    art = RankerArtifact.load(name, root)
+                except ArtifactError:
+                    if examples is None:
+                        examples = await self.ev.examples(variant)
+                    art = fit([examples[j] for j in train], name, emb.version, variant.train)
+                    art.save(root)
                 out.append((LearnedRanker(art, emb, max_per_artist=config.ranking.max_per_artist), test))
             cache[key] = out
             self._folds = cache
@@ -173,6 +237,8 @@ class TurnEvaluator:
         keys = self.ev._keys or {}
         out = {}
         for d in self.dialogs:
+            if d.id not in preds:
+                continue
             cluster_of = _cluster_of(keys, d.raw)
             seeds = [to_clusters(s, cluster_of) for s in seed_tracks(d.raw.get("turns") or [])]
             gold = to_clusters([g for g in d.raw.get("goal_playlist") or []], cluster_of)

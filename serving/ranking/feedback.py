@@ -102,7 +102,8 @@ class FeedbackRanking:
             return self.ranker.rank(intent, candidates, length, mode)
         w = self.weights
         by_id = {c.track.track_id: c for c in candidates}
-        pinned = [by_id[t] for t in feedback.pinned if t in by_id]  # the retriever applied the intent's filters
+        # The retriever applied the intent's filters; a disliked track is never pinned.
+        pinned = [by_id[t] for t in feedback.pinned if t in by_id and t not in feedback.disliked]
         liked_keys = [recording_key(by_id[t].track) for t in feedback.liked if t in by_id]
         liked_artists = [_lead(by_id[t].track) for t in feedback.liked if t in by_id]
         banned_keys = set()
@@ -119,44 +120,50 @@ class FeedbackRanking:
             if t is not None and k not in have and Retriever._passes(intent, t):
                 have.add(k)
                 extra.append(Candidate(track=t, dense_score=0.0, retrieval_rank=-1))
-        pool = candidates + extra
-        base = self.ranker.rank(intent, pool, len(pool), mode="search")
-        if not base:
+        pool, raw, reason_of = self._base(intent, candidates + extra)
+        if not pool:
             return []
-        cand_of = {c.track.track_id: c for c in pool}
-        s = _z(np.asarray([r.score for r in base], dtype=np.float64))
+        s = _z(raw)
         liked_set = set(liked_artists)
         scored = []
-        for r, bs in zip(base, s.tolist()):
-            c = cand_of.get(r.track_id)
-            if c is None:
-                t = self._by_id.get(r.track_id)
-                if t is None:
-                    continue
-                c = Candidate(track=t, dense_score=0.0, retrieval_rank=-1)
+        for c, bs in zip(pool, s.tolist()):
             key = recording_key(c.track)
-            if key in banned_keys or r.track_id in feedback.disliked or c.disliked_sim >= NEAR_DUPLICATE_SIM:
+            if key in banned_keys or c.track.track_id in feedback.disliked or c.disliked_sim >= NEAR_DUPLICATE_SIM:
                 continue
             lead = _lead(c.track)
             bonus = (w.liked_sim * c.liked_sim + w.cooc * math.log1p(cooc_t.get(key, 0.0))
                      + w.liked_artist * (lead in liked_set) + w.cooc_artist * math.log1p(cooc_a.get(lead, 0.0)))
-            scored.append((bs + bonus, r, c))
+            scored.append((bs + bonus, c))
         scored.sort(key=lambda x: -x[0])
         pinned_ids = {c.track.track_id for c in pinned}
-        rest = [x for x in scored if x[2].track.track_id not in pinned_ids]
+        rest = [x for x in scored if x[1].track.track_id not in pinned_ids]
         n_rest = max(0, length - len(pinned))
         cap = max_per_artist if mode == "playlist" else length
         picked = select_diverse(
-            rest, n_rest, track_of=lambda x: x[2].track, max_per_artist=cap,
+            rest, n_rest, track_of=lambda x: x[1].track, max_per_artist=cap,
             uncapped_artists={a.lower() for a in intent.include_artists},
         )
-        ordered = sequence(picked, track_of=lambda x: x[2].track) if mode == "playlist" else picked
+        ordered = sequence(picked, track_of=lambda x: x[1].track) if mode == "playlist" else picked
         head = [RankedTrack(track_id=c.track.track_id, title=c.track.title, artists=list(c.track.artists),
                             album=c.track.album, score=1.0, reason="you kept this one")
                 for c in pinned[:length]]
-        tail = [r.model_copy(update={"score": round(sc, 4), "reason": _reason(r.reason, c, cooc_t, liked_set)})
-                for sc, r, c in ordered]
+        tail = [RankedTrack(track_id=c.track.track_id, title=c.track.title, artists=list(c.track.artists),
+                            album=c.track.album, score=round(sc, 4),
+                            reason=_reason(reason_of(c), c, cooc_t, liked_set))
+                for sc, c in ordered]
         return head + tail
+
+    def _base(self, intent: Intent, pool: list[Candidate]):
+        """The wrapped ranker's scores over the pool (a learned ranker also borrows from its priors)."""
+        if hasattr(self.ranker, "score_pool"):
+            cands, raw, reason_of = self.ranker.score_pool(intent, pool)
+            return cands, np.asarray(raw, dtype=np.float64), reason_of
+        base = self.ranker.rank(intent, pool, len(pool), mode="search")
+        by_id = {c.track.track_id: c for c in pool}
+        cands = [by_id[r.track_id] for r in base if r.track_id in by_id]
+        reasons = {r.track_id: r.reason for r in base}
+        raw = np.asarray([r.score for r in base if r.track_id in by_id], dtype=np.float64)
+        return cands, raw, (lambda c: reasons.get(c.track.track_id, ""))
 
 
 def _lead(t: Track) -> str:

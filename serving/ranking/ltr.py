@@ -151,6 +151,14 @@ class LearnedRanker(Ranker):
         X = extract(intent, candidates, qp or self.query_priors(intent))
         return np.asarray(self.artifact.model.predict(X[:, self._cols], num_threads=1), dtype=np.float64)
 
+    def score_pool(self, intent: Intent, candidates: list[Candidate]):
+        """(candidates incl. those borrowed from priors, their scores, reason-of) without ordering
+        or diversity: session feedback re-scores them (serving/ranking/feedback.py)."""
+        qp = self.query_priors(intent)
+        if self._expand:
+            candidates = expand_candidates(candidates, qp, intent, recording_key)
+        return candidates, self.scores(intent, candidates, qp), (lambda c: _reason(intent, c, qp))
+
     def rank(self, intent: Intent, candidates: list[Candidate], length: int, mode: str = "playlist") -> list[RankedTrack]:
         qp = self.query_priors(intent)
         if self._expand:

@@ -82,8 +82,8 @@ class Retriever:
     def search_feedback(self, intent: Intent, k: int, feedback: Feedback | None) -> list[Candidate]:
         """`search`, plus what session feedback implies: the liked tracks themselves, their
         embedding neighbours and artists' tracks, and a Rocchio query (prompt + liked centroid).
-        Every candidate carries its best cosine to a liked and to a disliked track; disliked
-        tracks and their near-duplicates are dropped here (the ranker drops them again)."""
+        Every candidate carries its best cosine to a liked and to a disliked track; the ranker
+        drops disliked tracks and their near-duplicates."""
         q = self.embed_query(intent)
         cands = self.search_vector(intent, q, k)
         if not feedback:
@@ -98,27 +98,33 @@ class Retriever:
             centroid = L.mean(axis=0)
             q2 = q + ROCCHIO_BETA * centroid / max(float(np.linalg.norm(centroid)), 1e-9)
             q2 = q2 / max(float(np.linalg.norm(q2)), 1e-9)
-            pools = [self.index.search(q2, k)[1].tolist()]
-            for i in liked:
+            # One batched search: the Rocchio query, then each liked track's neighbours.
+            Q = np.ascontiguousarray(np.vstack([q2[None, :], L]), dtype=np.float32)
+            _, nn = self.index.index.search(Q, max(k, LIKED_NEIGHBOURS))
+            pools = [nn[0, :k].tolist()]
+            for j, i in enumerate(liked, start=1):
                 pools.append([i])
-                pools.append(self.index.search(V[i], LIKED_NEIGHBOURS)[1].tolist())
+                pools.append(nn[j, :LIKED_NEIGHBOURS].tolist())
                 for a in self.catalog.tracks[i].artists[:1]:
                     pools.append(self._by_artist.get(norm(a), []))
             for pool in pools:
                 for i in pool:
+                    if i < 0:
+                        continue
                     t = self.catalog.tracks[int(i)]
                     if t.track_id not in have and self._passes(intent, t):
                         have.add(t.track_id)
                         extra.append(int(i))
+        # Disliked tracks travel too (flagged by disliked_sim 1.0) so the ranker knows their
+        # recordings and drops every copy; it never shows them.
+        extra += [i for i in disliked if self.catalog.tracks[i].track_id not in have]
         out = cands + [Candidate(track=self.catalog.tracks[i], dense_score=float(V[i] @ q), retrieval_rank=-1)
                        for i in extra]
         ids = np.asarray([self._pos[c.track.track_id] for c in out], dtype=np.int64)
         ls = (V[ids] @ V[liked].T).max(axis=1) if liked else np.zeros(len(out))
         ds = (V[ids] @ V[disliked].T).max(axis=1) if disliked else np.zeros(len(out))
-        banned = set(feedback.disliked)
         return [c.model_copy(update={"liked_sim": float(l), "disliked_sim": float(d)})
-                for c, l, d in zip(out, ls.tolist(), ds.tolist())
-                if c.track.track_id not in banned and d < NEAR_DUPLICATE_SIM]
+                for c, l, d in zip(out, ls.tolist(), ds.tolist())]
 
     def search_vector(self, intent: Intent, q: np.ndarray, k: int) -> list[Candidate]:
         scores: dict[int, float] = {}
