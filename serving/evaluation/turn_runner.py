@@ -196,6 +196,21 @@ class TurnEvaluator:
         emb.prefetch(texts)
         emb.prefetch([i.query_text() for i in await intents()])
 
+    async def _prefetch_first_turns(self, variant: Variant) -> None:
+        """The training examples parse every dialog's first turn: embed those texts in batches too."""
+        config = self.ev._config(variant.config)
+        emb, svc = self.ev._embedder(config), self.ev._intent(config)
+        prompts = [d.prompt[:MAX_PROMPT_CHARS] for d in self.dialogs]
+        emb.recording = []
+        try:
+            for p in prompts:
+                await svc.parse(p)
+            texts = list(emb.recording)
+        finally:
+            emb.recording = None
+        emb.prefetch(texts)
+        emb.prefetch([(await svc.parse(p)).intent.query_text() for p in prompts])
+
     async def fold_rankers(self, variant: Variant) -> list[tuple[Ranker, list[int]]]:
         """(ranker trained on the other folds, test dialog positions) per fold; cached per variant."""
         from serving.ranking.ltr import LearnedRanker
@@ -224,6 +239,7 @@ class TurnEvaluator:
                     art = RankerArtifact.load(name, root)
                 except ArtifactError:
                     if examples is None:
+                        await self._prefetch_first_turns(variant)
                         examples = await self.ev.examples(variant)
                     art = fit([examples[j] for j in train], name, emb.version, variant.train)
                     art.save(root)
