@@ -23,7 +23,8 @@ import numpy as np
 from serving.intent.model import Intent
 from serving.ranking.base import Ranker
 from serving.ranking.diversity import recording_key, select_diverse, sequence
-from serving.retrieval.retriever import NEAR_DUPLICATE_SIM, Retriever
+from serving.retrieval.filters import passes_filters
+from serving.retrieval.retriever import NEAR_DUPLICATE_SIM
 from serving.text import norm
 from serving.schemas import Candidate, Feedback, RankedTrack, Track
 
@@ -117,7 +118,7 @@ class FeedbackRanking:
         extra = []
         for k, _ in cooc_t.most_common(w.cooc_expansion):
             t = self._track_of.get(k)
-            if t is not None and k not in have and Retriever._passes(intent, t):
+            if t is not None and k not in have and passes_filters(intent, t):
                 have.add(k)
                 extra.append(Candidate(track=t, dense_score=0.0, retrieval_rank=-1))
         pool, raw, reason_of = self._base(intent, candidates + extra)

@@ -55,7 +55,7 @@ class SessionEngine:
         ids = [t.track_id for t in rr.tracks]
         state = DialogState(
             session_id=session_id, user_id=user_id, arm=ctx.arm, experiment_id=ctx.experiment_id,
-            components=dict(ctx.components), created_at=now, updated_at=now, length=length, intent=ir.intent,
+            arm_key=ctx.arm_key, created_at=now, updated_at=now, length=length, intent=ir.intent,
             shown=ids,
             turns=[TurnRecord(turn=0, message=prompt, intent=ir.intent, tracks=ids, trace_id=ctx.trace_id, at=now)],
         )

@@ -103,7 +103,7 @@ class SessionService:
 
     def turn_context(self, state: DialogState, ctx: RequestContext) -> RequestContext:
         """The stored arm, never a fresh assignment: a session does not change arms mid-conversation."""
-        return _with(ctx, arm=state.arm, experiment_id=state.experiment_id, components=dict(state.components),
+        return _with(ctx, arm=state.arm, experiment_id=state.experiment_id, arm_key=state.arm_key,
                      session_id=state.session_id, turn=len(state.turns))
 
     async def load_for_turn(self, session_id: str, body: TurnRequest) -> DialogState:

@@ -33,7 +33,7 @@ class DialogState(BaseModel):
     user_id: str | None = None
     arm: str = "control"
     experiment_id: str | None = None
-    components: dict[str, str] = Field(default_factory=dict)
+    arm_key: str = Field(default="", description="The arm's component key: every turn is served by the same variant.")
     created_at: float = 0.0
     updated_at: float = 0.0
     length: int = 20
