@@ -34,8 +34,8 @@ class FeedbackWeights:
     """Picked on CPCD train folds (docs/quality.md); the base ranker's score is z-normalised."""
 
     liked_sim: float = 2.0
-    cooc: float = 1.0
-    liked_artist: float = 0.8
+    cooc: float = 3.0
+    liked_artist: float = 1.0
     cooc_artist: float = 0.3
     cooc_expansion: int = 200  # co-occurring recordings borrowed as candidates
 
