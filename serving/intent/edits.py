@@ -195,7 +195,9 @@ class EditRules:
         genres = _merge([g for g in new_genres if g not in drop_tags], genres, 5, drop_tags)
         moods = _merge([g for g in new_moods if g not in drop_tags], moods, 5, drop_tags)
         activities = _merge(list(parsed.activities), list(previous.activities), 3)
-        if parsed.energy is not None and not any(o.startswith("energy") for o in ops):
+        # A later message's tags ("love it" reads as romantic) must not undo the energy the
+        # conversation settled on; only explicit energy edits move it once it is set.
+        if parsed.energy is not None and energy is None:
             energy = parsed.energy
         keep = None
         if (k := _KEEP.search(text)) is not None:

@@ -110,3 +110,8 @@ def test_unrelated_message_keeps_the_intent():
     r = edit("great, thanks!")
     assert r.intent.include_artists == ["Drake"] and r.intent.genres[:2] == ["pop", "hip hop"]
     assert r.intent.energy == 0.6
+
+
+def test_chatter_does_not_move_a_settled_energy():
+    assert edit("love it, thanks").intent.energy == 0.6
+    assert edit("more upbeat", START.model_copy(update={"energy": None})).intent.energy == pytest.approx(0.5 + ENERGY_STEP)
