@@ -62,3 +62,28 @@ def test_turn_errors_name_the_field(base_url):
     assert r.status_code == 400 and "liked[0]" in r.json()["message"]
     r = _post(base_url, f"/v1/sessions/{sid}/turns", {})
     assert r.status_code == 422 and "a turn needs a message" in r.json()["message"]
+
+
+def test_readme_session_example(base_url):
+    """The README's session example: the documented requests work and answer with its shape."""
+    import json
+    import shlex
+
+    from tests.e2e.test_readme import _block
+
+    def body(marker):
+        words = shlex.split(_block(marker).replace("\\\n", " "))
+        return json.loads(words[words.index("-d") + 1])
+
+    documented = json.loads(_block("session-response"))
+    start = _post(base_url, "/v1/sessions", body("session-start")).json()
+    assert set(start) == set(documented) and len(start["playlist"]) == 4
+    turn = body("session-turn")
+    ids = [t["track_id"] for t in start["playlist"]]
+    turn.update(liked=[ids[0]], disliked=[ids[1]])  # this run's tracks stand in for the documented ids
+    r = _post(base_url, f"/v1/sessions/{start['session_id']}/turns", turn)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert set(got) == set(documented) and got["turn"] == 1 and got["playlist"][0]["track_id"] == ids[0]
+    assert got["intent"]["exclude_artists"] == documented["intent"]["exclude_artists"]
+    assert "Ed Sheeran" in got["intent"]["include_artists"] and got["edits"] == documented["edits"]
