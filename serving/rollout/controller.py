@@ -32,7 +32,8 @@ class WeightActuator(abc.ABC):
     def weights(self) -> dict[str, float]: ...
 
     @abc.abstractmethod
-    def set_weights(self, weights: dict[str, float]) -> None: ...
+    def set_weights(self, weights: dict[str, float], reason: str | None = None) -> None:
+        """Put `weights` in force; `reason` travels with them (ExperimentConfig.change_reason)."""
 
 
 class StateStore(abc.ABC):
@@ -128,7 +129,7 @@ class RolloutController:
             want = self._weights_for(new.weight)
             have = self.actuator.weights()
             if any(abs(have.get(a, 0.0) - w) > 1e-9 for a, w in want.items()):
-                self.actuator.set_weights(want)
+                self.actuator.set_weights(want, reason=f"{decision.action}: {decision.reason}")
         if decision.action != "done":
             self.events.record(REASONS[decision.action], f"{self.experiment_id}: {decision.reason}",
                                warning=decision.action == "rollback")

@@ -60,8 +60,8 @@ class LocalServeActuator(WeightActuator):
     def weights(self) -> dict[str, float]:
         return self._experiment.weights
 
-    def set_weights(self, weights: dict[str, float]) -> None:
-        new = self._experiment.with_weights(weights)
+    def set_weights(self, weights: dict[str, float], reason: str | None = None) -> None:
+        new = self._experiment.with_weights(weights, reason)
         deploy(self._config, new)
         self._experiment = new
 
