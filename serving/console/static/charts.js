@@ -87,7 +87,7 @@ const Charts = (() => {
   // Weights over time as steps, one line per arm; `now` extends the last step.
   function weights(history, arms, colorOf, now) {
     const H = 150, L = 40, R = 14, T = 22, B = 24;
-    const s = svg("svg", { class: "chart", viewBox: `0 0 ${W * 2} ${H}`, role: "img", "aria-label": "weights over time" });
+    const s = svg("svg", { class: "chart wide", viewBox: `0 0 ${W * 2} ${H}`, role: "img", "aria-label": "weights over time" });
     s.append(svg("text", { x: 0, y: 14, "font-weight": "600", text: "Weights in force" }));
     if (!history.length) {
       s.append(svg("text", { class: "axis", x: L, y: H / 2, text: "no weight changes recorded yet" }));

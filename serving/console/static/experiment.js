@@ -127,7 +127,10 @@
   }
 
   function render(s) {
-    const names = Object.keys(s.arms);
+    // The control first, then the other arms in the order of the weights (config order).
+    const order = Object.keys(s.weights || {});
+    const rank = (n) => (n === s.control ? -1 : order.indexOf(n) === -1 ? 99 : order.indexOf(n));
+    const names = Object.keys(s.arms).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
     colorOf = armColors(names, s.control);
     $("srm").replaceChildren(srmVerdict(s.srm));
     $("arms-table").replaceChildren(armsTable(s, names));
