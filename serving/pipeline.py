@@ -6,8 +6,6 @@ the Stages implementation differs (Ray Serve handles vs in-process objects).
 
 from __future__ import annotations
 
-import time
-
 from serving.config import AppConfig
 from serving.playlist_ids import new_playlist_id
 from serving.intent.deployment import build_intent_service
@@ -72,16 +70,12 @@ class InProcessStages(Stages):
         return await self.intent_service.parse(prompt)
 
     async def retrieve_and_rank(self, intent: Intent, k: int, length: int, mode: Mode, ctx: RequestContext) -> RankResult:
-        t0 = time.perf_counter()
         candidates = self.retriever.search(intent, k)
-        t1 = time.perf_counter()
         tracks = self.ranker.rank(intent, candidates, length, mode)
         return RankResult(
             tracks=tracks,
             n_candidates=len(candidates),
             versions={**self.retriever.versions, "ranker": self.ranker.version},
-            retrieval_ms=(t1 - t0) * 1000,
-            ranking_ms=(time.perf_counter() - t1) * 1000,
         )
 
     async def ready(self) -> tuple[bool, str]:

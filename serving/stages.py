@@ -21,7 +21,6 @@ Mode = Literal["playlist", "search"]
 class RetrievalResult:
     candidates: list[Candidate]
     versions: dict[str, str]
-    latency_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -29,8 +28,6 @@ class RankResult:
     tracks: list[RankedTrack]
     n_candidates: int
     versions: dict[str, str]
-    retrieval_ms: float = 0.0
-    ranking_ms: float = 0.0
 
 
 class Stages(abc.ABC):

@@ -5,8 +5,6 @@ small), and picks the one named in the request's arm components."""
 
 from __future__ import annotations
 
-import time
-
 from serving import telemetry
 from serving.config import AppConfig
 from serving.experiments.components import all_arm_components, arm_app_config, components_from_ctx
@@ -44,7 +42,6 @@ class RankerDeployment:
     def rank(
         self, intent: Intent, retrieval: RetrievalResult, length: int, mode: Mode, ctx: RequestContext
     ) -> RankResult:
-        t0 = time.perf_counter()
         ranker = self._get(arm_app_config(self._config, components_from_ctx(ctx)).ranking.version)
         with telemetry.stage("ranking", ctx, candidates=len(retrieval.candidates), length=length, mode=mode) as scope:
             tracks = ranker.rank(intent, retrieval.candidates, length, mode)
@@ -54,6 +51,4 @@ class RankerDeployment:
             tracks=tracks,
             n_candidates=len(retrieval.candidates),
             versions={**retrieval.versions, "ranker": ranker.version},
-            retrieval_ms=retrieval.latency_ms,
-            ranking_ms=(time.perf_counter() - t0) * 1000,
         )

@@ -172,7 +172,7 @@ class LearnedRanker(Ranker):
 
 
 def _reason(intent: Intent, c: Candidate, qp: QueryPriors) -> str:
-    from serving.retrieval.retriever import norm
+    from serving.text import norm
 
     why = []
     wanted = {norm(a) for a in intent.include_artists}

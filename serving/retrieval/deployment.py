@@ -95,8 +95,7 @@ class RetrieverDeployment:
                 if retriever is None:
                     raise NotReady(f"arm '{ctx.arm}' asks for an embedder/index this replica did not load; "
                                    "redeploy with the arm in the app's experiment config", retry_after_s=30)
-            t0 = time.perf_counter()
             candidates = retriever.search(intent, k)
             scope.versions(retriever.versions)
             scope.candidates(len(candidates))
-        return RetrievalResult(candidates, retriever.versions, (time.perf_counter() - t0) * 1000)
+        return RetrievalResult(candidates, retriever.versions)
