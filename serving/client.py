@@ -117,18 +117,19 @@ class _Call:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def _playlist_call(prompt: str, length: int, user_id: str | None, arm: str | None, admin_token: str | None) -> _Call:
+def _playlist_call(prompt: str, length: int, user_id: str | None, arm: str | None, admin_token: str | None,
+                   headers: dict[str, str] | None) -> _Call:
     body: dict[str, Any] = {"prompt": prompt, "length": length}
     if user_id is not None:
         body["user_id"] = user_id
-    return _Call("POST", "/v1/playlists", PlaylistResponse, body, _override(arm, admin_token))
+    return _Call("POST", "/v1/playlists", PlaylistResponse, body, {**(headers or {}), **_override(arm, admin_token)})
 
 
-def _search_call(query: str, limit: int, user_id: str | None) -> _Call:
+def _search_call(query: str, limit: int, user_id: str | None, headers: dict[str, str] | None) -> _Call:
     body: dict[str, Any] = {"query": query, "limit": limit}
     if user_id is not None:
         body["user_id"] = user_id
-    return _Call("POST", "/v1/search", SearchResponse, body)
+    return _Call("POST", "/v1/search", SearchResponse, body, dict(headers or {}))
 
 
 def _feedback_call(playlist_id: str, track_id: str, event: Event) -> _Call:
@@ -191,13 +192,15 @@ class SegueClient(_Base):
             time.sleep(wait)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    def playlist(self, prompt: str, *, length: int = 20, user_id: str | None = None,
-                 arm: str | None = None) -> PlaylistResponse:
-        """POST /v1/playlists. `arm` forces an experiment arm (QA; needs the admin token)."""
-        return self._send(_playlist_call(prompt, length, user_id, arm, self.admin_token))
+    def playlist(self, prompt: str, *, length: int = 20, user_id: str | None = None, arm: str | None = None,
+                 headers: dict[str, str] | None = None) -> PlaylistResponse:
+        """POST /v1/playlists. `arm` forces an experiment arm (QA; needs the admin token);
+        `headers` are sent as well (e.g. a `traceparent`)."""
+        return self._send(_playlist_call(prompt, length, user_id, arm, self.admin_token, headers))
 
-    def search(self, query: str, *, limit: int = 10, user_id: str | None = None) -> SearchResponse:
-        return self._send(_search_call(query, limit, user_id))
+    def search(self, query: str, *, limit: int = 10, user_id: str | None = None,
+               headers: dict[str, str] | None = None) -> SearchResponse:
+        return self._send(_search_call(query, limit, user_id, headers))
 
     def feedback(self, playlist_id: str, track_id: str, event: Event) -> FeedbackResponse:
         return self._send(_feedback_call(playlist_id, track_id, event))
@@ -250,12 +253,13 @@ class AsyncSegueClient(_Base):
             await asyncio.sleep(wait)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    async def playlist(self, prompt: str, *, length: int = 20, user_id: str | None = None,
-                       arm: str | None = None) -> PlaylistResponse:
-        return await self._send(_playlist_call(prompt, length, user_id, arm, self.admin_token))
+    async def playlist(self, prompt: str, *, length: int = 20, user_id: str | None = None, arm: str | None = None,
+                       headers: dict[str, str] | None = None) -> PlaylistResponse:
+        return await self._send(_playlist_call(prompt, length, user_id, arm, self.admin_token, headers))
 
-    async def search(self, query: str, *, limit: int = 10, user_id: str | None = None) -> SearchResponse:
-        return await self._send(_search_call(query, limit, user_id))
+    async def search(self, query: str, *, limit: int = 10, user_id: str | None = None,
+                     headers: dict[str, str] | None = None) -> SearchResponse:
+        return await self._send(_search_call(query, limit, user_id, headers))
 
     async def feedback(self, playlist_id: str, track_id: str, event: Event) -> FeedbackResponse:
         return await self._send(_feedback_call(playlist_id, track_id, event))
