@@ -25,9 +25,14 @@ def start_local_graph(
     timeout_s: float = 300,
     stop: threading.Event | None = None,
     quiet: bool = True,
+    declarative: bool = False,
 ) -> str:
     """Build/load the index here, start (or reuse) a local Ray, deploy the graph and
-    wait for /readyz. Returns the base URL; the caller owns serve/ray shutdown."""
+    wait for /readyz. Returns the base URL; the caller owns serve/ray shutdown.
+
+    `declarative` deploys the way KubeRay does (a Serve config), so that a later weight
+    change touches only the Ingress user_config and reaches reconfigure() without a
+    restart; `serve.run` apps are rebuilt by such a change."""
     import ray
     from ray import serve
 
@@ -47,23 +52,40 @@ def start_local_graph(
         ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level="WARNING" if not quiet else "ERROR",
                  log_to_driver=False, _metrics_export_port=config.telemetry.metrics_export_port)
     serve.start(http_options={"host": config.http.host, "port": config.http.port})
-    serve.run(build_app(config), name=config.name, route_prefix=config.route_prefix, blocking=False)
+    if declarative:
+        from serving.rollout.local import deploy
+
+        deploy(config, config.experiment, wait_s=timeout_s)
+    else:
+        serve.run(build_app(config), name=config.name, route_prefix=config.route_prefix, blocking=False)
     base = f"http://{config.http.host}:{config.http.port}"
     if not _wait_ready(base, timeout_s, stop or threading.Event(), quiet):
         raise NotReadyInTime(f"not ready after {timeout_s:.0f}s; see the Ray logs under /tmp/ray/session_latest/logs")
     return base
 
 
-def serve_forever(config: AppConfig, num_cpus: int | None = None, ready_timeout_s: float = 900) -> int:
+def serve_forever(config: AppConfig, num_cpus: int | None = None, ready_timeout_s: float = 900,
+                  rollout=None, rollout_interval_s: float = 10.0) -> int:
+    """`rollout` (a RolloutPolicy) runs the rollout controller in this process against
+    the local graph: it steps the experiment's canary as the evidence allows."""
     import ray
     from ray import serve
 
     t0 = time.monotonic()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if rollout is not None and config.experiment is None:
+        print("segue: --rollout needs an experiment in the config, e.g. --config serving/configs/canary.yaml",
+              file=sys.stderr)
+        return 2
     try:
-        base = start_local_graph(config, num_cpus, ready_timeout_s, stop, quiet=False)
+        base = start_local_graph(config, num_cpus, ready_timeout_s, stop, quiet=False, declarative=rollout is not None)
         print(f"segue ready on {base} in {time.monotonic() - t0:.1f}s (Ctrl-C to stop)", flush=True)
+        print(f"  console: {base}{config.route_prefix.rstrip('/')}/ui", flush=True)
+        if config.experiment is not None:
+            print(f"  experiment: {base}{config.route_prefix.rstrip('/')}/ui/experiments/{config.experiment.id}", flush=True)
+        if rollout is not None:
+            _start_rollout(config, base + config.route_prefix.rstrip("/"), rollout, rollout_interval_s, stop)
         print(f"  metrics: {_metrics_url(config.http.host)}; tracing: {_tracing_summary(config)}", flush=True)
         print(
             f"  try: curl -s -X POST {base}/v1/playlists -H 'content-type: application/json' "
@@ -84,6 +106,18 @@ def serve_forever(config: AppConfig, num_cpus: int | None = None, ready_timeout_
                 serve.shutdown()
             finally:
                 ray.shutdown()
+
+
+def _start_rollout(config: AppConfig, base: str, policy, interval_s: float, stop: threading.Event) -> None:
+    import logging
+
+    from serving.rollout.local import local_controller
+
+    logging.getLogger("serving.rollout").setLevel(logging.INFO)
+    ctl = local_controller(config, base, policy)
+    print(f"  rollout: {ctl.canary} of {ctl.experiment_id} along {', '.join(f'{w:.0%}' for w in policy.schedule)}, "
+          f"a look every {interval_s:g}s, {policy.min_served_per_step} canary playlists per step", flush=True)
+    threading.Thread(target=ctl.run, args=(interval_s, None, stop), name="rollout", daemon=True).start()
 
 
 def _wait_ready(base: str, timeout_s: float, stop: threading.Event, quiet: bool) -> bool:

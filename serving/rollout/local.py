@@ -97,3 +97,19 @@ def start_local(config: AppConfig, num_cpus: int = 2, timeout_s: float = 300) ->
             pass
         time.sleep(0.5)
     raise TimeoutError(f"{config.name} not ready at {base} after {timeout_s}s")
+
+
+def local_controller(config: AppConfig, base_url: str, policy=None):
+    """The rollout controller for the experiment of a graph this process deployed
+    declaratively: its control against its only other arm, state and events in memory
+    (the events go to the log; the decisions reach the console with the weights)."""
+    from serving.rollout.controller import InMemoryStateStore, LogEventSink, RolloutController, ServiceMetricsSource
+
+    exp = config.experiment
+    if exp is None:
+        raise ValueError("the app config has no experiment to roll out")
+    others = [a.name for a in exp.arms if a.name != exp.control_arm]
+    if len(others) != 1:
+        raise ValueError(f"experiment {exp.id} has arms {others} besides the control; a local rollout needs exactly one")
+    return RolloutController(exp.id, exp.control_arm, others[0], LocalServeActuator(config), ServiceMetricsSource(base_url),
+                             InMemoryStateStore(), LogEventSink(), policy)

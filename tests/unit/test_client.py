@@ -73,7 +73,6 @@ def test_async_client_over_asgi_transport():
     async def go():
         async with AsyncSegueClient("http://segue", transport=httpx.ASGITransport(app=api)) as c:
             p = await c.playlist("80s synthpop", length=3, user_id="u-2")
-            await asyncio.sleep(0.05)  # the served playlist is recorded in the background
             await c.feedback(p.playlist_id, p.tracks[1].track_id, "save")
             s = await c.experiment("ui-exp")
             with pytest.raises(SegueAPIError, match="length"):

@@ -65,7 +65,7 @@ const Segue = (() => {
 
   function errorBox(err) {
     return el("div", { class: "error", role: "alert" },
-      el("span", { class: "code", text: err.status ? `${err.status} ${err.code}` : err.code || "error" }),
+      el("span", { class: "code", text: (err.status ? `${err.status} ${err.code}` : err.code || "error") + " " }),
       el("span", { class: "message", text: err.message }),
       err.requestId ? el("span", { class: "small muted", text: `  (request ${err.requestId})` }) : null);
   }

@@ -47,7 +47,7 @@
     rows.push(["parsed by", el("span", {},
       el("span", { class: "badge " + (fallback ? "warn" : "plain"), text: versions.intent_backend || src }),
       fallback ? el("span", { class: "small", text: "  LLM not used: " + src.replace("fallback_", "") }) :
-        el("span", { class: "small muted", text: "  " + src }))]);
+        (src && src !== versions.intent_backend ? el("span", { class: "small muted", text: "  " + src }) : null))]);
     return el("dl", { class: "kv intent" }, rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", {}, v)]));
   }
 
@@ -94,7 +94,7 @@
         el("td", { class: "muted", text: t.album || "" }),
         el("td", { class: "num" }, el("span", { class: "scorebar", "data-w": Math.round(60 * t.score / top) }), t.score.toFixed(3)),
         el("td", { class: "reason", text: t.reason }),
-        el("td", {}, feedbackButtons(p.playlist_id, t.track_id))))));
+        el("td", { class: "actions" }, feedbackButtons(p.playlist_id, t.track_id))))));
   }
 
   function resultCard(p, latency, forced) {
