@@ -23,7 +23,7 @@ def test_prompt_renders_the_playlist_the_api_returns(service, page, artifacts):
     rows = page.locator("table.tracks tbody tr")
     expect(rows).to_have_count(8)
     assert [rows.nth(i).get_attribute("data-track-id") for i in range(8)] == [t.track_id for t in want.tracks]
-    expect(rows.first.locator("td.title")).to_have_text(want.tracks[0].title)
+    expect(rows.first.locator(".title")).to_have_text(want.tracks[0].title)
     card = page.locator("section.result")
     expect(card.locator(".badge").first).to_have_text(want.arm)
     expect(card.locator("table.versions")).to_contain_text(want.versions["ranker"])

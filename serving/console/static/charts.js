@@ -86,18 +86,18 @@ const Charts = (() => {
 
   // Weights over time as steps, one line per arm; `now` extends the last step.
   function weights(history, arms, colorOf, now) {
-    const H = 150, L = 40, R = 14, T = 22, B = 24;
-    const s = svg("svg", { class: "chart wide", viewBox: `0 0 ${W * 2} ${H}`, role: "img", "aria-label": "weights over time" });
+    const WW = 1180, H = 190, L = 40, R = 14, T = 24, B = 26;
+    const s = svg("svg", { class: "chart wide", viewBox: `0 0 ${WW} ${H}`, role: "img", "aria-label": "weights over time" });
     s.append(svg("text", { x: 0, y: 14, "font-weight": "600", text: "Weights in force" }));
     if (!history.length) {
       s.append(svg("text", { class: "axis", x: L, y: H / 2, text: "no weight changes recorded yet" }));
       return s;
     }
     const t0 = history[0].at, t1 = Math.max(now, history[history.length - 1].at + 1);
-    const x = (t) => L + (W * 2 - L - R) * (t - t0) / (t1 - t0);
+    const x = (t) => L + (WW - L - R) * (t - t0) / (t1 - t0);
     const y = (w) => T + (H - T - B) * (1 - w);
     for (const w of [0, 0.25, 0.5, 0.75, 1]) {
-      s.append(svg("line", { class: "grid", x1: L, x2: W * 2 - R, y1: y(w), y2: y(w) }));
+      s.append(svg("line", { class: "grid", x1: L, x2: WW - R, y1: y(w), y2: y(w) }));
       s.append(svg("text", { class: "axis", x: L - 6, y: y(w) + 3, "text-anchor": "end", text: Math.round(w * 100) + "%" }));
     }
     for (const arm of arms) {
@@ -111,7 +111,7 @@ const Charts = (() => {
     }
     history.forEach((h) => s.append(svg("circle", { cx: x(h.at), cy: H - B + 6, r: 3, fill: "#98a2b3" })));
     s.append(svg("text", { class: "axis", x: L, y: H - 4, text: Segue.when(t0) }));
-    s.append(svg("text", { class: "axis", x: W * 2 - R, y: H - 4, "text-anchor": "end", text: Segue.when(t1) }));
+    s.append(svg("text", { class: "axis", x: WW - R, y: H - 4, "text-anchor": "end", text: Segue.when(t1) }));
     return s;
   }
 

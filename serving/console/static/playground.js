@@ -84,16 +84,15 @@
 
   function tracksTable(p) {
     const top = Math.max(...p.tracks.map((t) => t.score), 1e-9);
+    const heads = [["#", "num"], ["title", ""], ["artists", ""], ["album", "album"], ["score", "num"], ["", ""]];
     return el("table", { class: "tracks" },
-      el("thead", {}, el("tr", {}, ["#", "title", "artists", "album", "score", "why", ""].map((h) =>
-        el("th", { class: h === "score" ? "num" : "", text: h })))),
+      el("thead", {}, el("tr", {}, heads.map(([h, cls]) => el("th", { class: cls, text: h })))),
       el("tbody", {}, p.tracks.map((t, i) => el("tr", { "data-track-id": t.track_id },
         el("td", { class: "num muted", text: i + 1 }),
-        el("td", { class: "title", text: t.title }),
+        el("td", {}, el("div", { class: "title", text: t.title }), el("div", { class: "reason", text: t.reason })),
         el("td", { text: t.artists.join(", ") }),
-        el("td", { class: "muted", text: t.album || "" }),
-        el("td", { class: "num" }, el("span", { class: "scorebar", "data-w": Math.round(60 * t.score / top) }), t.score.toFixed(3)),
-        el("td", { class: "reason", text: t.reason }),
+        el("td", { class: "muted album", text: t.album || "" }),
+        el("td", { class: "num" }, el("span", { class: "scorebar", "data-w": Math.round(48 * t.score / top) }), t.score.toFixed(3)),
         el("td", { class: "actions" }, feedbackButtons(p.playlist_id, t.track_id))))));
   }
 
@@ -142,7 +141,9 @@
       const results = await Promise.allSettled(arms.map((a) => one(body, a)));
       const failed = results.find((r) => r.status === "rejected");
       if (failed) $("error").replaceChildren(errorBox(failed.reason));
-      $("results").replaceChildren(...results.filter((r) => r.status === "fulfilled").map((r) => r.value));
+      const cards = results.filter((r) => r.status === "fulfilled").map((r) => r.value);
+      $("results").classList.toggle("compact", cards.length > 1);
+      $("results").replaceChildren(...cards);
     } finally {
       $("submit").disabled = false;
     }
