@@ -71,13 +71,13 @@ def serve_forever(config: AppConfig, num_cpus: int | None = None, ready_timeout_
     import ray
     from ray import serve
 
-    t0 = time.monotonic()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     if rollout is not None and config.experiment is None:
         print("segue: --rollout needs an experiment in the config, e.g. --config serving/configs/canary.yaml",
               file=sys.stderr)
         return 2
+    t0 = time.monotonic()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         base = start_local_graph(config, num_cpus, ready_timeout_s, stop, quiet=False, declarative=rollout is not None)
         print(f"segue ready on {base} in {time.monotonic() - t0:.1f}s (Ctrl-C to stop)", flush=True)
