@@ -43,7 +43,7 @@ def test_errors_carry_the_servers_message(sync_client):
     with pytest.raises(SegueAPIError) as e:
         sync_client.playlist("   ")
     assert e.value.status == 422 and e.value.error == "invalid_request"
-    assert "prompt must contain some text" in e.value.message and e.value.request_id
+    assert "prompt must contain some" in e.value.message and e.value.request_id
     with pytest.raises(SegueAPIError) as e:
         sync_client.feedback("nope", "t0", "like")
     assert e.value.status == 404 and "was not served here" in e.value.message
