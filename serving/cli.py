@@ -29,12 +29,19 @@ def cmd_serve(args) -> int:
         if args.metrics_port:
             t.update(metrics_export_port=args.metrics_port)
         config = config.model_copy(update={"telemetry": TelemetryConfig.model_validate(t)})
-    rollout = None
-    if args.rollout:
-        from serving.rollout.policy import RolloutPolicy
+    if not args.rollout:
+        return serve_forever(config, num_cpus=args.num_cpus)
+    from serving.rollout.local import start_local_rollout
+    from serving.rollout.policy import RolloutPolicy
 
-        rollout = RolloutPolicy(min_served_per_step=args.rollout_min_served)
-    return serve_forever(config, num_cpus=args.num_cpus, rollout=rollout, rollout_interval_s=args.rollout_interval)
+    if config.experiment is None:
+        print("segue: --rollout needs an experiment in the config, e.g. --config serving/configs/canary.yaml",
+              file=sys.stderr)
+        return 2
+    policy = RolloutPolicy(min_served_per_step=args.rollout_min_served)
+    # Declarative, so the controller's weight changes reach reconfigure() without a restart.
+    return serve_forever(config, num_cpus=args.num_cpus, declarative=True,
+                         on_ready=lambda base, stop: start_local_rollout(config, base, policy, args.rollout_interval, stop))
 
 
 def cmd_index(args) -> int:

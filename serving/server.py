@@ -54,7 +54,7 @@ def start_local_graph(
                  log_to_driver=False, _metrics_export_port=config.telemetry.metrics_export_port)
     serve.start(http_options=http_options(config))
     if declarative:
-        from serving.rollout.local import deploy
+        from serving.serve_deploy import deploy
 
         deploy(config, config.experiment, wait_s=timeout_s)
     else:
@@ -78,27 +78,23 @@ def http_options(config: AppConfig) -> dict:
 
 
 def serve_forever(config: AppConfig, num_cpus: int | None = None, ready_timeout_s: float = 900,
-                  rollout=None, rollout_interval_s: float = 10.0) -> int:
-    """`rollout` (a RolloutPolicy) runs the rollout controller in this process against
-    the local graph: it steps the experiment's canary as the evidence allows."""
+                  declarative: bool = False, on_ready=None) -> int:
+    """`on_ready(base_url, stop_event)` runs once the graph answers (e.g. starts the rollout
+    controller; it needs `declarative` so that weight changes do not restart replicas)."""
     import ray
     from ray import serve
 
-    if rollout is not None and config.experiment is None:
-        print("segue: --rollout needs an experiment in the config, e.g. --config serving/configs/canary.yaml",
-              file=sys.stderr)
-        return 2
     t0 = time.monotonic()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        base = start_local_graph(config, num_cpus, ready_timeout_s, stop, quiet=False, declarative=rollout is not None)
+        base = start_local_graph(config, num_cpus, ready_timeout_s, stop, quiet=False, declarative=declarative)
         print(f"segue ready on {base} in {time.monotonic() - t0:.1f}s (Ctrl-C to stop)", flush=True)
         print(f"  console: {base}{config.route_prefix.rstrip('/')}/ui", flush=True)
         if config.experiment is not None:
             print(f"  experiment: {base}{config.route_prefix.rstrip('/')}/ui/experiments/{config.experiment.id}", flush=True)
-        if rollout is not None:
-            _start_rollout(config, base + config.route_prefix.rstrip("/"), rollout, rollout_interval_s, stop)
+        if on_ready is not None:
+            on_ready(base + config.route_prefix.rstrip("/"), stop)
         print(f"  metrics: {_metrics_url(config.http.host)}; tracing: {_tracing_summary(config)}", flush=True)
         print(
             f"  try: curl -s -X POST {base}/v1/playlists -H 'content-type: application/json' "
@@ -119,18 +115,6 @@ def serve_forever(config: AppConfig, num_cpus: int | None = None, ready_timeout_
                 serve.shutdown()
             finally:
                 ray.shutdown()
-
-
-def _start_rollout(config: AppConfig, base: str, policy, interval_s: float, stop: threading.Event) -> None:
-    import logging
-
-    from serving.rollout.local import local_controller
-
-    logging.getLogger("serving.rollout").setLevel(logging.INFO)
-    ctl = local_controller(config, base, policy)
-    print(f"  rollout: {ctl.canary} of {ctl.experiment_id} along {', '.join(f'{w:.0%}' for w in policy.schedule)}, "
-          f"a look every {interval_s:g}s, {policy.min_served_per_step} canary playlists per step", flush=True)
-    threading.Thread(target=ctl.run, args=(interval_s, None, stop), name="rollout", daemon=True).start()
 
 
 def _wait_ready(base: str, timeout_s: float, stop: threading.Event, quiet: bool) -> bool:

@@ -1,10 +1,7 @@
 """Weights on a Serve app running on this Ray cluster, changed the way KubeRay changes
 them: a declarative deploy whose only difference is the Ingress `user_config`, so
-Serve calls reconfigure() on the running replicas (no restart, no dropped request).
-
-Ray has no public Python call for a declarative deploy; this uses the Serve
-controller client method behind the Serve REST API (`PUT /api/serve/applications/`,
-what KubeRay and `serve deploy` call). `serve.run` would restart the replicas.
+Serve calls reconfigure() on the running replicas (no restart, no dropped request);
+the deploy itself is serving/serve_deploy.py.
 """
 
 from __future__ import annotations
@@ -15,36 +12,7 @@ import time
 from serving.config import AppConfig
 from serving.experiments.config import ExperimentConfig
 from serving.rollout.controller import WeightActuator
-
-IMPORT_PATH = "serving.app:app_builder"
-
-
-def deploy_config(config: AppConfig, experiment: ExperimentConfig | None) -> dict:
-    """The Serve config (the shape of a RayService's serveConfigV2) for this app."""
-    return {"applications": [{
-        "name": config.name, "route_prefix": config.route_prefix, "import_path": IMPORT_PATH,
-        "args": config.model_dump(mode="json"),
-        "deployments": [{"name": "Ingress",
-                         "user_config": {"experiment": experiment.model_dump(mode="json") if experiment else None}}],
-    }]}
-
-
-def deploy(config: AppConfig, experiment: ExperimentConfig | None, wait_s: float = 120) -> None:
-    from ray import serve
-    from ray.serve.context import _get_global_client
-    from ray.serve.schema import ServeDeploySchema
-
-    _get_global_client().deploy_apps(ServeDeploySchema.model_validate(deploy_config(config, experiment)))
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        app = serve.status().applications.get(config.name)
-        if app is not None and str(app.status).endswith("RUNNING"):
-            return
-        if app is not None and str(app.status).endswith("DEPLOY_FAILED"):
-            raise RuntimeError(f"deploy of {config.name} failed: {app.message}")
-        time.sleep(0.2)
-    raise TimeoutError(f"{config.name} not RUNNING after {wait_s}s")
-
+from serving.serve_deploy import IMPORT_PATH, deploy, deploy_config  # noqa: F401 - callers import them from here
 
 class LocalServeActuator(WeightActuator):
     def __init__(self, config: AppConfig):
@@ -99,6 +67,18 @@ def start_local(config: AppConfig, num_cpus: int = 2, timeout_s: float = 300) ->
             pass
         time.sleep(0.5)
     raise TimeoutError(f"{config.name} not ready at {base} after {timeout_s}s")
+
+
+def start_local_rollout(config: AppConfig, base_url: str, policy, interval_s: float, stop) -> None:
+    """Run local_controller in a daemon thread until `stop` is set or the rollout ends."""
+    import logging
+    import threading
+
+    logging.getLogger("serving.rollout").setLevel(logging.INFO)
+    ctl = local_controller(config, base_url, policy)
+    print(f"  rollout: {ctl.canary} of {ctl.experiment_id} along {', '.join(f'{w:.0%}' for w in ctl.policy.schedule)}, "
+          f"a look every {interval_s:g}s, {ctl.policy.min_served_per_step} canary playlists per step", flush=True)
+    threading.Thread(target=ctl.run, args=(interval_s, None, stop), name="rollout", daemon=True).start()
 
 
 def local_controller(config: AppConfig, base_url: str, policy=None):

@@ -2,14 +2,14 @@
 
 import pytest
 
+from serving.cli import main
 from serving.config import AppConfig
 from serving.rollout.local import local_controller
 from serving.rollout.policy import RolloutPolicy
-from serving.server import serve_forever
 
 
 def test_rollout_without_an_experiment_is_refused_before_ray_starts(capsys):
-    assert serve_forever(AppConfig(), rollout=RolloutPolicy()) == 2
+    assert main(["serve", "--rollout"]) == 2
     assert "--rollout needs an experiment" in capsys.readouterr().err
 
 
