@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from serving import __version__, telemetry
 from serving.config import AppConfig
+from serving.console.routes import add_console_routes
 from serving.errors import StageUnavailable
 from serving.http_errors import install_error_handlers
 from serving.metrics import record_feedback
@@ -97,6 +98,7 @@ def create_api(config: AppConfig) -> FastAPI:
         **telemetry.fastapi_options(),
     )
     install_error_handlers(api)
+    add_console_routes(api)
     sec = config.security
     limiter = None
     if sec.rate_limit.enabled:
@@ -216,6 +218,11 @@ class IngressCore:
     async def experiment_summary(self, experiment_id: str) -> dict:
         return await self.experiments.summary(experiment_id)
 
+    def console_config(self) -> dict:
+        """What the console pages need to know; never a secret (the admin token is typed by the user)."""
+        return {"version": __version__, "trace_ui_url": self.config.telemetry.trace_ui_url,
+                "experiment": self.experiments.describe()}
+
     async def readyz(self) -> JSONResponse:
         ok, why = await self.pipeline.stages.ready()
         return JSONResponse({"ready": ok, "detail": why}, status_code=200 if ok else 503)
@@ -273,6 +280,10 @@ def ingress_class(api: FastAPI, ingress_decorator) -> type:
                  summary="A session's history: every turn's message, feedback, intent and tracks")
         async def session_history_route(self, session_id: str) -> SessionHistory:
             return await self.session_history(session_id)
+
+        @api.get("/ui/config.json", include_in_schema=False)
+        async def console_config_route(self) -> dict:
+            return self.console_config()
 
         @api.get("/healthz", summary="Liveness: the ingress answers")
         async def healthz(self) -> dict:
