@@ -17,7 +17,6 @@ from serving.config import AppConfig
 from serving.errors import StageUnavailable
 from serving.http_errors import install_error_handlers
 from serving.metrics import record_feedback
-from serving.intent.model import Intent
 from serving.intent.service import IntentResult
 from serving.pipeline import Pipeline
 from serving.security.auth import AdminAuth
@@ -27,7 +26,7 @@ from serving.experiments.runtime import OVERRIDE_HEADER, ArmMeter, ExperimentRun
 from serving.schemas import (
     FeedbackRequest, FeedbackResponse, PlaylistRequest, PlaylistResponse, RequestContext, SearchRequest, SearchResponse,
 )
-from serving.stages import Mode, RankResult, Stages
+from serving.stages import RankResult, Stages
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +41,17 @@ class HandleStages(Stages):
     def __init__(self, intent, retriever, ranker):
         self._intent, self._retriever, self._ranker = intent, retriever, ranker
 
-    async def intent(self, prompt: str, ctx: RequestContext) -> IntentResult:
-        return await _retry_on_replica_death(lambda: self._intent.parse.remote(prompt, ctx))
+    async def intent_batch(self, prompts, ctxs) -> list[IntentResult]:
+        return await _retry_on_replica_death(lambda: self._intent.parse_batch.remote(list(prompts), list(ctxs)))
 
-    async def retrieve_and_rank(self, intent: Intent, k: int, length: int, mode: Mode, ctx: RequestContext) -> RankResult:
-        # The retrieval result goes straight to the ranker: Serve hands the object
-        # over without routing ~k candidates back through the ingress.
+    async def retrieve_and_rank_batch(self, items) -> list[RankResult]:
+        # The retrieval results go straight to the ranker: Serve hands them over without
+        # routing the candidate sets back through the ingress. One call per stage per batch.
+        items = list(items)
+
         def call():
-            retrieval = self._retriever.search.remote(intent, k, ctx)
-            return self._ranker.rank.remote(intent, retrieval, length, mode, ctx)
+            retrieval = self._retriever.search_batch.remote(items)
+            return self._ranker.rank_batch.remote(items, retrieval)
 
         return await _retry_on_replica_death(call)
 

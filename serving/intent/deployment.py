@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack
 
 from serving import telemetry
 from serving.catalog.loader import load_catalog
@@ -66,6 +67,16 @@ class IntentModelDeployment:
                 )
         self._backend = self._service.backend
         self._metrics = IntentMetrics.create()
+        # The query vector must come from the arm's retrieval embedder: one model per distinct
+        # embedder config, the parser's own for the default.
+        self._embedders: dict[str, Embedder] = {}
+        default = self._service.parser.embedder
+        for comps in all_arm_components(config):
+            ecfg = arm_app_config(config, comps).retrieval.embedder
+            key = ecfg.model_dump_json()
+            if key not in self._embedders:
+                same = ecfg == config.retrieval.embedder and default is not None
+                self._embedders[key] = default if same else make_embedder(ecfg)
 
     def reconfigure(self, user_config: dict) -> None:
         """Live switches without a restart: currently the fault injector (see intent/faults.py)."""
@@ -77,16 +88,25 @@ class IntentModelDeployment:
         self._service.backend = FaultInjectingBackend(self._backend, fault) if fault.active else self._backend
 
     async def parse(self, prompt: str, ctx: RequestContext) -> IntentResult:
-        comps = components_from_ctx(ctx)
-        service = self._services.get(intent_key(arm_app_config(self._config, comps))) if comps else self._service
-        with telemetry.stage("intent", ctx) as scope:
-            if service is None:
-                raise NotReady(f"arm '{ctx.arm}' asks for an intent backend this replica did not load; redeploy "
-                               "with the arm in the app's experiment config", retry_after_s=30)
-            result = await service.parse(prompt)
-            scope.intent(result)
-        self._metrics.record(result)
-        return result
+        return (await self.parse_batch([prompt], [ctx]))[0]
+
+    async def parse_batch(self, prompts: list[str], ctxs: list[RequestContext]) -> list[IntentResult]:
+        """One arm's batch (the Ingress groups by arm): intents plus one query vector each."""
+        comps = components_from_ctx(ctxs[0]) if ctxs else None
+        cfg = arm_app_config(self._config, comps)
+        service = self._services.get(intent_key(cfg)) if comps else self._service
+        embedder = self._embedders.get(cfg.retrieval.embedder.model_dump_json())
+        with ExitStack() as stack:
+            scopes = [stack.enter_context(telemetry.stage("intent", ctx, batch=len(ctxs))) for ctx in ctxs]
+            if service is None or embedder is None:
+                raise NotReady(f"arm '{ctxs[0].arm}' asks for an intent backend or embedder this replica did not "
+                               "load; redeploy with the arm in the app's experiment config", retry_after_s=30)
+            results = await service.parse_batch(prompts, embedder)
+            for scope, result in zip(scopes, results):
+                scope.intent(result)
+        for result in results:
+            self._metrics.record(result)
+        return results
 
     def stats(self) -> dict:
         """Fallback counts by reason, and whether the LLM backend is up."""

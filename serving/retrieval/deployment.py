@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import ExitStack
 import threading
 import time
+
+import numpy as np
 
 from serving import telemetry
 from serving.catalog.loader import load_catalog
@@ -21,7 +24,7 @@ from serving.retrieval.embedder import make_embedder
 from serving.retrieval.index import load_or_build
 from serving.retrieval.retriever import Retriever
 from serving.schemas import RequestContext
-from serving.stages import RetrievalResult
+from serving.stages import RetrievalResult, StageItem
 
 log = logging.getLogger(__name__)
 
@@ -87,16 +90,34 @@ class RetrieverDeployment:
         return (await self._get()).artist_names()
 
     async def search(self, intent: Intent, k: int, ctx: RequestContext) -> RetrievalResult:
-        with telemetry.stage("retrieval", ctx, k=k) as scope:
+        return (await self.search_batch([StageItem(intent, k, k, "search", ctx)]))[0]
+
+    async def search_batch(self, items: list[StageItem]) -> list[RetrievalResult]:
+        """One arm's batch: one FAISS search and one BM25 call over all its query vectors."""
+        with ExitStack() as stack:
+            scopes = [stack.enter_context(telemetry.stage("retrieval", it.ctx, k=it.k, batch=len(items)))
+                      for it in items]
             retriever = await self._get()
-            comps = components_from_ctx(ctx)
+            comps = components_from_ctx(items[0].ctx) if items else None
             if comps is not None:
                 retriever = self._by_key.get(retrieval_key(arm_app_config(self._config, comps)))
                 if retriever is None:
-                    raise NotReady(f"arm '{ctx.arm}' asks for an embedder/index this replica did not load; "
+                    raise NotReady(f"arm '{items[0].ctx.arm}' asks for an embedder/index this replica did not load; "
                                    "redeploy with the arm in the app's experiment config", retry_after_s=30)
             t0 = time.perf_counter()
-            candidates = retriever.search(intent, k)
-            scope.versions(retriever.versions)
-            scope.candidates(len(candidates))
-        return RetrievalResult(candidates, retriever.versions, (time.perf_counter() - t0) * 1000)
+            version = retriever.embedder.version
+            vecs = [it.query_vector for it in items]
+            if any(v is None for v in vecs) or any(it.vector_embedder != version for it in items):
+                # Only callers without the IntentModel's vectors get here (or a misconfigured arm):
+                # embedding here is correct but costs a second encode, so say so.
+                log.warning("retriever embeds %d queries itself: vectors missing or from another embedder",
+                            len(items))
+                Q = None
+            else:
+                Q = np.stack(vecs)
+            sets = retriever.search_batch([it.intent for it in items], Q, [it.k for it in items])
+            ms = (time.perf_counter() - t0) * 1000 / max(1, len(items))
+            for scope, cs in zip(scopes, sets):
+                scope.versions(retriever.versions)
+                scope.candidates(len(cs))
+        return [RetrievalResult(cs, retriever.versions, ms) for cs in sets]

@@ -59,7 +59,7 @@ class SentenceTransformerEmbedder(Embedder):
         self._batch = config.batch_size
         self.name = config.model
         self.dim = int(self._model.get_embedding_dimension())
-        self._version = f"{Path(config.model).name}-{_weights_digest(model_dir)}"
+        self._version = _version(config.model, model_dir)
 
     @property
     def version(self) -> str:
@@ -80,6 +80,16 @@ def _weights_digest(model_dir: Path) -> str:
             h.update(f.relative_to(model_dir).as_posix().encode())
             h.update(str(f.stat().st_size).encode())
     return h.hexdigest()[:8]
+
+
+def _version(model: str, model_dir: Path) -> str:
+    return f"{Path(model).name}-{_weights_digest(model_dir)}"
+
+
+def embedder_version(config: EmbedderConfig) -> str:
+    """The version make_embedder(config) would report, without loading the model (for
+    components that only check which model made the vectors they are handed)."""
+    return _version(config.model, _bundled_model_dir(config.model))
 
 
 def make_embedder(config: EmbedderConfig) -> Embedder:
