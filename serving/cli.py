@@ -54,7 +54,7 @@ def cmd_index(args) -> int:
 
 def cmd_intent(args) -> int:
     from serving.intent.deployment import build_intent_service
-    from serving.intent.llm_cli import prepare_llm, run_once
+    from serving.tools.llm_cli import prepare_llm, run_once
 
     config = load_config(args.config)
     if args.backend:
@@ -70,7 +70,7 @@ def cmd_intent(args) -> int:
 
 
 def cmd_convert_llm(args) -> int:
-    from serving.intent.llm_cli import convert_with_progress
+    from serving.tools.llm_cli import convert_with_progress
 
     config = load_config(args.config)
     path, converted = convert_with_progress(args.model or config.intent.vllm.model, config.intent.vllm.models_dir,

@@ -9,24 +9,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from serving.experiments.config import ExperimentConfig
+from serving.frozen import Frozen
 from serving.intent.llm_config import OpenAIConfig, VLLMConfig
 from serving.telemetry_config import TelemetryConfig
-
-DEPLOYMENT_NAMES = ("Ingress", "IntentModel", "Retriever", "Ranker")
 
 
 class ConfigError(ValueError):
     """A config file or value is wrong; the message names the key and the fix."""
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class AutoscalingConfig(_Frozen):
+class AutoscalingConfig(Frozen):
     min_replicas: int = Field(default=1, ge=0)
     max_replicas: int = Field(default=1, ge=1)
     target_ongoing_requests: float = Field(default=2.0, gt=0)
@@ -42,18 +37,18 @@ class AutoscalingConfig(_Frozen):
         return self
 
 
-class ActorResources(_Frozen):
+class ActorResources(Frozen):
     num_cpus: float = Field(default=0.5, ge=0)
     num_gpus: float = Field(default=0.0, ge=0)
     memory_mb: int | None = Field(default=None, ge=64, description="Ray memory reservation per replica.")
 
 
-class ServeLoggingConfig(_Frozen):
+class ServeLoggingConfig(Frozen):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     access_log: bool = Field(default=True, description="Serve's per-request access log lines (cost CPU on every hop).")
 
 
-class DeploymentConfig(_Frozen):
+class DeploymentConfig(Frozen):
     """Serve options of one deployment; rendered into serve.deployment(...) options."""
 
     autoscaling: AutoscalingConfig = Field(default_factory=AutoscalingConfig)
@@ -80,24 +75,24 @@ class DeploymentConfig(_Frozen):
         return opts
 
 
-class DeploymentsConfig(_Frozen):
+class DeploymentsConfig(Frozen):
     ingress: DeploymentConfig = Field(default_factory=DeploymentConfig)
     intent: DeploymentConfig = Field(default_factory=DeploymentConfig)
     retriever: DeploymentConfig = Field(default_factory=DeploymentConfig)
     ranker: DeploymentConfig = Field(default_factory=DeploymentConfig)
 
 
-class CatalogConfig(_Frozen):
+class CatalogConfig(Frozen):
     path: str | None = Field(default=None, description="JSONL or Parquet catalog; None = the shipped CPCD catalog.")
 
 
-class EmbedderConfig(_Frozen):
+class EmbedderConfig(Frozen):
     model: str = Field(default="all-MiniLM-L6-v2", description="Name of a sentence-transformers model shipped offline.")
     batch_size: int = Field(default=128, ge=1)
     device: str = Field(default="cpu")
 
 
-class IntentConfig(_Frozen):
+class IntentConfig(Frozen):
     backend: Literal["fallback", "vllm", "openai"] = "fallback"
     deadline_ms: int = Field(default=2000, ge=10, description="LLM deadline per request; past it the fallback parser answers.")
     tag_threshold: float = Field(default=0.5, ge=0, le=1, description="Min cosine similarity for a zero-shot tag.")
@@ -105,7 +100,7 @@ class IntentConfig(_Frozen):
     openai: OpenAIConfig = Field(default_factory=OpenAIConfig, description="Used when backend is openai.")
 
 
-class HybridConfig(_Frozen):
+class HybridConfig(Frozen):
     """Lexical (BM25) retrieval fused with the dense retriever."""
 
     enabled: bool = Field(default=True, description="Fuse BM25 over title/artists/album with the dense scores.")
@@ -114,7 +109,7 @@ class HybridConfig(_Frozen):
     lexical_k: int = Field(default=200, ge=1, le=5000, description="BM25 hits added to the dense candidates before fusion.")
 
 
-class RetrievalConfig(_Frozen):
+class RetrievalConfig(Frozen):
     embedder: EmbedderConfig = Field(default_factory=EmbedderConfig)
     hybrid: HybridConfig = Field(default_factory=HybridConfig)
     index_kind: Literal["flat", "hnsw"] = "flat"
@@ -123,20 +118,20 @@ class RetrievalConfig(_Frozen):
     load_timeout_s: float = Field(default=600.0, gt=0, description="How long a search waits for the index to load.")
 
 
-class RankingConfig(_Frozen):
+class RankingConfig(Frozen):
     version: str = Field(default="ltr-v1", description="baseline-v1, or a learned-ranker artifact such as ltr-v1 (the default: see docs/quality.md).")
     artifacts_dir: str | None = Field(default=None, description="Directory of learned-ranker artifacts (<dir>/<version>/); None = the ones shipped in the package.")
     max_per_artist: int = Field(default=5, ge=1, description="Artist diversity cap, lifted for artists the listener asked for. 5: listeners' own playlists repeat artists; a cap of 2 cost ~15% of recall@50 on CPCD (docs/quality.md).")
 
 
-class RateLimitConfig(_Frozen):
+class RateLimitConfig(Frozen):
     enabled: bool = True
     requests_per_s: float = Field(default=20.0, gt=0, description="Sustained requests per second per client, per Ingress replica.")
     burst: int = Field(default=40, ge=1, description="Requests a client may send at once before being limited.")
     max_clients: int = Field(default=10_000, ge=1, description="Clients tracked at once (bounded memory).")
 
 
-class SecurityConfig(_Frozen):
+class SecurityConfig(Frozen):
     admin_token_env: str = Field(
         default="SEGUE_ADMIN_TOKEN",
         pattern=r"^[A-Z_][A-Z0-9_]*$",
@@ -148,12 +143,12 @@ class SecurityConfig(_Frozen):
     cors_origins: list[str] = Field(default_factory=list, description="Browser origins allowed by CORS; empty = CORS closed.")
 
 
-class HttpConfig(_Frozen):
+class HttpConfig(Frozen):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 
 
-class AppConfig(_Frozen):
+class AppConfig(Frozen):
     """Everything Segue needs to serve. Load with `AppConfig.from_yaml` or `load_config`."""
 
     name: str = Field(default="segue", pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")

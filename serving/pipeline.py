@@ -8,7 +8,6 @@ A batch is split by arm, and each arm's group calls each stage once.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import defaultdict
 from typing import Sequence, Union
 
@@ -123,7 +122,6 @@ class InProcessStages(Stages):
         return await self.intent_service.parse_batch(list(prompts), self.retriever.embedder)
 
     async def retrieve_and_rank_batch(self, items: Sequence[StageItem]) -> list[RankResult]:
-        t0 = time.perf_counter()
         emb = self.retriever.embedder
         vecs = [it.query_vector if it.query_vector is not None and it.vector_embedder == emb.version else None
                 for it in items]
@@ -133,15 +131,11 @@ class InProcessStages(Stages):
                 vecs[i] = v
         Q = np.stack(vecs) if vecs else None
         sets = self.retriever.search_batch([it.intent for it in items], Q, [it.k for it in items])
-        t1 = time.perf_counter()
         ranked = self.ranker.rank_batch(
             [RankItem(it.intent, cs, it.length, it.mode, q) for it, cs, q in zip(items, sets, vecs)],
             self.retriever.catalog.tracks)
-        t2 = time.perf_counter()
-        n = max(1, len(items))
         versions = {**self.retriever.versions, "ranker": self.ranker.version}
-        return [RankResult(tracks, len(cs), versions, (t1 - t0) * 1000 / n, (t2 - t1) * 1000 / n)
-                for tracks, cs in zip(ranked, sets)]
+        return [RankResult(tracks, len(cs), versions) for tracks, cs in zip(ranked, sets)]
 
     async def ready(self) -> tuple[bool, str]:
         return True, "in-process"

@@ -24,7 +24,6 @@ Mode = Literal["playlist", "search"]
 class RetrievalResult:
     candidates: CandidateSet
     versions: dict[str, str]
-    latency_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -32,8 +31,6 @@ class RankResult:
     tracks: list[RankedTrack]
     n_candidates: int
     versions: dict[str, str]
-    retrieval_ms: float = 0.0
-    ranking_ms: float = 0.0
 
 
 @dataclass(frozen=True)

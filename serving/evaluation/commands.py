@@ -59,31 +59,59 @@ def cmd_eval(args) -> int:
     # One catalog for every variant: gold and served ids must be keyed by the same recordings.
     catalog_path = args.catalog or (load_config(args.config[0]).catalog.path if args.config else None)
     catalog = load_catalog(catalog_path)
-    dialogs, skipped = load_dialogs(args.dialogs, catalog)
+    if not args.dialogs and not args.coherence:
+        raise ValueError("segue eval needs --dialogs FILE (CPCD metrics) and/or --coherence (off-genre rate@20)")
+    dialogs, skipped = load_dialogs(args.dialogs, catalog) if args.dialogs else ([], 0)
     if args.limit:
         dialogs = dialogs[: args.limit]
     quiet = args.quiet or args.json
-    if not quiet:
+    if not quiet and args.dialogs:
         print(f"segue eval: {len(dialogs)} dialogs ({skipped} skipped: empty goal or no user turn)", file=sys.stderr)
+    coherence = []
     if args.url:
+        if args.coherence:
+            raise ValueError("--coherence runs the in-process pipeline; drop --url to use it")
         results = [run_remote(args.url, dialogs, catalog, length=args.length, progress=not args.quiet)]
     else:
         ev = Evaluator(dialogs, catalog_path=catalog_path, length=args.length, cv=args.cv, n_folds=args.folds,
                        seed=args.seed, progress=not args.quiet)
         results = []
+        prompts, labels = _coherence_set(args) if args.coherence else ([], {})
         for v in _variants(args):
-            results.append(ev.run(v))
-            if not quiet:
-                print(f"  {v.name}: {json.dumps(results[-1].as_json())}", file=sys.stderr)
+            if dialogs:
+                results.append(ev.run(v))
+                if not quiet:
+                    print(f"  {v.name}: {json.dumps(results[-1].as_json())}", file=sys.stderr)
+            if args.coherence:
+                coherence.append(ev.run_coherence(v, prompts, labels))
+                if not quiet:
+                    print(f"  {v.name} coherence: {json.dumps(coherence[-1].summary())}", file=sys.stderr)
+    from serving.evaluation import coherence as coh
+
     if args.out:
-        paths = report.write(results, args.out, source=str(args.dialogs))
+        paths = report.write(results, args.out, source=str(args.dialogs), coherence=coherence)
         if not quiet:
-            print(f"segue eval: wrote {paths['report']} and {paths['chart']}", file=sys.stderr)
+            print(f"segue eval: wrote {paths['report']}", file=sys.stderr)
     if args.json:
-        print(json.dumps(results[-1].as_json()))
+        out = results[-1].as_json() if results else {}
+        if coherence:
+            out["coherence"] = coherence[-1].summary()
+        print(json.dumps(out))
     else:
-        print(report.markdown(results, "Segue offline evaluation", str(args.dialogs)))
+        if results:
+            print(report.markdown(results, "Segue offline evaluation", str(args.dialogs)))
+        if coherence:
+            print(coh.markdown(coherence, per_prompt=True))
     return 0
+
+
+def _coherence_set(args):
+    from serving.evaluation.coherence import load_labels, load_prompts
+
+    prompts = load_prompts(args.coherence_prompts)
+    if args.limit:
+        prompts = prompts[: args.limit]
+    return prompts, load_labels(args.coherence_labels)
 
 
 def cmd_train_ranker(args) -> int:
@@ -122,10 +150,14 @@ def cmd_train_ranker(args) -> int:
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="offline quality on CPCD-format dialogs (hit@k, recall, NDCG with CIs)")
-    p.add_argument("--dialogs", required=True, help="CPCD-format JSONL (e.g. ../shared/data/cpcd/dialogs.train.jsonl)")
+    p.add_argument("--dialogs", default=None, help="CPCD-format JSONL (e.g. ../shared/data/cpcd/dialogs.train.jsonl)")
     p.add_argument("--catalog", default=None, help="catalog file (default from config: the shipped CPCD catalog)")
     p.add_argument("--config", action="append", default=None,
                    help="app config YAML; repeat to compare several side by side (default: built-in CPU default)")
+    p.add_argument("--coherence", action="store_true",
+                   help="also report off-genre rate@20 on the coherence prompts (evaluation-only artist labels)")
+    p.add_argument("--coherence-prompts", default=None, help="coherence prompts JSONL (default: the packaged set)")
+    p.add_argument("--coherence-labels", default=None, help="artist,families CSV (default: the packaged table)")
     p.add_argument("--ablation", action="store_true", help="also run each component switched on in turn")
     p.add_argument("--url", default=None, help="evaluate a running server instead (POST URL/v1/playlists)")
     p.add_argument("--cv", choices=["auto", "always", "never"], default="auto",

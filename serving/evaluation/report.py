@@ -53,16 +53,28 @@ def chart(results: Sequence[VariantResult], path: Path, title: str) -> Path:
     return path
 
 
-def write(results: Sequence[VariantResult], out_dir: str | Path, source: str, title: str = "Segue offline evaluation") -> dict[str, str]:
+def write(results: Sequence[VariantResult], out_dir: str | Path, source: str, title: str = "Segue offline evaluation",
+          coherence: Sequence = ()) -> dict[str, str]:
+    from serving.evaluation import coherence as coh
+
     out = Path(out_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     md = out / "report.md"
-    png = chart(results, out / "metrics.png", title)
-    md.write_text(markdown(results, title, source) + f"\n![metrics]({png.name})\n")
+    text = ""
+    paths: dict[str, str] = {"report": str(md)}
+    if results:
+        png = chart(results, out / "metrics.png", title)
+        text = markdown(results, title, source) + f"\n![metrics]({png.name})\n"
+        paths["chart"] = str(png)
+    if coherence:
+        text += ("\n" if text else f"# {title}\n\n") + coh.markdown(list(coherence))
+        (out / "coherence.json").write_text(json.dumps(
+            {c.name: {**c.summary(), "per_prompt": [vars(r) for r in c.rows]} for c in coherence}, indent=2))
+    md.write_text(text)
     per_dialog = out / "per_dialog.jsonl"
     with per_dialog.open("w") as f:
         for r in results:
             for did, row in zip(r.dialog_ids, r.rows):
                 f.write(json.dumps({"variant": r.name, "dialog": did, **row}) + "\n")
     (out / "summary.json").write_text(json.dumps({r.name: {**r.as_json(), "note": r.note} for r in results}, indent=2))
-    return {"report": str(md), "chart": str(png), "per_dialog": str(per_dialog)}
+    return {**paths, "per_dialog": str(per_dialog)}

@@ -262,6 +262,35 @@ class Evaluator:
                 ranked[d.id] = await self._ask(pipeline, variant, d)
         return ranked
 
+    def run_coherence(self, variant: Variant, prompts: list, labels: dict, k: int = 20):
+        """Off-genre rate@k over the coherence prompts (none of them is a training dialog, so the
+        shipped artifact serves as is; a variant with its own training params is fit on all dialogs)."""
+        return asyncio.run(self._coherence(variant, prompts, labels, k))
+
+    async def _coherence(self, variant: Variant, prompts: list, labels: dict, k: int):
+        from serving.evaluation.coherence import CoherenceResult, score_playlist
+        from serving.ranking.training import TrainParams
+
+        config = self._config(variant.config)
+        ranker = None
+        if config.ranking.version.startswith("ltr-") and variant.train != TrainParams() and self.dialogs:
+            from serving.ranking.ltr import LearnedRanker
+
+            emb = self._embedder(config)
+            art = fit(await self.examples(variant), f"{config.ranking.version}-all", emb.version, variant.train)
+            ranker = LearnedRanker(art, emb, max_per_artist=config.ranking.max_per_artist)
+        pipeline = Pipeline(self.stages(variant, ranker=ranker), config)
+        rows = []
+        for p in self._bar(prompts, f"{variant.name}: coherence"):
+            ctx = RequestContext(request_id=f"coherence-{p.id}")
+            if variant.mode == "search":
+                resp = await pipeline.search(SearchRequest(query=p.prompt, limit=k), ctx)
+                tracks = resp.results
+            else:
+                tracks = (await pipeline.playlist(PlaylistRequest(prompt=p.prompt, length=k), ctx)).tracks
+            rows.append(score_playlist(p, tracks, labels, k))
+        return CoherenceResult(variant.name, rows)
+
     def _score(self, name: str, ranked: dict[str, list[str]], note: str, seconds: float) -> VariantResult:
         _ = self.catalog
         keys = self._keys or {}

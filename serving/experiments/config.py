@@ -10,17 +10,15 @@ from __future__ import annotations
 import math
 from typing import Any, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+
+from serving.frozen import Frozen
 
 ARM_NAME = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 WEIGHT_TOLERANCE = 1e-6
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ArmComponents(_Frozen):
+class ArmComponents(Frozen):
     """Component versions of one whole-graph arm. None = the app's default for that component."""
 
     ranker: str | None = Field(default=None, description="Ranker version from serving/ranking/registry.py.")
@@ -40,13 +38,13 @@ class ArmComponents(_Frozen):
         return self
 
 
-class ArmConfig(_Frozen):
+class ArmConfig(Frozen):
     name: str = Field(pattern=ARM_NAME, description="Short, stable arm name; it becomes a metric label.")
     weight: float = Field(ge=0.0, le=1.0, description="Share of listeners, 0..1; all arms sum to 1.")
     components: ArmComponents = Field(default_factory=ArmComponents)
 
 
-class ShadowConfig(_Frozen):
+class ShadowConfig(Frozen):
     """A mirror arm: a sample of live requests is re-run through it after the response is
     sent; its result is recorded for comparison and never returned."""
 
@@ -56,7 +54,7 @@ class ShadowConfig(_Frozen):
     max_in_flight: int = Field(default=4, ge=1, description="Beyond this, samples are dropped (never queued).")
 
 
-class ExperimentConfig(_Frozen):
+class ExperimentConfig(Frozen):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="Experiment id; a metric label.")
     salt: str = Field(min_length=1, max_length=128, description="Hash salt; a new salt reshuffles listeners.")
     control: str | None = Field(default=None, description="Name of the control arm (default: the first arm).")

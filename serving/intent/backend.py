@@ -1,10 +1,9 @@
-"""The interface every intent backend implements, and the fallback backend."""
+"""The interface every LLM intent backend implements, and its errors."""
 
 from __future__ import annotations
 
 import abc
 
-from serving.intent.fallback import FastParser
 from serving.intent.model import Intent
 
 
@@ -45,16 +44,3 @@ class IntentBackend(abc.ABC):
     async def close(self) -> None:
         self.shutdown()
 
-
-class FallbackBackend(IntentBackend):
-    name = "fallback"
-
-    def __init__(self, parser: FastParser):
-        self.parser = parser
-
-    async def generate(self, prompt: str) -> Intent:
-        return self.parser.parse(prompt)
-
-    @property
-    def versions(self) -> dict[str, str]:
-        return {"intent_backend": self.name, "intent_parser": self.parser.version}

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from serving.frozen import Frozen
 
 PROMPT_VERSION_PATTERN = r"^v[0-9]+[a-z0-9-]*$"
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class VLLMConfig(_Frozen):
+class VLLMConfig(Frozen):
     """vLLM's AsyncLLM inside the IntentModel replica."""
 
     model: str = Field(
@@ -61,7 +59,7 @@ class VLLMConfig(_Frozen):
     seed: int = 0
 
 
-class OpenAIConfig(_Frozen):
+class OpenAIConfig(Frozen):
     """A remote OpenAI-compatible server (a vLLM server, Ray Serve LLM, ...)."""
 
     base_url: str = Field(default="http://127.0.0.1:8001/v1", description="Up to and including /v1.")

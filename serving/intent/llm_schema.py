@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from functools import lru_cache
 from typing import Any
 
@@ -27,6 +26,7 @@ from pydantic import ValidationError
 from serving.intent.backend import IntentOutputError
 from serving.intent.model import TEXT_PATTERN, Intent, IntentSource
 from serving.intent.taxonomy import tags_of
+from serving.text import norm
 
 # Tighter than Intent's own bounds where a long string or list would only cost
 # tokens: small models greedily fill a list to maxItems with repeats.
@@ -81,14 +81,12 @@ def intent_json_schema() -> dict[str, Any]:
     return json.loads(_schema_json())
 
 
-def _norm(s: str) -> str:
-    return re.sub(r"[^\w&]+", " ", s.lower()).strip()
 
 
 def _dedupe(items: list[str]) -> list[str]:
     seen, out = set(), []
     for x in items:
-        k = _norm(x)
+        k = norm(x)
         if k and k not in seen:
             seen.add(k)
             out.append(x.strip())
@@ -99,14 +97,14 @@ def ground(intent: Intent, prompt: str) -> Intent:
     """Keep only what the prompt supports: repeated list items go, and artist names or
     exclusions that appear nowhere in the prompt (a small model's inventions) are dropped.
     Tags are not grounded: "morning run" implying workout is the point of an LLM."""
-    text = f" {_norm(prompt)} "
-    said = lambda x: f" {_norm(x)} " in text  # noqa: E731
+    text = f" {norm(prompt)} "
+    said = lambda x: f" {norm(x)} " in text  # noqa: E731
     update = {f: _dedupe(getattr(intent, f)) for f in ("genres", "moods", "activities")}
     for f in ("include_artists", "exclude_artists", "exclude_terms"):
         update[f] = [x for x in _dedupe(getattr(intent, f)) if said(x)]
     # An artist the listener excluded is not also wanted.
-    excluded = {_norm(a) for a in update["exclude_artists"]}
-    update["include_artists"] = [a for a in update["include_artists"] if _norm(a) not in excluded]
+    excluded = {norm(a) for a in update["exclude_artists"]}
+    update["include_artists"] = [a for a in update["include_artists"] if norm(a) not in excluded]
     return intent.model_copy(update=update)
 
 

@@ -7,7 +7,7 @@ import re
 from serving.intent.model import Intent
 from serving.ranking.base import Ranker
 from serving.ranking.diversity import select_diverse, sequence
-from serving.retrieval.retriever import norm
+from serving.text import norm
 from serving.schemas import Candidate, RankedTrack
 
 ARTIST_BONUS = 0.25

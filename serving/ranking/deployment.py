@@ -7,7 +7,6 @@ replica never loads the embedding model, only checks which model made the vector
 
 from __future__ import annotations
 
-import time
 from contextlib import ExitStack
 
 from serving import telemetry
@@ -47,7 +46,6 @@ class RankerDeployment:
 
     def rank_batch(self, items: list[StageItem], retrievals: list[RetrievalResult]) -> list[RankResult]:
         """One arm's batch: vectorised features and one model predict for all of it."""
-        t0 = time.perf_counter()
         ranker = self._get(arm_app_config(self._config, components_from_ctx(items[0].ctx) if items else None))
         with ExitStack() as stack:
             scopes = [stack.enter_context(telemetry.stage("ranking", it.ctx, candidates=len(r.candidates),
@@ -64,7 +62,5 @@ class RankerDeployment:
             for scope, tracks in zip(scopes, ranked):
                 scope.versions({"ranker": ranker.version})
                 scope.set(tracks=len(tracks))
-        ms = (time.perf_counter() - t0) * 1000 / max(1, len(items))
-        return [RankResult(tracks=tracks, n_candidates=len(r.candidates), versions={**r.versions, "ranker": ranker.version},
-                           retrieval_ms=r.latency_ms, ranking_ms=ms)
+        return [RankResult(tracks=tracks, n_candidates=len(r.candidates), versions={**r.versions, "ranker": ranker.version})
                 for tracks, r in zip(ranked, retrievals)]

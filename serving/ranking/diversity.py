@@ -7,6 +7,7 @@ from collections import Counter
 from typing import Callable, Sequence, TypeVar
 
 from serving.schemas import Track
+from serving.text import norm
 
 T = TypeVar("T")
 
@@ -21,8 +22,8 @@ def recording_key(t: Track) -> str:
     if t.cluster_id:
         return f"c:{t.cluster_id}"
     title = _VERSION_NOISE.sub("", t.title.lower())
-    title = re.sub(r"[^\w]+", " ", title).strip()
-    artist = re.sub(r"[^\w]+", " ", (t.artists[0] if t.artists else "").lower()).strip()
+    title = norm(title, keep_ampersand=False)
+    artist = norm(t.artists[0] if t.artists else "", keep_ampersand=False)
     return f"t:{title}|{artist}"
 
 

@@ -17,8 +17,8 @@ import numpy as np
 from serving.intent.model import Intent
 from serving.ranking.diversity import recording_key
 from serving.ranking.priors import QueryPriors, lead_artist
-from serving.retrieval.retriever import norm
 from serving.schemas import Candidate
+from serving.text import norm
 
 FEATURES: tuple[str, ...] = (
     # retrieval

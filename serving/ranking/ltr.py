@@ -239,7 +239,7 @@ class LearnedRanker(Ranker):
 
 
 def _reason_for(intent: Intent, track: Track, dense: float, lexical: float, knn: float) -> str:
-    from serving.retrieval.retriever import norm
+    from serving.text import norm
 
     why = []
     wanted = {norm(a) for a in intent.include_artists}

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from serving.intent.model import Intent
-from serving.retrieval.retriever import Retriever, norm
+from serving.retrieval.retriever import Retriever
 from serving.schemas import Candidate, Track
+from serving.text import norm
 
 N_NEIGHBOURS = 25
 SIM_POWER = 3.0

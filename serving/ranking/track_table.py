@@ -19,7 +19,7 @@ import numpy as np
 from serving.intent.model import Intent
 from serving.ranking.diversity import recording_key
 from serving.ranking.priors import lead_artist
-from serving.retrieval.retriever import norm
+from serving.text import norm
 from serving.schemas import Track
 
 TAG_MASKS = 4096  # distinct tag words whose catalog-wide match masks are kept (bounded memory)

@@ -17,7 +17,7 @@ from serving.ranking.features import FEATURES
 from serving.ranking.prior_arrays import QueryArrays
 from serving.ranking.priors import EXPANSION, POPULAR
 from serving.ranking.track_table import TrackTable
-from serving.retrieval.retriever import norm
+from serving.text import norm
 
 _COL = {f: i for i, f in enumerate(FEATURES)}
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import ExitStack
 import threading
 import time
+from contextlib import ExitStack
 
 import numpy as np
 
@@ -104,7 +104,6 @@ class RetrieverDeployment:
                 if retriever is None:
                     raise NotReady(f"arm '{items[0].ctx.arm}' asks for an embedder/index this replica did not load; "
                                    "redeploy with the arm in the app's experiment config", retry_after_s=30)
-            t0 = time.perf_counter()
             version = retriever.embedder.version
             vecs = [it.query_vector for it in items]
             if any(v is None for v in vecs) or any(it.vector_embedder != version for it in items):
@@ -116,8 +115,7 @@ class RetrieverDeployment:
             else:
                 Q = np.stack(vecs)
             sets = retriever.search_batch([it.intent for it in items], Q, [it.k for it in items])
-            ms = (time.perf_counter() - t0) * 1000 / max(1, len(items))
             for scope, cs in zip(scopes, sets):
                 scope.versions(retriever.versions)
                 scope.candidates(len(cs))
-        return [RetrievalResult(cs, retriever.versions, ms) for cs in sets]
+        return [RetrievalResult(cs, retriever.versions) for cs in sets]

@@ -18,10 +18,7 @@ from serving.retrieval.embedder import Embedder
 from serving.retrieval.index import VectorIndex
 from serving.retrieval.lexical import LexicalIndex, fuse_rrf, fuse_weighted, normalise
 from serving.schemas import Candidate, CandidateSet, Track
-
-
-def norm(s: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"[^\w\s&]", " ", s.lower())).strip()
+from serving.text import norm
 
 
 class Retriever:

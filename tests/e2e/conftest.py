@@ -32,7 +32,7 @@ def e2e_config(**overrides) -> AppConfig:
 
 @pytest.fixture(scope="session")
 def otlp_receiver():
-    from serving.otlp_receiver import OtlpReceiver
+    from serving.tools.otlp_receiver import OtlpReceiver
 
     receiver = OtlpReceiver(port=free_port()).start()
     yield receiver

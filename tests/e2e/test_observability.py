@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from serving.otlp_receiver import OtlpReceiver, SpanRecord, format_tree
+from serving.tools.otlp_receiver import OtlpReceiver, SpanRecord, format_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 OBS = ROOT / "observability"

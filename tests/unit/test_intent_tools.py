@@ -4,8 +4,11 @@ import json
 
 import pytest
 
-from serving.intent.compare import load_cases, metrics, track_key
+from serving.catalog.loader import load_catalog
+from serving.evaluation.dialogs import load_dialogs
 from serving.intent.embedded_model import EmbeddedModelError, converted_dir, resolve_model_dir
+from serving.ranking.diversity import recording_key
+from serving.tools.compare_intent import load_cases
 
 pytestmark = pytest.mark.unit
 
@@ -27,29 +30,20 @@ def test_local_model_dirs_need_a_config_and_are_never_downloaded(tmp_path):
     assert resolve_model_dir(str(tmp_path), "/unused") == str(tmp_path)
 
 
-def test_metrics_on_a_hand_computed_list():
-    gold = {"a", "b", "c", "d"}
-    ranked = ["x", "a", "a", "y", "b"] + [f"z{i}" for i in range(100)]
-    m = metrics(ranked, gold)  # duplicates count once: a at rank 2, b at rank 4
-    assert m["hit@20"] == 1.0 and m["hit@100"] == 1.0
-    assert m["recall@50"] == 0.5
-    dcg = 1 / 1.5849625007211562 + 1 / 2.321928094887362
-    idcg = 1 + 1 / 1.584962500721156 + 1 / 2 + 1 / 2.321928094887362
-    assert m["ndcg@20"] == pytest.approx(dcg / idcg)
-    assert metrics(["x"] * 30, gold)["hit@20"] == 0.0
-
-
-def test_gold_dedupes_by_cluster_then_title_and_artist_and_skips_empty_goals(tmp_path):
-    catalog = {"t1": {"title": "Song", "artists": ["A"], "cluster_id": "c9"},
-               "t2": {"title": "Song", "artists": ["A"], "cluster_id": "c9"}}
-    dialogs = tmp_path / "d.jsonl"
-    rows = [
-        {"id": "1", "turns": [{"user_query": "jazz please"}], "goal_playlist": ["t1", "t2", "t3"],
-         "tracks": {"t3": {"track_titles": "Other (Live)", "track_artists": ["B", "C"]}}},
-        {"id": "2", "turns": [{"user_query": "anything"}], "goal_playlist": [], "tracks": {}},
-    ]
-    dialogs.write_text("\n".join(json.dumps(r) for r in rows))
-    cases = load_cases(dialogs, catalog)
-    assert [(c[0], c[1]) for c in cases] == [("1", "jazz please")]
-    assert cases[0][2] == {"c:c9", "t:other live|b"}
-    assert track_key({"title": "Other  (LIVE)", "artists": ["b"]}) == "t:other live|b"
+def test_compare_scores_a_playlist_as_segue_eval_does(tmp_path):
+    """compare-intent reuses the evaluation's dialogs, recording keys and metrics: one served list, one score."""
+    c = tmp_path / "c.jsonl"
+    c.write_text("".join(json.dumps(t) + "\n" for t in [
+        {"track_id": "t1", "title": "Song", "artists": ["A"], "cluster_id": "c9"},
+        {"track_id": "t2", "title": "Song (Live)", "artists": ["A"], "cluster_id": "c9"},
+        {"track_id": "t3", "title": "Other & Co", "artists": ["B"]}]))
+    d = tmp_path / "d.jsonl"
+    rows = [{"id": "1", "turns": [{"user_query": "jazz please"}], "goal_playlist": ["t1", "t2", "t3"], "tracks": {}},
+            {"id": "2", "turns": [{"user_query": "anything"}], "goal_playlist": [], "tracks": {}},
+            {"id": "3", "turns": [{"user_query": "more"}], "goal_playlist": ["t3"], "tracks": {}}]
+    d.write_text("\n".join(json.dumps(r) for r in rows))
+    catalog = load_catalog(c)
+    cases = load_cases(d, catalog, limit=1)
+    assert [(x.id, x.prompt) for x in cases] == [("1", "jazz please")]
+    assert cases[0].gold_keys == {"c:c9", recording_key(catalog.tracks[2])}
+    assert load_cases(d, catalog) == load_dialogs(d, catalog)[0]

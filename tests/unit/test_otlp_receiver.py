@@ -9,7 +9,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
-from serving.otlp_receiver import OtlpReceiver, format_tree, group_traces, load_jsonl
+from serving.tools.otlp_receiver import OtlpReceiver, format_tree, group_traces, load_jsonl
 
 pytestmark = pytest.mark.unit
 

@@ -12,9 +12,9 @@ import sys
 import threading
 import time
 
-from serving.bench.loadgen import LoadResult, prompts_from_dialogs, run_load
-from serving.bench.main import DIALOGS
-from serving.bench.report import table, write_json
+from serving.tools.bench.loadgen import LoadResult, prompts_from_dialogs, run_load
+from serving.tools.bench.main import DIALOGS
+from serving.tools.bench.report import table, write_json
 from serving.config import AppConfig
 
 DEPLOYMENTS = ("Ingress", "IntentModel", "Retriever", "Ranker")

@@ -9,7 +9,7 @@ import time
 import faiss
 import numpy as np
 
-from serving.bench.report import pct, table
+from serving.tools.bench.report import pct, table
 
 
 def synthetic_vectors(n: int, dim: int = 384, clusters: int = 2000, seed: int = 0) -> np.ndarray:

@@ -11,10 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-from serving.bench.report import machine, table, write_json
+from serving.tools.bench.report import machine, table, write_json
 
 SECTIONS = ("startup", "graph", "retrieval", "e2e", "autoscale")
-DIALOGS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cpcd" / "dialogs.train.jsonl"
+DIALOGS = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "cpcd" / "dialogs.train.jsonl"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     if bad:
         ap.error(f"unknown section(s) {bad}; choose from {', '.join(SECTIONS)}")
 
-    from serving.bench.loadgen import prompts_from_dialogs
+    from serving.tools.bench.loadgen import prompts_from_dialogs
 
     prompts_file = str(DIALOGS) if DIALOGS.is_file() else None
     prompts = prompts_from_dialogs(prompts_file)
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# Segue benchmarks ({'quick' if q else 'full'}) on {results['machine']}\n", flush=True)
 
     if "startup" in sections:
-        from serving.bench.startup import run as startup_run
+        from serving.tools.bench.startup import run as startup_run
 
         r = startup_run(args.port + 40, sequential=50 if q else 200, prompts=prompts)
         results["startup"] = r
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         print(r["table"] + "\n", flush=True)
 
     if "graph" in sections:
-        from serving.bench.graph import GRAPH_HEADERS, VARIANTS, in_process, ratio_rows, run_variant_subprocess
+        from serving.tools.bench.graph import GRAPH_HEADERS, VARIANTS, in_process, ratio_rows, run_variant_subprocess
 
         n, levels = (40 if q else 200), [1, 16]
         names = args.variants.split(",") if args.variants else (
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         print(table(GRAPH_HEADERS, ratio_rows(inproc, variants, levels)) + "\n", flush=True)
 
     if "retrieval" in sections:
-        from serving.bench.retrieval_scale import run as retrieval_run
+        from serving.tools.bench.retrieval_scale import run as retrieval_run
 
         n = 200_000 if q else 1_000_000
         r = retrieval_run(n, queries=100 if q else 300)
@@ -74,8 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         import ray
         from ray import serve
 
-        from serving.bench.graph import bench_config
-        from serving.bench.sweep import autoscale_step, concurrency_sweep
+        from serving.tools.bench.graph import bench_config
+        from serving.tools.bench.sweep import autoscale_step, concurrency_sweep
         from serving.server import start_local_graph
 
         try:

@@ -15,8 +15,8 @@ import time
 
 import psutil
 
-from serving.bench.loadgen import run_load
-from serving.bench.report import pct
+from serving.tools.bench.loadgen import run_load
+from serving.tools.bench.report import pct
 from serving.config import AppConfig
 from serving.schemas import PlaylistRequest, RequestContext
 
@@ -121,7 +121,7 @@ def run_variant_subprocess(variant: str, prompts_file: str | None, n: int, concu
                            timeout_s: float = 900) -> dict:
     env_extra, _ = VARIANTS[variant]
     env = {**os.environ, **env_extra}
-    cmd = [sys.executable, "-m", "serving.bench.graph", variant, str(n), ",".join(map(str, concurrencies)), str(port),
+    cmd = [sys.executable, "-m", "serving.tools.bench.graph", variant, str(n), ",".join(map(str, concurrencies)), str(port),
            prompts_file or ""]
     try:
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout_s)
@@ -134,7 +134,7 @@ def run_variant_subprocess(variant: str, prompts_file: str | None, n: int, concu
 
 
 def main() -> None:
-    from serving.bench.loadgen import prompts_from_dialogs
+    from serving.tools.bench.loadgen import prompts_from_dialogs
 
     variant, n, concurrencies, port, prompts_file = sys.argv[1:6]
     prompts = prompts_from_dialogs(prompts_file or None)

@@ -5,8 +5,8 @@ On a laptop without one, this receiver stands in for it: it accepts
 `POST /v1/traces` (protobuf or JSON ExportTraceServiceRequest), keeps the spans,
 optionally appends them to a JSONL file, and prints each trace as a tree.
 
-    python -m serving.otlp_receiver --port 4318            # print trees as traces complete
-    python -m serving.otlp_receiver --from spans.jsonl     # print trees from a saved file
+    python -m serving.tools.otlp_receiver --port 4318            # print trees as traces complete
+    python -m serving.tools.otlp_receiver --from spans.jsonl     # print trees from a saved file
 """
 
 from __future__ import annotations

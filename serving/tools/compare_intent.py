@@ -1,9 +1,9 @@
 """Playlist quality with LLM intents vs fallback-parser intents on CPCD dialogs.
 
-For each dialog: prompt = the first user turn, gold = goal_playlist (deduplicated
-by cluster_id, else by normalised (title, first artist)), ranked list = the
-playlist the in-process pipeline returns (retriever + ranker unchanged; only the
-IntentService differs). Metrics: hit@20, hit@100, recall@50, NDCG@20.
+For each dialog: prompt = the first user turn, gold = goal_playlist, ranked list = the playlist the
+in-process pipeline returns (retriever + ranker unchanged; only the IntentService differs). Dialogs,
+recording keys and metrics (hit@20, hit@100, recall@50, NDCG@20) are those of `segue eval`
+(serving/evaluation), so both commands score one playlist the same way.
 
     scripts/compare-intent [--dialogs PATH] [--limit N] [--config serving/configs/llm-cpu.yaml]
 """
@@ -13,87 +13,45 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
-import re
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
+from serving.catalog.loader import Catalog
 from serving.config import AppConfig, load_config
+from serving.evaluation.dialogs import EvalDialog, load_dialogs, track_keys
+from serving.evaluation.metrics import METRICS, dialog_metrics
 from serving.intent.deployment import build_intent_service, make_backend
-from serving.intent.llm_cli import prepare_llm, wait_backend_ready
 from serving.intent.service import IntentService
 from serving.pipeline import InProcessStages, Pipeline
-from serving.schemas import PlaylistRequest, RequestContext
+from serving.schemas import MAX_PROMPT_CHARS, PlaylistRequest, RequestContext
+from serving.tools.llm_cli import prepare_llm, wait_backend_ready
 
 DEFAULT_DIALOGS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cpcd" / "dialogs.train.jsonl"
-METRICS = ("hit@20", "hit@100", "recall@50", "ndcg@20")
 
 
-def _norm(s: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", " ", s.lower())).strip()
+def load_cases(path: Path, catalog: Catalog, limit: int | None = None) -> list[EvalDialog]:
+    """The evaluation's dialogs (first user turn, recording-keyed gold), the first `limit` only."""
+    dialogs, _ = load_dialogs(path, catalog)
+    return dialogs[:limit] if limit else dialogs
 
 
-def track_key(track: dict) -> str:
-    """Same recording, same key: the cluster id where known, else (title, first artist)."""
-    if track.get("cluster_id"):
-        return f"c:{track['cluster_id']}"
-    artists = track.get("artists") or [""]
-    return f"t:{_norm(track.get('title', ''))}|{_norm(artists[0])}"
-
-
-def metrics(ranked_keys: list[str], gold: set[str]) -> dict[str, float]:
-    """Binary-relevance metrics of one ranked list (deduplicated, first occurrence kept)."""
-    seen, ranked = set(), []
-    for k in ranked_keys:
-        if k not in seen:
-            seen.add(k)
-            ranked.append(k)
-    dcg = sum(1 / math.log2(i + 2) for i, k in enumerate(ranked[:20]) if k in gold)
-    idcg = sum(1 / math.log2(i + 2) for i in range(min(len(gold), 20)))
-    return {
-        "hit@20": float(any(k in gold for k in ranked[:20])),
-        "hit@100": float(any(k in gold for k in ranked[:100])),
-        "recall@50": len(gold & set(ranked[:50])) / len(gold),
-        "ndcg@20": dcg / idcg if idcg else 0.0,
-    }
-
-
-def load_cases(path: Path, catalog_meta: dict[str, dict], limit: int | None = None) -> list[tuple[str, str, set[str]]]:
-    """(dialog id, first-turn prompt, gold keys); dialogs with an empty goal are skipped.
-    Gold tracks are keyed from the catalog (which knows cluster ids), else the dialog's own metadata."""
-    cases = []
-    with path.open() as f:
-        for line in f:
-            d = json.loads(line)
-            own = {tid: {"title": t.get("track_titles", tid), "artists": t.get("track_artists") or [""]}
-                   for tid, t in (d.get("tracks") or {}).items()}
-            gold = {track_key(catalog_meta.get(tid) or own.get(tid) or {"title": tid})
-                    for tid in d.get("goal_playlist") or []}
-            prompt = (d.get("turns") or [{}])[0].get("user_query", "").strip()
-            if gold and prompt:
-                cases.append((d["id"], prompt, gold))
-            if limit and len(cases) >= limit:
-                break
-    return cases
-
-
-async def evaluate(pipeline: Pipeline, cases, catalog_meta: dict[str, dict], concurrency: int = 32) -> dict:
+async def evaluate(pipeline: Pipeline, cases: list[EvalDialog], keys: dict[str, str], concurrency: int = 32) -> dict:
     sem = asyncio.Semaphore(concurrency)
     sources: Counter = Counter()
     per_case = []
 
-    async def one(cid, prompt, gold):
+    async def one(d: EvalDialog):
         async with sem:
-            resp = await pipeline.playlist(PlaylistRequest(prompt=prompt, length=100), RequestContext())
+            resp = await pipeline.playlist(PlaylistRequest(prompt=d.prompt[:MAX_PROMPT_CHARS], length=100),
+                                           RequestContext())
         sources[resp.intent.source.value] += 1
-        keys = [track_key(catalog_meta.get(t.track_id, {"title": t.title, "artists": t.artists}))
-                for t in resp.tracks]
-        per_case.append({"id": cid, **metrics(keys, gold)})
+        got = [keys.get(t.track_id, f"id:{t.track_id}") for t in resp.tracks]
+        per_case.append({"id": d.id, **dialog_metrics(got, d.gold_keys)})
 
     t0 = time.monotonic()
-    await asyncio.gather(*(one(*c) for c in cases))
+    await asyncio.gather(*(one(d) for d in cases))
     n = len(per_case)
     summary = {m: round(sum(c[m] for c in per_case) / n, 4) for m in METRICS}
     return {"n": n, **summary, "sources": dict(sources), "seconds": round(time.monotonic() - t0, 1)}
@@ -112,9 +70,9 @@ def markdown(results: dict[str, dict]) -> str:
 async def compare(config: AppConfig, dialogs: Path, limit: int | None, backends: list[str]) -> dict[str, dict]:
     base = InProcessStages.from_config(config.model_copy(update={
         "intent": config.intent.model_copy(update={"backend": "fallback"})}))
-    catalog_meta = {t.track_id: {"title": t.title, "artists": t.artists, "cluster_id": t.cluster_id}
-                    for t in base.retriever.catalog.tracks}
-    cases = load_cases(dialogs, catalog_meta, limit)
+    catalog = base.retriever.catalog
+    cases = load_cases(dialogs, catalog, limit)
+    keys = track_keys(catalog)
     results = {}
     for name in backends:
         service: IntentService = base.intent_service
@@ -125,7 +83,7 @@ async def compare(config: AppConfig, dialogs: Path, limit: int | None, backends:
             await wait_backend_ready(service)
         try:
             stages = InProcessStages(service, base.retriever, base.ranker)
-            results[name] = await evaluate(Pipeline(stages, config), cases, catalog_meta)
+            results[name] = await evaluate(Pipeline(stages, config), cases, keys)
             results[name]["versions"] = service._versions()
             results[name]["fallbacks"] = dict(service.fallbacks)
         finally:

@@ -20,7 +20,7 @@ from pathlib import Path
 from serving.config import load_config
 from serving.intent.backend import IntentOutputError
 from serving.intent.embedded_model import resolve_model_dir
-from serving.intent.llm_cli import convert_with_progress
+from serving.tools.llm_cli import convert_with_progress
 from serving.intent.llm_schema import parse_intent
 from serving.intent.vllm_backend import VLLMBackend
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from serving.bench.loadgen import run_load
-from serving.bench.report import table
+from serving.tools.bench.loadgen import run_load
+from serving.tools.bench.report import table
 
 
 def _start(config_path: str, port: int, timeout_s: float = 900) -> tuple[subprocess.Popen, float]:

@@ -6,8 +6,8 @@ import asyncio
 import threading
 import time
 
-from serving.bench.loadgen import run_load
-from serving.bench.report import table
+from serving.tools.bench.loadgen import run_load
+from serving.tools.bench.report import table
 
 
 def concurrency_sweep(url: str, prompts: list[str], levels: list[int], per_level: int) -> dict:

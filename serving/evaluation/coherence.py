@@ -1,0 +1,150 @@
+"""Coherence beyond CPCD: how many of a playlist's top tracks are off the asked-for genre.
+
+The yardstick is an EVALUATION-ONLY, hand-labelled table (artist -> genre families,
+`data/artist_families.csv`, see `data/README.md`) and a set of listener prompts, each
+with the families a listener would accept (`data/coherence_prompts.jsonl`). Nothing on
+the serving path may read either file (a unit test checks it): the product learns
+genres from data through the enrichment pipeline, and this table only grades it.
+
+off-genre rate@20 = among the top-20 tracks whose lead artist is labelled, the share
+whose families share nothing with the prompt's accepted families (an artist the prompt
+excludes, "like X but not X", counts as off). Unlabelled artists are not counted;
+coverage says how many were. Karaoke / "originally performed by" versions are reported
+on their own (karaoke@20): they are off-intent whatever their genre.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+DATA = "data"
+LABELS_FILE = "artist_families.csv"
+PROMPTS_FILE = "coherence_prompts.jsonl"
+_KARAOKE = re.compile(r"karaoke|originally performed|made popular by|in the style of|tribute to|backing track", re.I)
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"[^\w\s&]", " ", s.lower())).strip()
+
+
+def _data_path(name: str) -> Path:
+    return Path(str(resources.files("serving.evaluation") / DATA / name))
+
+
+@dataclass(frozen=True)
+class CoherencePrompt:
+    id: str
+    kind: str  # genre | era | similar | language | activity
+    prompt: str
+    families: frozenset[str]
+    not_artists: frozenset[str] = frozenset()  # normalised
+
+
+def load_labels(path: str | Path | None = None) -> dict[str, frozenset[str]]:
+    p = Path(path) if path else _data_path(LABELS_FILE)
+    with p.open(encoding="utf-8", newline="") as f:
+        return {_norm(r["artist"]): frozenset(x.strip() for x in r["families"].split("|") if x.strip())
+                for r in csv.DictReader(f)}
+
+
+def load_prompts(path: str | Path | None = None) -> list[CoherencePrompt]:
+    p = Path(path) if path else _data_path(PROMPTS_FILE)
+    out = []
+    for line in p.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            d = json.loads(line)
+            out.append(CoherencePrompt(d["id"], d["kind"], d["prompt"], frozenset(d["families"]),
+                                       frozenset(_norm(a) for a in d.get("not_artists", []))))
+    return out
+
+
+@dataclass
+class PromptScore:
+    id: str
+    kind: str
+    prompt: str
+    shown: int
+    labelled: int
+    off: int
+    karaoke: int
+    off_examples: list[str] = field(default_factory=list)
+
+    @property
+    def off_rate(self) -> float | None:
+        return self.off / self.labelled if self.labelled else None
+
+
+def score_playlist(p: CoherencePrompt, tracks: list, labels: dict[str, frozenset[str]], k: int = 20) -> PromptScore:
+    """`tracks`: objects with `title`, `artists` and `album` (RankedTrack or Track), in served order."""
+    top = tracks[:k]
+    labelled = off = karaoke = 0
+    examples = []
+    for t in top:
+        text = f"{t.title} {t.album or ''} {' '.join(t.artists)}"
+        if _KARAOKE.search(text):
+            karaoke += 1
+        lead = _norm(t.artists[0]) if t.artists else ""
+        fams = labels.get(lead)
+        banned = any(_norm(a) in p.not_artists for a in t.artists)
+        if fams is None and not banned:
+            continue
+        labelled += 1
+        if banned or not (fams & p.families):
+            off += 1
+            examples.append(f"{t.title} - {t.artists[0]}")
+    return PromptScore(p.id, p.kind, p.prompt, len(top), labelled, off, karaoke, examples)
+
+
+@dataclass
+class CoherenceResult:
+    name: str
+    rows: list[PromptScore]
+
+    def summary(self) -> dict[str, float]:
+        lab = sum(r.labelled for r in self.rows)
+        shown = sum(r.shown for r in self.rows)
+        rates = [r.off_rate for r in self.rows if r.off_rate is not None]
+        out = {
+            "off_genre@20": round(sum(r.off for r in self.rows) / lab, 4) if lab else 0.0,
+            "off_genre@20_macro": round(sum(rates) / len(rates), 4) if rates else 0.0,
+            "karaoke@20": round(sum(r.karaoke for r in self.rows) / shown, 4) if shown else 0.0,
+            "coverage": round(lab / shown, 4) if shown else 0.0,
+            "prompts": len(self.rows),
+        }
+        for kind in sorted({r.kind for r in self.rows}):
+            rs = [r for r in self.rows if r.kind == kind]
+            lk = sum(r.labelled for r in rs)
+            out[f"off_genre@20[{kind}]"] = round(sum(r.off for r in rs) / lk, 4) if lk else 0.0
+        return out
+
+
+def markdown(results: list[CoherenceResult], per_prompt: bool = True) -> str:
+    if not results:
+        return ""
+    kinds = sorted({r.kind for r in results[0].rows})
+    lines = ["## Coherence (off-genre rate@20, evaluation-only artist labels)", "",
+             "Micro-average over labelled top-20 tracks; lower is better. karaoke@20 = share of karaoke / "
+             "'originally performed by' versions among all top-20 tracks.", "",
+             "| variant | off-genre@20 | macro | " + " | ".join(kinds) + " | karaoke@20 | coverage |",
+             "|" + "---|" * (len(kinds) + 5)]
+    for r in results:
+        s = r.summary()
+        lines.append(f"| {r.name} | {s['off_genre@20']:.3f} | {s['off_genre@20_macro']:.3f} | "
+                     + " | ".join(f"{s[f'off_genre@20[{k}]']:.3f}" for k in kinds)
+                     + f" | {s['karaoke@20']:.3f} | {s['coverage']:.2f} |")
+    if per_prompt:
+        lines += ["", "Per prompt (off / labelled of 20; examples of off-genre tracks):", "",
+                  "| prompt | " + " | ".join(r.name for r in results) + " |", "|" + "---|" * (len(results) + 1)]
+        for i, row in enumerate(results[0].rows):
+            cells = []
+            for r in results:
+                x = r.rows[i]
+                ex = "; ".join(x.off_examples[:2]).replace("|", "/")
+                cells.append(f"{x.off}/{x.labelled}" + (f" ({ex})" if ex else ""))
+            lines.append(f"| {row.prompt} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

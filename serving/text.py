@@ -1,0 +1,16 @@
+"""The one text normaliser: how artist names, tags and titles are compared everywhere (retrieval
+filters, ranking features, LLM intent clean-up, recording keys). A leaf: imports nothing of serving."""
+
+from __future__ import annotations
+
+import re
+
+_NOT_WORD_OR_AMP = re.compile(r"[^\w&]+")
+_NOT_WORD = re.compile(r"[^\w]+")
+
+
+def norm(s: str, keep_ampersand: bool = True) -> str:
+    """Lower case; every run of other characters becomes one space; ends trimmed.
+    '&' is a word by default ("Simon & Garfunkel" is not "Simon Garfunkel"); recording keys drop it,
+    because the shipped ranker priors are keyed that way."""
+    return (_NOT_WORD_OR_AMP if keep_ampersand else _NOT_WORD).sub(" ", s.lower()).strip()

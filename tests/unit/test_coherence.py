@@ -1,0 +1,66 @@
+"""The coherence yardstick: scoring by hand, and the rule that the product never reads its labels."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from serving.evaluation.coherence import CoherencePrompt, CoherenceResult, load_labels, load_prompts, score_playlist
+from serving.schemas import Track
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _t(title, artist, album=None):
+    return Track(track_id=title, title=title, artists=[artist], album=album)
+
+
+def test_packaged_set_is_big_enough():
+    labels, prompts = load_labels(), load_prompts()
+    assert len(labels) >= 200 and len(prompts) >= 60
+    assert {p.kind for p in prompts} == {"genre", "era", "similar", "language", "activity"}
+    assert labels["metallica"] == {"metal"}
+
+
+def test_score_counts_only_labelled_and_flags_excluded_artist():
+    labels = {"metallica": frozenset({"metal"}), "whitney houston": frozenset({"pop", "r&b"}),
+              "radiohead": frozenset({"rock"})}
+    p = CoherencePrompt("x", "genre", "metal", frozenset({"metal"}), frozenset({"radiohead"}))
+    tracks = [_t("One", "Metallica"), _t("I Will Always Love You", "Whitney Houston"), _t("Creep", "Radiohead"),
+              _t("Unknown", "Nobody Knows"), _t("Enter Sandman (Karaoke Version)", "Party Tyme Karaoke")]
+    s = score_playlist(p, tracks, labels)
+    assert (s.shown, s.labelled, s.off, s.karaoke) == (5, 3, 2, 1)
+    assert s.off_rate == pytest.approx(2 / 3)
+    summary = CoherenceResult("v", [s]).summary()
+    assert summary["off_genre@20"] == pytest.approx(0.6667, abs=1e-4) and summary["coverage"] == 0.6
+
+
+def _runtime_modules():
+    """Every serving module outside the evaluation tooling and the CLI that drives it."""
+    for p in sorted((ROOT / "serving").rglob("*.py")):
+        rel = p.relative_to(ROOT / "serving").parts
+        if rel[0] in ("evaluation", "bench") or rel == ("cli.py",):
+            continue
+        yield p
+
+
+def test_no_runtime_module_imports_or_opens_the_labels():
+    for p in _runtime_modules():
+        src = p.read_text()
+        assert "artist_families" not in src and "coherence_prompts" not in src, p
+        for node in ast.walk(ast.parse(src)):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert not node.module.startswith("serving.evaluation"), f"{p} imports {node.module}"
+            if isinstance(node, ast.Import):
+                assert not any(a.name.startswith("serving.evaluation") for a in node.names), p
+
+
+def test_building_the_app_does_not_load_the_coherence_module():
+    code = ("import sys, serving.app, serving.pipeline, serving.server; "
+            "bad=[m for m in sys.modules if m.startswith('serving.evaluation')]; print(bad); sys.exit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
