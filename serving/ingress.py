@@ -7,12 +7,14 @@ in its own module, where string annotations would not resolve."""
 import logging
 import time
 import uuid
+from typing import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from serving import __version__, telemetry
+from serving.admission import Admission
 from serving.config import AppConfig
 from serving.errors import StageUnavailable
 from serving.http_errors import install_error_handlers
@@ -104,7 +106,10 @@ def _assignment(experiments: ExperimentRuntime, request: Request, user_id):
 class IngressCore:
     """Route logic, free of Serve decorators; the deployment class adds the routes."""
 
-    def __init__(self, stages: Stages, config: AppConfig, sink: OutcomeSink | None = None, meter: ArmMeter | None = None):
+    def __init__(self, stages: Stages, config: AppConfig, sink: OutcomeSink | None = None, meter: ArmMeter | None = None,
+                 batch: Callable | None = None):
+        """`batch` turns an async function of a list into an async function of one item (Ray
+        Serve's @serve.batch with AppConfig.batching, given by app.py); None = no batching."""
         if sink is None or meter is None:  # one process, no Serve: keep the outcomes here
             from serving.experiments.runtime import LocalArmMeter
             from serving.experiments.sinks import LocalOutcomeSink
@@ -115,16 +120,42 @@ class IngressCore:
         # The admin token is read once here, never per request.
         admin = AdminAuth.from_env(config.security.admin_token_env)
         self.experiments = ExperimentRuntime(config, sink, meter, admin)
+        self.admission = Admission(config.admission)
+        self._submit = batch(self._run_batch) if batch is not None else self._run_one
+
+    async def _run_one(self, item):
+        return (await self._run_batch([item]))[0]
+
+    async def _run_batch(self, items: list) -> list:
+        """(kind, body, ctx) items -> response or exception each; the pipeline groups by arm and
+        calls each stage once per group."""
+        out: list = [None] * len(items)
+        for kind, run in (("playlist", self.pipeline.playlist_batch), ("search", self.pipeline.search_batch)):
+            idx = [i for i, it in enumerate(items) if it[0] == kind]
+            if idx:
+                for i, r in zip(idx, await run([items[i][1] for i in idx], [items[i][2] for i in idx])):
+                    out[i] = r
+        return out
+
+    async def _answer(self, kind: str, body, ctx: RequestContext):
+        r = await self._submit((kind, body, ctx))
+        if isinstance(r, BaseException):
+            raise r
+        return r
 
     def reconfigure(self, user_config) -> None:
         self.experiments.reconfigure(user_config)
 
     async def create_playlist(self, body: PlaylistRequest, request: Request) -> PlaylistResponse:
+        with self.admission.admit():
+            return await self._create_playlist(body, request)
+
+    async def _create_playlist(self, body: PlaylistRequest, request: Request) -> PlaylistResponse:
         a = _assignment(self.experiments, request, body.user_id)
         t0 = time.perf_counter()
         with telemetry.request("playlist", a.ctx, request.headers) as scope:
             try:
-                resp = await self.pipeline.playlist(body, scope.ctx)
+                resp = await self._answer("playlist", body, scope.ctx)
             except Exception:
                 self.experiments.failed(a, (time.perf_counter() - t0) * 1000)
                 raise
@@ -141,12 +172,13 @@ class IngressCore:
         return resp
 
     async def search(self, body: SearchRequest, request: Request) -> SearchResponse:
-        ctx = _assignment(self.experiments, request, body.user_id).ctx
-        with telemetry.request("search", ctx, request.headers) as scope:
-            response = await self.pipeline.search(body, scope.ctx)
-            scope.versions(response.versions)
-            scope.set(tracks=len(response.results))
-        return response
+        with self.admission.admit():
+            ctx = _assignment(self.experiments, request, body.user_id).ctx
+            with telemetry.request("search", ctx, request.headers) as scope:
+                response = await self._answer("search", body, scope.ctx)
+                scope.versions(response.versions)
+                scope.set(tracks=len(response.results))
+            return response
 
     async def feedback(self, body: FeedbackRequest) -> FeedbackResponse:
         res = await self.experiments.feedback(body.playlist_id, body.track_id, body.event)
@@ -162,15 +194,17 @@ class IngressCore:
         return JSONResponse({"ready": ok, "detail": why}, status_code=200 if ok else 503)
 
 
-def ingress_class(api: FastAPI, ingress_decorator) -> type:
-    """Bind the routes to a class; `ingress_decorator` is serve.ingress(api) (app.py owns Ray)."""
+def ingress_class(api: FastAPI, ingress_decorator, batch: Callable | None = None) -> type:
+    """Bind the routes to a class; `ingress_decorator` is serve.ingress(api) and `batch` the
+    configured @serve.batch (app.py owns Ray)."""
 
     class Ingress(IngressCore):
         def __init__(self, intent, retriever, ranker, config: AppConfig, outcomes=None):
             from serving.experiments.metrics import RayArmMeter
             from serving.experiments.sinks import HandleOutcomeSink
 
-            super().__init__(HandleStages(intent, retriever, ranker), config, HandleOutcomeSink(outcomes), RayArmMeter())
+            super().__init__(HandleStages(intent, retriever, ranker), config, HandleOutcomeSink(outcomes), RayArmMeter(),
+                             batch=batch)
 
         @api.post("/v1/playlists", response_model=PlaylistResponse, summary="Prompt -> ranked, sequenced playlist")
         async def playlists(self, body: PlaylistRequest, request: Request) -> PlaylistResponse:
