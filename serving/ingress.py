@@ -129,6 +129,10 @@ class IngressCore:
     async def _run_batch(self, items: list) -> list:
         """(kind, body, ctx) items -> response or exception each; the pipeline groups by arm and
         calls each stage once per group."""
+        with telemetry.attached(items[0][2] if items else None):
+            return await self._run_kinds(items)
+
+    async def _run_kinds(self, items: list) -> list:
         out: list = [None] * len(items)
         for kind, run in (("playlist", self.pipeline.playlist_batch), ("search", self.pipeline.search_batch)):
             idx = [i for i, it in enumerate(items) if it[0] == kind]
