@@ -14,6 +14,7 @@ from serving.intent.backend import IntentBackend
 from serving.intent.fallback import FastParser
 from serving.intent.faults import FaultConfig, FaultInjectingBackend
 from serving.intent.metrics import IntentMetrics
+from serving.metrics import BatchStats
 from serving.intent.service import IntentResult, IntentService
 from serving.retrieval.embedder import Embedder, make_embedder
 from serving.schemas import RequestContext
@@ -67,6 +68,7 @@ class IntentModelDeployment:
                 )
         self._backend = self._service.backend
         self._metrics = IntentMetrics.create()
+        self._batches = BatchStats()
         # The query vector must come from the arm's retrieval embedder: one model per distinct
         # embedder config, the parser's own for the default.
         self._embedders: dict[str, Embedder] = {}
@@ -92,6 +94,7 @@ class IntentModelDeployment:
 
     async def parse_batch(self, prompts: list[str], ctxs: list[RequestContext]) -> list[IntentResult]:
         """One arm's batch (the Ingress groups by arm): intents plus one query vector each."""
+        self._batches.record("intent", len(prompts))
         comps = components_from_ctx(ctxs[0]) if ctxs else None
         cfg = arm_app_config(self._config, comps)
         service = self._services.get(intent_key(cfg)) if comps else self._service
@@ -107,6 +110,9 @@ class IntentModelDeployment:
         for result in results:
             self._metrics.record(result)
         return results
+
+    def batch_stats(self) -> dict[str, int]:
+        return self._batches.snapshot()
 
     def stats(self) -> dict:
         """Fallback counts by reason, and whether the LLM backend is up."""

@@ -14,6 +14,7 @@ from serving.catalog.loader import load_catalog
 from serving.config import AppConfig
 from serving.experiments.components import all_arm_components, arm_app_config, components_from_ctx
 from serving.intent.model import Intent
+from serving.metrics import BatchStats
 from serving.ranking.base import Ranker, RankItem
 from serving.ranking.ltr import ArtifactError
 from serving.ranking.registry import make_ranker
@@ -27,6 +28,7 @@ class RankerDeployment:
         self._config = config
         self._catalog = load_catalog(config.catalog.path)
         self._rankers: dict[str, Ranker] = {}
+        self._batches = BatchStats()
         for comps in all_arm_components(config):
             self._get(arm_app_config(config, comps))
 
@@ -39,6 +41,9 @@ class RankerDeployment:
                                                  embedder_version=embedder_version(cfg.retrieval.embedder))
         return self._rankers[version]
 
+    def batch_stats(self) -> dict[str, int]:
+        return self._batches.snapshot()
+
     def rank(
         self, intent: Intent, retrieval: RetrievalResult, length: int, mode: Mode, ctx: RequestContext
     ) -> RankResult:
@@ -46,6 +51,7 @@ class RankerDeployment:
 
     def rank_batch(self, items: list[StageItem], retrievals: list[RetrievalResult]) -> list[RankResult]:
         """One arm's batch: vectorised features and one model predict for all of it."""
+        self._batches.record("ranking", len(items))
         ranker = self._get(arm_app_config(self._config, components_from_ctx(items[0].ctx) if items else None))
         with ExitStack() as stack:
             scopes = [stack.enter_context(telemetry.stage("ranking", it.ctx, candidates=len(r.candidates),

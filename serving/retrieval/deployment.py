@@ -20,6 +20,7 @@ from serving.config import AppConfig
 from serving.errors import NotReady
 from serving.experiments.components import all_arm_components, arm_app_config, components_from_ctx, retrieval_key
 from serving.intent.model import Intent
+from serving.metrics import BatchStats
 from serving.retrieval.embedder import make_embedder
 from serving.retrieval.index import load_or_build
 from serving.retrieval.retriever import Retriever
@@ -51,6 +52,7 @@ class RetrieverDeployment:
         self._error: str | None = None
         self._loaded = threading.Event()
         self._started = time.monotonic()
+        self._batches = BatchStats()
         threading.Thread(target=self._load, name="index-loader", daemon=True).start()
 
     def _load(self) -> None:
@@ -86,6 +88,9 @@ class RetrieverDeployment:
             raise NotReady(f"retriever unavailable: {self._error}", retry_after_s=30)
         return self._retriever
 
+    def batch_stats(self) -> dict[str, int]:
+        return self._batches.snapshot()
+
     async def artist_names(self) -> list[str]:
         return (await self._get()).artist_names()
 
@@ -94,6 +99,7 @@ class RetrieverDeployment:
 
     async def search_batch(self, items: list[StageItem]) -> list[RetrievalResult]:
         """One arm's batch: one FAISS search and one BM25 call over all its query vectors."""
+        self._batches.record("retrieval", len(items))
         with ExitStack() as stack:
             scopes = [stack.enter_context(telemetry.stage("retrieval", it.ctx, k=it.k, batch=len(items)))
                       for it in items]
