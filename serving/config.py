@@ -94,6 +94,9 @@ class EmbedderConfig(Frozen):
     model: str = Field(default="all-MiniLM-L6-v2", description="Name of a sentence-transformers model shipped offline.")
     batch_size: int = Field(default=128, ge=1)
     device: str = Field(default="cpu")
+    runtime: Literal["torch", "onnx"] = Field(default="torch", description="torch (sentence-transformers) or onnx (ONNX Runtime, exported locally from the same weights at first start).")
+    quantize: bool = Field(default=False, description="onnx only: dynamic int8 quantisation (faster, different vectors: its own version).")
+    onnx_cache_dir: str = Field(default="~/.cache/segue/onnx", description="Where the exported ONNX model is cached.")
 
 
 class IntentConfig(Frozen):

@@ -89,8 +89,13 @@ def _version(model: str, model_dir: Path) -> str:
 def embedder_version(config: EmbedderConfig) -> str:
     """The version make_embedder(config) would report, without loading the model (for
     components that only check which model made the vectors they are handed)."""
-    return _version(config.model, _bundled_model_dir(config.model))
+    v = _version(config.model, _bundled_model_dir(config.model))
+    return f"{v}-int8" if config.runtime == "onnx" and config.quantize else v
 
 
 def make_embedder(config: EmbedderConfig) -> Embedder:
+    if config.runtime == "onnx":
+        from serving.retrieval.onnx_embedder import OnnxEmbedder
+
+        return OnnxEmbedder(config)
     return SentenceTransformerEmbedder(config)
