@@ -8,11 +8,11 @@ A batch is split by arm, and each arm's group calls each stage once.
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
 from typing import Sequence, Union
 
 import numpy as np
 
+from serving.arm_plan import ArmPlan
 from serving.config import AppConfig
 from serving.playlist_ids import new_playlist_id
 from serving.intent.deployment import build_intent_service
@@ -22,7 +22,7 @@ from serving.ranking.registry import make_ranker
 from serving.retrieval.deployment import build_retriever
 from serving.retrieval.retriever import Retriever
 from serving.schemas import PlaylistRequest, PlaylistResponse, RequestContext, SearchRequest, SearchResponse
-from serving.stages import Mode, RankResult, Stages, StageItem, arm_key
+from serving.stages import Mode, RankResult, Stages, StageItem
 
 Request = Union[PlaylistRequest, SearchRequest]
 Response = Union[PlaylistResponse, SearchResponse]
@@ -52,9 +52,7 @@ class Pipeline:
         return await self._batch(reqs, ctxs, "search")
 
     async def _batch(self, reqs: Sequence[Request], ctxs: Sequence[RequestContext], mode: Mode) -> list:
-        groups: dict[tuple, list[int]] = defaultdict(list)
-        for i, ctx in enumerate(ctxs):
-            groups[arm_key(ctx)].append(i)
+        groups = ArmPlan.group([c.arm_key for c in ctxs])
         out: list = [None] * len(reqs)
 
         async def run(idx: list[int]) -> None:

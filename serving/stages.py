@@ -47,9 +47,6 @@ class StageItem:
     vector_embedder: str | None = None
 
 
-def arm_key(ctx: RequestContext) -> tuple:
-    """What makes two requests run on the same components: their arm's component versions."""
-    return tuple(sorted(ctx.components.items()))
 
 
 class Stages(abc.ABC):

@@ -1,18 +1,20 @@
 """The Ranker deployment: scores retrieval results into playlists, a batch at a time.
 
-Holds every ranker version the experiment's arms use side by side (rankers are
-small), and picks the one named in the batch's arm components (the Ingress groups
-batches by arm). Learned rankers use the query vector the IntentModel made: this
-replica never loads the embedding model, only checks which model made the vectors."""
+Holds every ranker version the experiment's arms use side by side (rankers are small): its
+variants are ranker objects by version, and its arm plan maps each arm key to one of them.
+Learned rankers use the query vector the IntentModel made: this replica never loads the
+embedding model, it only checks which model made the vectors it is handed."""
 
 from __future__ import annotations
 
 from contextlib import ExitStack
 
 from serving import telemetry
+from serving.arm_plan import ArmPlan
 from serving.catalog.loader import load_catalog
 from serving.config import AppConfig
-from serving.experiments.components import all_arm_components, arm_app_config, components_from_ctx
+from serving.experiments.components import all_arm_components, arm_app_config
+from serving.experiments.config import ArmComponents
 from serving.intent.model import Intent
 from serving.metrics import BatchStats
 from serving.ranking.base import Ranker, RankItem
@@ -27,13 +29,13 @@ class RankerDeployment:
     def __init__(self, config: AppConfig):
         self._config = config
         self._catalog = load_catalog(config.catalog.path)
-        self._rankers: dict[str, Ranker] = {}
+        self._rankers: dict[str, Ranker] = {}  # the variants: one object per ranker version
         self._batches = BatchStats()
-        for comps in all_arm_components(config):
-            self._get(arm_app_config(config, comps))
+        self.plan: ArmPlan[Ranker] = ArmPlan(self._resolve, all_arm_components(config))
 
-    def _get(self, cfg: AppConfig) -> Ranker:
-        # A live config may name a registered ranker no arm used at start-up: build it once.
+    def _resolve(self, comps: ArmComponents | None) -> Ranker:
+        # A live config may name a registered ranker no arm used at start-up: built once, here.
+        cfg = arm_app_config(self._config, comps)
         version = cfg.ranking.version
         if version not in self._rankers:
             self._rankers[version] = make_ranker(self._config.ranking.model_copy(update={"version": version}),
@@ -52,7 +54,7 @@ class RankerDeployment:
     def rank_batch(self, items: list[StageItem], retrievals: list[RetrievalResult]) -> list[RankResult]:
         """One arm's batch: vectorised features and one model predict for all of it."""
         self._batches.record("ranking", len(items))
-        ranker = self._get(arm_app_config(self._config, components_from_ctx(items[0].ctx) if items else None))
+        ranker = self.plan.for_arm(items[0].ctx.arm_key if items else "")
         with ExitStack() as stack:
             scopes = [stack.enter_context(telemetry.stage("ranking", it.ctx, candidates=len(r.candidates),
                                                           length=it.length, mode=it.mode, batch=len(items)))

@@ -59,7 +59,7 @@ def graph(mini_catalog_path, tmp_path_factory):
 
 
 def _ctx(arm: str, i: int) -> RequestContext:
-    return RequestContext(request_id=f"r{i}", arm=arm, components={k: v for k, v in ARMS[arm].items()})
+    return RequestContext(request_id=f"r{i}", arm=arm, arm_key=";".join(f"{k}={v}" for k, v in ARMS[arm].items()))
 
 
 def test_query_vector_is_made_once_and_carried(graph):
@@ -101,7 +101,7 @@ def test_search_and_playlists_share_a_batch(graph):
 
 def test_an_arm_group_failing_does_not_fail_the_others(graph):
     pipe, stages = graph
-    bad = RequestContext(request_id="x", arm="ghost", components={"intent_backend": "openai"})  # not loaded here
+    bad = RequestContext(request_id="x", arm="ghost", arm_key="intent_backend=openai")  # not loaded here
     out = asyncio.run(pipe.playlist_batch([PlaylistRequest(prompt="jazz"), PlaylistRequest(prompt="jazz")],
                                           [bad, _ctx("control", 3)]))
     assert isinstance(out[0], Exception) and not isinstance(out[1], Exception)
