@@ -14,17 +14,21 @@ from serving.errors import Overloaded
 
 
 class Admission:
-    def __init__(self, config: AdmissionConfig):
+    def __init__(self, config: AdmissionConfig, replica_slots: int | None = None):
+        """`replica_slots` is the Ingress's max_ongoing_requests: the bound stays one below it,
+        so the excess reaches this check (and gets its Retry-After) instead of Serve's queue."""
         self.config = config
+        self.bound = min(config.max_in_flight, replica_slots - 1) if replica_slots and replica_slots > 1 \
+            else config.max_in_flight
         self.in_flight = 0
         self.rejected = 0
 
     @contextmanager
     def admit(self) -> Iterator[None]:
         c = self.config
-        if c.enabled and self.in_flight >= c.max_in_flight:
+        if c.enabled and self.in_flight >= self.bound:
             self.rejected += 1
-            raise Overloaded(f"the service is at capacity ({c.max_in_flight} requests in flight on this replica); "
+            raise Overloaded(f"the service is at capacity ({self.bound} requests in flight on this replica); "
                              f"retry after {c.retry_after_s}s", retry_after_s=c.retry_after_s)
         self.in_flight += 1
         try:

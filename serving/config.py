@@ -190,7 +190,7 @@ class AdmissionConfig(Frozen):
     instead of queueing for seconds (per-client limits are security.rate_limit's job)."""
 
     enabled: bool = True
-    max_in_flight: int = Field(default=48, ge=1, description="Playlist/search requests in flight per Ingress replica; more get 503.")
+    max_in_flight: int = Field(default=48, ge=1, description="Playlist/search requests in flight per Ingress replica; more get 503. The effective bound is at most deployments.ingress.max_ongoing_requests - 1, so that the excess is answered here rather than queued by Serve.")
     retry_after_s: int = Field(default=1, ge=1, le=60, description="Retry-After of the 503.")
 
 

@@ -127,7 +127,7 @@ class IngressCore:
         # The admin token is read once here, never per request.
         admin = AdminAuth.from_env(config.security.admin_token_env)
         self.experiments = ExperimentRuntime(config, sink, meter, admin)
-        self.admission = Admission(config.admission)
+        self.admission = Admission(config.admission, config.deployments.ingress.max_ongoing_requests)
         self._submit = batch(self._run_batch) if batch is not None else self._run_one
 
     async def _run_one(self, item):
