@@ -23,6 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from serving.intent.model import Intent
+from serving.intent.taxonomy import TAXONOMY
 from serving.catalog.loader import Catalog
 from serving.ranking.base import Ranker, RankItem
 from serving.ranking.diversity import recording_key, select_diverse_ids, sequence
@@ -33,6 +34,7 @@ from serving.ranking.track_table import TrackTable
 from serving.ranking.vector_features import Pool, expand, features
 from serving.retrieval.embedder import Embedder
 from serving.schemas import Candidate, RankedTrack, Track
+from serving.text import norm
 
 FORMAT = 1
 
@@ -154,6 +156,10 @@ class LearnedRanker(Ranker):
         have = {t.track_id for t in tracks}
         tracks += [t for t in p.track_of.values() if t.track_id not in have]
         self._set_table(TrackTable(tracks, catalog.version if catalog is not None else "", prior_keys(p)))
+        # The parser's tags are a closed taxonomy: their match masks are made now, not on a request.
+        for tag in TAXONOMY:
+            if norm(tag.name):
+                self.table.tag_mask(norm(tag.name))
 
     def _set_table(self, table: TrackTable) -> None:
         self.table, self.prior_arrays = table, PriorArrays(self.artifact.priors, table)
@@ -239,8 +245,6 @@ class LearnedRanker(Ranker):
 
 
 def _reason_for(intent: Intent, track: Track, dense: float, lexical: float, knn: float) -> str:
-    from serving.text import norm
-
     why = []
     wanted = {norm(a) for a in intent.include_artists}
     hit = next((a for a in track.artists if norm(a) in wanted), None)
