@@ -26,6 +26,8 @@ class ConcurrencyLimiter:
         if self.share_above is None or self._total + 1 < self.share_above:
             return self.max  # this request would not fill the replica: no sharing needed
         active = len(self._in_flight) + (client not in self._in_flight)
+        if active == 1:
+            return self.max  # nobody to share with
         return max(1, min(self.max, self.share_above // active))
 
     def try_acquire(self, client: str) -> bool:

@@ -59,6 +59,8 @@ def test_under_load_each_active_client_gets_an_equal_share():
     lim.release("greedy")
     assert lim.try_acquire("greedy")  # load gone: back to the per-client maximum
     assert ConcurrencyLimiter(4).share("x") == 4
+    alone = ConcurrencyLimiter(10, share_above=4)
+    assert all(alone.try_acquire("only") for _ in range(10)) and not alone.try_acquire("only")
 
 
 def scope(headers=(), path="/v1/playlists", method="GET", query=b""):
