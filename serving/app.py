@@ -10,6 +10,7 @@ from ray import serve
 from ray.serve import Application
 
 from serving.config import AppConfig
+from serving.experiments.components import check_app
 from serving.experiments.store_deployment import OutcomeStoreDeployment
 from serving.ingress import create_api, ingress_class
 from serving.intent.deployment import IntentModelDeployment
@@ -23,6 +24,8 @@ OUTCOME_STORE_OPTIONS: dict[str, Any] = {"num_replicas": 1, "ray_actor_options":
 
 
 def build_app(config: AppConfig) -> Application:
+    # Which versions exist is known only here (parsing checks shapes): a bad arm fails the build.
+    check_app(config)
     d, log = config.deployments, config.logging
     api = create_api(config)
     # The experiment lives in the Ingress user_config so that weights change live via reconfigure().

@@ -126,5 +126,6 @@ class RequestContext:
     experiment_id: str | None = None
     trace_id: str | None = None
     trace_headers: dict[str, str] = field(default_factory=dict)
-    # The arm's component versions (e.g. {"ranker": "baseline-v2"}); empty = the app defaults.
-    components: dict[str, str] = field(default_factory=dict)
+    # The arm's key (ArmComponents.key, e.g. "ranker=baseline-v2"; "" = the app defaults): each
+    # deployment looks its components up by it in its arm plan (serving/arm_plan.py).
+    arm_key: str = ""

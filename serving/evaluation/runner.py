@@ -197,10 +197,10 @@ class Evaluator:
         if self.cv != "auto":
             return self.cv == "always"
         from serving.ranking.ltr import ArtifactError, RankerArtifact
-        from serving.ranking.registry import _artifact_root
+        from serving.ranking.registry import artifact_root
 
         try:
-            art = RankerArtifact.load(config.ranking.version, _artifact_root(config.ranking))
+            art = RankerArtifact.load(config.ranking.version, artifact_root(config.ranking))
         except ArtifactError:
             return True  # nothing shipped to use: train from these dialogs, honestly
         trained_on = set(art.meta.get("train_dialog_ids", []))

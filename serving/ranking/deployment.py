@@ -1,13 +1,16 @@
 """The Ranker deployment: scores retrieval results into a playlist.
 
 Holds every ranker version the experiment's arms use side by side (rankers are
-small), and picks the one named in the request's arm components."""
+small): its variants are ranker objects by version, and its arm plan maps each arm
+key to one of them."""
 
 from __future__ import annotations
 
 from serving import telemetry
+from serving.arm_plan import ArmPlan
 from serving.config import AppConfig
-from serving.experiments.components import all_arm_components, arm_app_config, components_from_ctx
+from serving.experiments.components import all_arm_components, arm_app_config
+from serving.experiments.config import ArmComponents
 from serving.intent.model import Intent
 from serving.ranking.base import Ranker
 from serving.ranking.registry import make_ranker
@@ -18,10 +21,9 @@ from serving.stages import Mode, RankResult, RetrievalResult
 class RankerDeployment:
     def __init__(self, config: AppConfig):
         self._config = config
-        self._rankers: dict[str, Ranker] = {}
+        self._rankers: dict[str, Ranker] = {}  # the variants: one object per ranker version
         self._embedder = None
-        for comps in all_arm_components(config):
-            self._get(arm_app_config(config, comps).ranking.version)
+        self.plan: ArmPlan[Ranker] = ArmPlan(self._resolve, all_arm_components(config))
 
     def _embedder_once(self):
         # Learned rankers embed the request to find similar past requests; one model serves
@@ -32,8 +34,9 @@ class RankerDeployment:
             self._embedder = make_embedder(self._config.retrieval.embedder)
         return self._embedder
 
-    def _get(self, version: str) -> Ranker:
-        # A live config may name a registered ranker no arm used at start-up: build it once.
+    def _resolve(self, comps: ArmComponents | None) -> Ranker:
+        # A live config may name a registered ranker no arm used at start-up: built once, here.
+        version = arm_app_config(self._config, comps).ranking.version
         if version not in self._rankers:
             self._rankers[version] = make_ranker(self._config.ranking.model_copy(update={"version": version}),
                                                  embedder=self._embedder_once)
@@ -42,7 +45,7 @@ class RankerDeployment:
     def rank(
         self, intent: Intent, retrieval: RetrievalResult, length: int, mode: Mode, ctx: RequestContext
     ) -> RankResult:
-        ranker = self._get(arm_app_config(self._config, components_from_ctx(ctx)).ranking.version)
+        ranker = self.plan.for_arm(ctx.arm_key)
         with telemetry.stage("ranking", ctx, candidates=len(retrieval.candidates), length=length, mode=mode) as scope:
             tracks = ranker.rank(intent, retrieval.candidates, length, mode)
             scope.versions({"ranker": ranker.version})

@@ -24,14 +24,14 @@ class UnknownRanker(ValueError):
 _RANKERS = ("baseline-v1", "baseline-v2", "random-v1")
 
 
-def _artifact_root(config: RankingConfig) -> Path:
+def artifact_root(config: RankingConfig) -> Path:
     from serving.ranking.ltr import shipped_artifacts_dir
 
     return Path(config.artifacts_dir).expanduser() if config.artifacts_dir else shipped_artifacts_dir()
 
 
 def available_rankers(config: RankingConfig | None = None) -> list[str]:
-    root = _artifact_root(config or RankingConfig())
+    root = artifact_root(config or RankingConfig())
     learned = sorted(p.name for p in root.iterdir() if (p / "meta.json").is_file()) if root.is_dir() else []
     return [*_RANKERS, *learned]
 
@@ -52,7 +52,7 @@ def make_ranker(config: RankingConfig, embedder: Embedder | Callable[[], Embedde
         if embedder is None:
             raise UnknownRanker(f"ranker '{config.version}' needs the retriever's embedder; pass embedder=")
         emb = embedder if isinstance(embedder, Embedder) else embedder()
-        artifact = RankerArtifact.load(config.version, _artifact_root(config))
+        artifact = RankerArtifact.load(config.version, artifact_root(config))
         return LearnedRanker(artifact, emb, max_per_artist=config.max_per_artist)
     raise UnknownRanker(
         f"ranking.version '{config.version}' is not a known ranker; available: {', '.join(available_rankers(config))}"

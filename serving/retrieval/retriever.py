@@ -6,7 +6,6 @@ deployment is a thin adapter around it.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 
 import numpy as np
@@ -15,9 +14,10 @@ from serving.catalog.loader import Catalog
 from serving.config import HybridConfig
 from serving.intent.model import Intent
 from serving.retrieval.embedder import Embedder
+from serving.retrieval.filters import passes_filters
 from serving.retrieval.index import VectorIndex
 from serving.retrieval.lexical import LexicalIndex, fuse_rrf, fuse_weighted, normalise
-from serving.schemas import Candidate, Track
+from serving.schemas import Candidate
 from serving.text import norm
 
 
@@ -77,7 +77,7 @@ class Retriever:
             s, ids = self.index.search(q, fetch)
             for score, i in zip(s.tolist(), ids.tolist()):
                 scores.setdefault(int(i), float(score))
-            kept = [i for i in scores if self._passes(intent, self.catalog.tracks[i])]
+            kept = [i for i in scores if passes_filters(intent, self.catalog.tracks[i])]
             if len(kept) >= k or fetch >= self.index.index.ntotal:
                 break
             fetch = min(fetch * 4, self.index.index.ntotal)  # filters ate too much: widen the net
@@ -97,7 +97,7 @@ class Retriever:
         pool = list(dict.fromkeys(kept))
         have = set(pool)
         for i in hits.tolist():
-            if i not in have and self._passes(intent, self.catalog.tracks[i]):
+            if i not in have and passes_filters(intent, self.catalog.tracks[i]):
                 scores[i] = float(self.index.vectors[i] @ q)
                 pool.append(i)
                 have.add(i)
@@ -117,18 +117,3 @@ class Retriever:
                       lexical_score=float(lex[ids[j]]), retrieval_rank=r)
             for r, j in enumerate(order.tolist())
         ]
-
-    @staticmethod
-    def _passes(intent: Intent, t: Track) -> bool:
-        if intent.exclude_artists:
-            artists = {norm(a) for a in t.artists}
-            if any(norm(x) in artists for x in intent.exclude_artists):
-                return False
-        if intent.exclude_terms:
-            text = norm(f"{t.title} {t.album or ''} {' '.join(t.tags)}")
-            if any(re.search(rf"\b{re.escape(norm(x))}", text) for x in intent.exclude_terms if norm(x)):
-                return False
-        if intent.era and t.year is not None:  # unknown years pass: the catalog may not know them
-            if not intent.era.start <= t.year <= intent.era.end:
-                return False
-        return True
