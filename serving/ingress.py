@@ -96,7 +96,8 @@ def create_api(config: AppConfig) -> FastAPI:
                            expose_headers=["x-request-id", "x-trace-id", "traceresponse", "retry-after"])
     api.add_middleware(IngressGuard, max_body_bytes=sec.max_body_bytes, limiter=limiter,
                        identity=ClientIdentity(sec.trust_forwarded_for, sec.trusted_proxies),
-                       concurrency=ConcurrencyLimiter(sec.rate_limit.max_in_flight_per_client)
+                       concurrency=ConcurrencyLimiter(sec.rate_limit.max_in_flight_per_client,
+                                                      sec.rate_limit.fair_share_above)
                        if sec.rate_limit.enabled else None)
     # Outermost, so the guard's own 413/429 replies carry the trace id too.
     api.add_middleware(telemetry.TraceHeaders)
