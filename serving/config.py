@@ -139,6 +139,10 @@ class RateLimitConfig(Frozen):
     max_in_flight_per_client: int = Field(
         default=4, ge=1, description="Requests one client may have in flight at once, per Ingress replica; more get "
         "429. Keeps a few long requests of one client from taking the capacity of everyone else.")
+    fair_share_above: int | None = Field(
+        default=4, ge=1, description="Once an Ingress replica has this many requests in flight, each active "
+        "client is held to an equal share of them (a client over its share gets 429; one with nothing in flight "
+        "is always let in). None = only max_in_flight_per_client.")
 
 
 class SecurityConfig(Frozen):

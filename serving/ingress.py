@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from serving import __version__, telemetry
 from serving.admission import Admission
 from serving.config import AppConfig
+from serving.console.routes import add_console_routes
 from serving.errors import StageUnavailable
 from serving.http_errors import install_error_handlers
 from serving.metrics import record_feedback
@@ -87,6 +88,7 @@ def create_api(config: AppConfig) -> FastAPI:
         **telemetry.fastapi_options(),
     )
     install_error_handlers(api)
+    add_console_routes(api)
     sec = config.security
     limiter = None
     if sec.rate_limit.enabled:
@@ -97,7 +99,8 @@ def create_api(config: AppConfig) -> FastAPI:
                            expose_headers=["x-request-id", "x-trace-id", "traceresponse", "retry-after"])
     api.add_middleware(IngressGuard, max_body_bytes=sec.max_body_bytes, limiter=limiter,
                        identity=ClientIdentity(sec.trust_forwarded_for, sec.trusted_proxies),
-                       concurrency=ConcurrencyLimiter(sec.rate_limit.max_in_flight_per_client)
+                       concurrency=ConcurrencyLimiter(sec.rate_limit.max_in_flight_per_client,
+                                                      sec.rate_limit.fair_share_above)
                        if sec.rate_limit.enabled else None)
     # Outermost, so the guard's own 413/429 replies carry the trace id too.
     api.add_middleware(telemetry.TraceHeaders)
@@ -201,6 +204,11 @@ class IngressCore:
     async def experiment_summary(self, experiment_id: str) -> dict:
         return await self.experiments.summary(experiment_id)
 
+    def console_config(self) -> dict:
+        """What the console pages need to know; never a secret (the admin token is typed by the user)."""
+        return {"version": __version__, "trace_ui_url": self.config.telemetry.trace_ui_url,
+                "experiment": self.experiments.describe()}
+
     async def readyz(self) -> JSONResponse:
         ok, why = await self.pipeline.stages.ready()
         return JSONResponse({"ready": ok, "detail": why}, status_code=200 if ok else 503)
@@ -238,6 +246,10 @@ def ingress_class(api: FastAPI, ingress_decorator, batch: Callable | None = None
                                             description="An experiment id from the config, e.g. ranker-canary"),
         ) -> dict:
             return await self.experiment_summary(experiment_id)
+
+        @api.get("/ui/config.json", include_in_schema=False)
+        async def console_config_route(self) -> dict:
+            return self.console_config()
 
         @api.get("/healthz", summary="Liveness: the ingress answers")
         async def healthz(self) -> dict:

@@ -319,20 +319,21 @@ class _NoRanker(Ranker):
 
 def run_remote(url: str, dialogs: list[EvalDialog], catalog: Catalog, length: int = 100, n_boot: int = 1000,
                progress: bool = True, timeout_s: float = 30.0, transport=None) -> VariantResult:
-    """The same metrics against a running Segue server (POST /v1/playlists)."""
-    import httpx
+    """The same metrics against a running Segue server (POST /v1/playlists, typed client)."""
     from tqdm import tqdm
+
+    from serving.client import SegueAPIError, SegueClient
 
     keys = track_keys(catalog)
     t0 = time.perf_counter()
     rows, ids, ranked = [], [], {}
-    with httpx.Client(base_url=url.rstrip("/"), timeout=timeout_s, transport=transport) as client:
+    with SegueClient(url, timeout_s=timeout_s, transport=transport) as client:
         for d in tqdm(dialogs, desc=url, unit="dialog", disable=not progress, leave=False):
-            r = client.post("/v1/playlists", json={"prompt": d.prompt[:MAX_PROMPT_CHARS], "length": length,
-                                                   "user_id": f"eval-{d.id}"})
-            if r.status_code != 200:
-                raise RuntimeError(f"{url} answered {r.status_code} for dialog {d.id}: {r.text[:300]}")
-            ranked[d.id] = [t["track_id"] for t in r.json()["tracks"]]
+            try:
+                p = client.playlist(d.prompt[:MAX_PROMPT_CHARS], length=length, user_id=f"eval-{d.id}")
+            except SegueAPIError as e:
+                raise RuntimeError(f"{url} answered {e.status} for dialog {d.id}: {e.message}") from e
+            ranked[d.id] = [t.track_id for t in p.tracks]
             got = [keys.get(t, f"id:{t}") for t in ranked[d.id]]
             rows.append(dialog_metrics(got, d.gold_keys))
             ids.append(d.id)
