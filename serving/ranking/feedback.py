@@ -98,8 +98,11 @@ class FeedbackRanking:
         self.version = ranker.version
 
     def rank(self, intent: Intent, candidates: list[Candidate], length: int, feedback: Feedback | None,
-             max_per_artist: int, mode: str = "playlist") -> list[RankedTrack]:
+             max_per_artist: int, mode: str = "playlist", query_vector=None) -> list[RankedTrack]:
+        """`query_vector`: the request's embedding, for learned rankers (they have no embedder when served)."""
         if not feedback:
+            if hasattr(self.ranker, "score_pool"):
+                return self.ranker.rank(intent, candidates, length, mode, query_vector=query_vector)
             return self.ranker.rank(intent, candidates, length, mode)
         w = self.weights
         by_id = {c.track.track_id: c for c in candidates}
@@ -121,7 +124,7 @@ class FeedbackRanking:
             if t is not None and k not in have and passes_filters(intent, t):
                 have.add(k)
                 extra.append(Candidate(track=t, dense_score=0.0, retrieval_rank=-1))
-        pool, raw, reason_of = self._base(intent, candidates + extra)
+        pool, raw, reason_of = self._base(intent, candidates + extra, query_vector)
         if not pool:
             return []
         s = _z(raw)
@@ -154,10 +157,10 @@ class FeedbackRanking:
                 for sc, c in ordered]
         return head + tail
 
-    def _base(self, intent: Intent, pool: list[Candidate]):
+    def _base(self, intent: Intent, pool: list[Candidate], query_vector=None):
         """The wrapped ranker's scores over the pool (a learned ranker also borrows from its priors)."""
         if hasattr(self.ranker, "score_pool"):
-            cands, raw, reason_of = self.ranker.score_pool(intent, pool)
+            cands, raw, reason_of = self.ranker.score_pool(intent, pool, query_vector)
             return cands, np.asarray(raw, dtype=np.float64), reason_of
         base = self.ranker.rank(intent, pool, len(pool), mode="search")
         by_id = {c.track.track_id: c for c in pool}

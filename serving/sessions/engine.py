@@ -16,7 +16,7 @@ from serving.intent.edits import EditResult
 from serving.intent.service import IntentResult
 from serving.schemas import Feedback, RankedTrack, RequestContext
 from serving.sessions.state import DialogState, TurnRecord
-from serving.stages import Stages
+from serving.stages import StageItem, Stages
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,8 @@ class SessionEngine:
         ir = await self.stages.intent(prompt, ctx)
         if not length_explicit and ir.intent.length is not None:
             length = ir.intent.length
-        rr = await self.stages.retrieve_and_rank(ir.intent, self._k(length), length, "playlist", ctx)
+        item = StageItem(ir.intent, self._k(length), length, "playlist", ctx, ir.query_vector, ir.vector_embedder)
+        rr = (await self.stages.retrieve_and_rank_batch([item]))[0]
         now = self.clock()
         ids = [t.track_id for t in rr.tracks]
         state = DialogState(
@@ -82,8 +83,8 @@ class SessionEngine:
             if ed.anchors:  # "something like <track>": the named track counts as liked
                 liked_all = _add(liked_all, [t for t in ed.anchors if t not in disliked_all])
         feedback = Feedback(liked=tuple(liked_all), disliked=tuple(disliked_all), keep=tuple(kept))
-        rr = await self.stages.retrieve_and_rank(intent, self._k(length + len(feedback.pinned)), length,
-                                                 "playlist", ctx, feedback)
+        rr = await self.stages.retrieve_and_rank_feedback(intent, self._k(length + len(feedback.pinned)), length,
+                                                          ctx, feedback)
         now = self.clock()
         ids = [t.track_id for t in rr.tracks]
         turn = TurnRecord(turn=len(state.turns), message=message, liked=list(liked), disliked=list(disliked),
