@@ -76,14 +76,13 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end }}
 
-{{/* Secret and key holding the admin token; fails with the fix when neither source is given. */}}
+{{/* Secret holding the admin token: an existing one, or the chart's (from adminToken.value,
+or generated once and kept across upgrades). */}}
 {{- define "segue.adminSecretName" -}}
 {{- if .Values.adminToken.existingSecret }}
 {{- .Values.adminToken.existingSecret }}
-{{- else if .Values.adminToken.value }}
-{{- include "segue.componentName" (list . "admin") }}
 {{- else }}
-{{- fail "adminToken: an admin token is required and there is no default. Create a Secret (kubectl create secret generic segue-admin --from-literal=token=$(openssl rand -hex 32)) and set adminToken.existingSecret=segue-admin, or set adminToken.value" }}
+{{- include "segue.componentName" (list . "admin") }}
 {{- end }}
 {{- end }}
 
