@@ -2,7 +2,10 @@
 (a pseudo-terminal: the line discipline sends SIGINT to the whole foreground process group),
 SIGINT to the process group of a job started in the background by a non-interactive shell
 (which inherits SIGINT ignored), and SIGTERM. Each time Serve, Ray, their agents and every
-other process the server started are gone within 10 s."""
+other process the server started are gone within 10 s.
+
+The runs share one SQLite store (as scripts/run does across restarts): each run finds the
+experiment evidence of the runs before it and adds to it."""
 
 from __future__ import annotations
 
@@ -25,11 +28,23 @@ from tests.conftest import ROOT, free_port
 STOP_WITHIN_S = 10.0
 
 
-def _config(tmp_path: Path, mini_catalog_path: Path) -> Path:
+EXPERIMENT = {"id": "restarts", "salt": "r", "arms": [{"name": "control", "weight": 1.0}]}
+
+
+@pytest.fixture(scope="module")
+def shared():
+    """What every run of this module shares: the store file and the likes recorded so far."""
+    import tempfile
+
+    return {"dir": Path(tempfile.mkdtemp(prefix="segue-restarts-")), "likes": None}
+
+
+def _config(tmp_path: Path, mini_catalog_path: Path, store_dir: Path) -> Path:
     small = {"resources": {"num_cpus": 0.25}, "autoscaling": {"min_replicas": 1, "max_replicas": 1}}
     cfg = {"catalog": {"path": str(mini_catalog_path)},
-           "retrieval": {"cache_dir": str(tmp_path / "cache")},
-           "store": {"sqlite_path": str(tmp_path / "segue.db")},
+           "retrieval": {"cache_dir": str(store_dir / "cache")},
+           "store": {"sqlite_path": str(store_dir / "segue.db")},
+           "experiment": EXPERIMENT,
            "deployments": {k: small for k in ("ingress", "intent", "retriever", "ranker")}}
     p = tmp_path / "config.yaml"
     p.write_text(yaml.safe_dump(cfg))
@@ -79,6 +94,23 @@ def _running(p: psutil.Process) -> bool:
         return False
 
 
+def _likes(base: str) -> int:
+    r = httpx.get(f"{base}/v1/experiments/restarts", timeout=30)
+    return 0 if r.status_code == 404 else r.json()["arms"]["control"]["events"]["like"]
+
+
+def _restart_keeps_the_experiment(base: str, shared: dict) -> None:
+    before = _likes(base)
+    if shared["likes"] is not None:  # an earlier run of this module recorded these
+        assert before == shared["likes"], "a restart lost experiment evidence"
+    body = httpx.post(f"{base}/v1/playlists", json={"prompt": "rainy jazz", "length": 5}, timeout=60).json()
+    fb = httpx.post(f"{base}/v1/feedback", json={"playlist_id": body["playlist_id"],
+                                                  "track_id": body["tracks"][0]["track_id"], "event": "like"}, timeout=60)
+    assert fb.status_code == 200 and fb.json()["counted"], fb.text
+    assert _likes(base) == before + 1
+    shared["likes"] = before + 1
+
+
 def _start(mode: str, config: Path, port: int):
     argv, env = _argv(config, port), _env()
     if mode == "pty-ctrl-c":
@@ -99,14 +131,15 @@ def _start(mode: str, config: Path, port: int):
 
 
 @pytest.mark.parametrize("mode", ["pty-ctrl-c", "sigint-to-process-group", "sigterm"])
-def test_serve_stops_with_every_child_within_10s(mode, tmp_path, mini_catalog_path):
+def test_serve_stops_with_every_child_within_10s(mode, tmp_path, mini_catalog_path, shared):
     port = free_port()
-    pid, fd = _start(mode, _config(tmp_path, mini_catalog_path), port)
+    pid, fd = _start(mode, _config(tmp_path, mini_catalog_path, shared["dir"]), port)
     out = Output(fd)
     tree: list[psutil.Process] = []
     try:
         out.wait_for("segue ready on", 300, pid)
         assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10).status_code == 200
+        _restart_keeps_the_experiment(f"http://127.0.0.1:{port}", shared)
         tree = psutil.Process(pid).children(recursive=True)
         names = " ".join(p.name() for p in tree if _running(p))
         assert "raylet" in names and "gcs_server" in names, names  # Ray really is under this process
