@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+import tempfile
 import threading
 import time
 
@@ -29,6 +31,8 @@ def load_config(port: int, replicas: int, intent: dict | None = None) -> AppConf
         "logging": {"level": "WARNING", "access_log": False},
         # Simulated listeners come from many clients (X-Forwarded-For), each under its limit.
         "security": {"trust_forwarded_for": True, "rate_limit": {"requests_per_s": 20, "burst": 40}},
+        # A store of its own: a load run's playlists never mix with scripts/run's experiment.
+        "store": {"sqlite_path": os.path.join(tempfile.mkdtemp(prefix="segue-load-"), "segue.db")},
     }
     if intent:
         data["intent"] = intent
