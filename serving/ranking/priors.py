@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from serving.intent.model import Intent
-from serving.retrieval.retriever import Retriever
+from serving.retrieval.filters import passes_filters
 from serving.schemas import Candidate, Track
 from serving.text import norm
 
@@ -181,7 +181,7 @@ def expand_candidates(candidates: list[Candidate], qp: QueryPriors, intent: Inte
             continue
         t = qp.priors.track_of.get(k)
         v = qp.priors.vector_of.get(k)
-        if t is None or v is None or not Retriever._passes(intent, t):
+        if t is None or v is None or not passes_filters(intent, t):
             continue
         have.add(k)
         extra.append(Candidate(track=t, dense_score=float(v @ qp.q), retrieval_rank=-1))

@@ -178,3 +178,19 @@ def test_demo_postgresql_statefulset_is_wired_to_the_store():
     store = AppConfig.from_dict(app["args"]).store
     assert store.backend == "postgres" and f"@{svc['metadata']['name']}:5432/" in store.postgres.url
     assert one(objs, "NetworkPolicy", "-postgresql")["spec"]["ingress"][0]["ports"] == [{"port": 5432, "protocol": "TCP"}]
+
+
+def _app_args(objs) -> dict:
+    import yaml
+
+    return yaml.safe_load(one(objs, "RayService")["spec"]["serveConfigV2"])["applications"][0]["args"]
+
+
+def test_trace_ui_url_reaches_the_console_config_only_when_set():
+    from serving.config import AppConfig
+
+    url = "https://jaeger.example/trace/{trace_id}"
+    args = _app_args(render_with(f"tracing.traceUiUrl={url}"))
+    assert args["telemetry"] == {"trace_ui_url": url}
+    assert AppConfig.from_dict(args).telemetry.trace_ui_url == url
+    assert "telemetry" not in _app_args(render_with())
