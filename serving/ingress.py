@@ -16,7 +16,7 @@ from serving import __version__, telemetry
 from serving.config import AppConfig
 from serving.errors import StageUnavailable
 from serving.http_errors import install_error_handlers
-from serving.metrics import record_feedback
+from serving.metrics import SegueMetrics, default_metrics
 from serving.intent.model import Intent
 from serving.intent.service import IntentResult
 from serving.pipeline import Pipeline
@@ -25,7 +25,7 @@ from serving.security.client_id import ClientIdentity
 from serving.security.concurrency import ConcurrencyLimiter
 from serving.security.middleware import IngressGuard
 from serving.security.ratelimit import TokenBucketLimiter
-from serving.experiments.runtime import OVERRIDE_HEADER, ArmMeter, ExperimentRuntime, OutcomeSink
+from serving.experiments.runtime import OVERRIDE_HEADER, ExperimentRuntime, OutcomeSink
 from serving.schemas import (
     FeedbackRequest, FeedbackResponse, PlaylistRequest, PlaylistResponse, RequestContext, SearchRequest, SearchResponse,
 )
@@ -110,17 +110,17 @@ def _assignment(experiments: ExperimentRuntime, request: Request, user_id):
 class IngressCore:
     """Route logic, free of Serve decorators; the deployment class adds the routes."""
 
-    def __init__(self, stages: Stages, config: AppConfig, sink: OutcomeSink | None = None, meter: ArmMeter | None = None):
-        if sink is None or meter is None:  # one process, no Serve: keep the outcomes here
-            from serving.experiments.runtime import LocalArmMeter
+    def __init__(self, stages: Stages, config: AppConfig, sink: OutcomeSink | None = None,
+                 metrics: SegueMetrics | None = None):
+        if sink is None:  # one process, no Serve: keep the outcomes here
             from serving.experiments.sinks import LocalOutcomeSink
 
-            sink, meter = sink or LocalOutcomeSink(), meter or LocalArmMeter()
+            sink = LocalOutcomeSink()
         self.config = config
         self.pipeline = Pipeline(stages, config)
         # The admin token is read once here, never per request.
         admin = AdminAuth.from_env(config.security.admin_token_env)
-        self.experiments = ExperimentRuntime(config, sink, meter, admin)
+        self.experiments = ExperimentRuntime(config, sink, metrics or default_metrics(), admin)
 
     def reconfigure(self, user_config) -> None:
         self.experiments.reconfigure(user_config)
@@ -156,8 +156,6 @@ class IngressCore:
 
     async def feedback(self, body: FeedbackRequest) -> FeedbackResponse:
         res = await self.experiments.feedback(body.playlist_id, body.track_id, body.event)
-        if res.counted:
-            record_feedback(res.experiment_id, res.arm, body.event)
         return FeedbackResponse(playlist_id=res.playlist_id, arm=res.arm, experiment_id=res.experiment_id,
                                 counted=res.counted)
 
@@ -174,10 +172,9 @@ def ingress_class(api: FastAPI, ingress_decorator) -> type:
 
     class Ingress(IngressCore):
         def __init__(self, intent, retriever, ranker, config: AppConfig, outcomes=None):
-            from serving.experiments.metrics import RayArmMeter
             from serving.experiments.sinks import HandleOutcomeSink
 
-            super().__init__(HandleStages(intent, retriever, ranker), config, HandleOutcomeSink(outcomes), RayArmMeter())
+            super().__init__(HandleStages(intent, retriever, ranker), config, HandleOutcomeSink(outcomes))
 
         @api.post("/v1/playlists", response_model=PlaylistResponse, summary="Prompt -> ranked, sequenced playlist")
         async def playlists(self, body: PlaylistRequest, request: Request) -> PlaylistResponse:

@@ -10,7 +10,6 @@ from serving.config import AppConfig
 from serving.intent.backend import IntentBackend
 from serving.intent.fallback import FastParser
 from serving.intent.faults import FaultConfig
-from serving.intent.metrics import IntentMetrics
 from serving.intent.service import IntentResult, IntentService
 from serving.intent.variants import IntentVariants
 from serving.retrieval.embedder import Embedder, make_embedder
@@ -57,7 +56,6 @@ class IntentModelDeployment:
         self._backend = self._service.backend
         self._variants = IntentVariants(config, self._service, make_backend)
         self.plan = self._variants.plan
-        self._metrics = IntentMetrics.create()
 
     def reconfigure(self, user_config: dict) -> None:
         """Live switches without a restart: currently the fault injector (see intent/faults.py)."""
@@ -73,7 +71,6 @@ class IntentModelDeployment:
             service = self.plan.for_arm(ctx.arm_key)
             result = await service.parse(prompt)
             scope.intent(result)
-        self._metrics.record(result)
         return result
 
     def stats(self) -> dict:
