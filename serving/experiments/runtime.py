@@ -11,6 +11,8 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
+import time
+from collections import deque
 from dataclasses import dataclass, replace
 from typing import Any, Awaitable, Callable
 
@@ -101,6 +103,10 @@ class ExperimentRuntime:
         self._shadow = ShadowRunner(app_config.experiment.shadow.max_in_flight if app_config.experiment and app_config.experiment.shadow else 4)
         self._background: set[asyncio.Task] = set()
         self.generation = 0
+        # When each weight split came into force here, and why: the console's rollout timeline.
+        # Per replica and in memory; it starts again with the config in force at start-up.
+        self._history: deque[dict] = deque(maxlen=100)
+        self._remember(app_config.experiment, "in force at start-up")
 
     @property
     def experiment(self) -> ExperimentConfig | None:
@@ -117,8 +123,22 @@ class ExperimentRuntime:
         if exp is not None and exp.shadow is not None:
             self._shadow.max_in_flight = exp.shadow.max_in_flight
         self.generation += 1
+        self._remember(exp)
         log.info("experiment config %s (generation %d): %s", exp.id if exp else "cleared", self.generation,
                  exp.weights if exp else {})
+
+    def _remember(self, exp: ExperimentConfig | None, default_reason: str | None = None) -> None:
+        if exp is None:
+            return
+        last = self._history[-1] if self._history else None
+        if last is not None and last["experiment_id"] == exp.id and last["weights"] == exp.weights:
+            return  # a reconfigure that did not change the split (e.g. a replayed config)
+        self._history.append({"experiment_id": exp.id, "at": time.time(), "generation": self.generation,
+                              "weights": exp.weights, "reason": exp.change_reason or default_reason})
+
+    def weights_history(self, experiment_id: str) -> list[dict]:
+        return [{k: v for k, v in h.items() if k != "experiment_id"} for h in self._history
+                if h["experiment_id"] == experiment_id]
 
     def _check_loaded(self, exp: ExperimentConfig) -> None:
         arms = [(a.name, a.components) for a in exp.arms]
@@ -229,4 +249,16 @@ class ExperimentRuntime:
         if exp is not None and exp.id == experiment_id:
             out["weights"] = exp.weights
             out["config_generation"] = self.generation
+        out["weights_history"] = self.weights_history(experiment_id)
         return out
+
+    def describe(self) -> dict | None:
+        """The running experiment as the console shows it (arms, weights, components; no secrets)."""
+        exp = self._snap.experiment
+        if exp is None:
+            return None
+        return {"id": exp.id, "control": exp.control_arm, "allow_override": exp.allow_override,
+                "admin_enabled": self._admin.enabled, "weights": exp.weights,
+                "arms": [{"name": a.name, "weight": a.weight, "components": a.components.overrides()} for a in exp.arms],
+                "shadow": None if exp.shadow is None else {"name": exp.shadow.name, "sample_rate": exp.shadow.sample_rate,
+                                                            "components": exp.shadow.components.overrides()}}
