@@ -93,6 +93,16 @@ def test_concurrent_requests_get_their_own_playlists(pipeline):
     assert len({r.playlist_id for r in out}) == 8
 
 
+def test_a_batch_answers_as_its_requests_one_by_one(pipeline):
+    reqs = [PlaylistRequest(prompt=p, length=n) for p, n in (("heavy metal to work out to", 6),
+                                                             ("quiet piano for sleeping", 4),
+                                                             ("heavy metal to work out to", 3))]
+    batch = asyncio.run(pipeline.playlist_batch(reqs, [RequestContext() for _ in reqs]))
+    for req, got in zip(reqs, batch):
+        one = asyncio.run(pipeline.playlist(req, RequestContext()))
+        assert [t.track_id for t in got.tracks] == [t.track_id for t in one.tracks]
+
+
 def test_both_implementations_answer_alike(pipeline, config):
     """Same components, same answer: the served graph returns what the in-process stages return."""
     reference = Pipeline(_reference_stages(config), config)
