@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from serving.intent.model import Intent
@@ -130,6 +131,25 @@ class RequestContext:
     # deployment looks its components up by it in its arm plan (serving/arm_plan.py).
     arm_key: str = ""
 
+
+@dataclass(frozen=True)
+class CandidateSet:
+    """Retrieval results as columns, in retrieval order: what travels from the Retriever to the
+    Ranker. `rows` are catalog positions; both sides load the catalog named by `catalog_version`
+    (checked at the Ranker), so a few arrays cross the hop instead of hundreds of Track objects."""
+
+    catalog_version: str
+    rows: np.ndarray  # int64 catalog positions
+    dense: np.ndarray  # float32 dense (cosine) scores
+    lexical: np.ndarray  # float32 normalised BM25 scores (0 when hybrid retrieval is off)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def to_candidates(self, tracks) -> list[Candidate]:
+        """Candidate objects over `tracks` (the catalog's), for rankers that take a list."""
+        return [Candidate(track=tracks[r], dense_score=d, lexical_score=lx, retrieval_rank=i)
+                for i, (r, d, lx) in enumerate(zip(self.rows.tolist(), self.dense.tolist(), self.lexical.tolist()))]
 
 
 # --- GET /v1/experiments/{id} ------------------------------------------------------------------

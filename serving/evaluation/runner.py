@@ -90,7 +90,11 @@ class MemoEmbedder(Embedder):
 class RawPromptStages(InProcessStages):
     """No intent parsing: the prompt (cleaned to the schema) is the search text."""
 
-    async def intent(self, prompt: str, ctx: RequestContext) -> IntentResult:
+    async def intent_batch(self, prompts, ctxs) -> list[IntentResult]:
+        return [self._raw(p) for p in prompts]
+
+    @staticmethod
+    def _raw(prompt: str) -> IntentResult:
         text = " ".join(prompt.replace('"', " ").replace("\\", " ").split())
         text = "".join(ch for ch in text if ch >= " ")[:300]
         return IntentResult(Intent(search_text=text), {"intent_parser": "none"})
@@ -171,7 +175,9 @@ class Evaluator:
         config = self._config(variant.config)
         emb = self._embedder(config)
         cls = RawPromptStages if variant.raw_prompt else InProcessStages
-        return cls(self._intent(config), self._retriever(config), ranker or make_ranker(config.ranking, embedder=emb))
+        retriever = self._retriever(config)
+        return cls(self._intent(config), retriever,
+                   ranker or make_ranker(config.ranking, embedder=emb, catalog=retriever.catalog))
 
     # --- running -------------------------------------------------------------------
     def run(self, variant: Variant) -> VariantResult:
@@ -229,9 +235,10 @@ class Evaluator:
         out = []
         for d in self._bar(dialogs or self.dialogs, f"{variant.name}: candidates"):
             ir = await stages.intent(d.prompt[:MAX_PROMPT_CHARS], RequestContext())
-            cands = stages.retriever.search(ir.intent, k)
+            qv = ir.query_vector if ir.vector_embedder == emb.version else None
+            qv = qv if qv is not None else emb.encode([ir.intent.query_text()])[0]
+            cands = stages.retriever.search(ir.intent, k, qv)
             seen, artists = seen_and_artists(d.raw, keys.get, lead.get, d.gold_ids)
-            qv = emb.encode([ir.intent.query_text()])[0]
             items = {}
             for tid in d.gold_ids:
                 if tid in pos and keys[tid] not in items:
@@ -248,7 +255,7 @@ class Evaluator:
         splits = folds([d.id for d in self.dialogs], self.n_folds, self.seed)
         for f, (train, test) in enumerate(splits):
             art = fit([examples[j] for j in train], f"{config.ranking.version}-fold{f}", emb.version, variant.train)
-            ranker = LearnedRanker(art, emb, max_per_artist=config.ranking.max_per_artist)
+            ranker = LearnedRanker(art, emb, max_per_artist=config.ranking.max_per_artist, catalog=self.catalog)
             pipeline = Pipeline(self.stages(variant, ranker=ranker), config)
             for j in self._bar(test, f"{variant.name}: fold {f + 1}/{self.n_folds}"):
                 d = self.dialogs[j]

@@ -27,6 +27,8 @@ def load_config(port: int, replicas: int, intent: dict | None = None) -> AppConf
         "http": {"port": port},
         "deployments": {k: dep for k in ("ingress", "intent", "retriever", "ranker")},
         "logging": {"level": "WARNING", "access_log": False},
+        # Below max_ongoing_requests, so the admission bound (503 + Retry-After) answers before Serve queues.
+        "admission": {"max_in_flight": 7},
         # Simulated listeners come from many clients (X-Forwarded-For), each under its limit.
         "security": {"trust_forwarded_for": True, "rate_limit": {"requests_per_s": 20, "burst": 40}},
     }
