@@ -30,8 +30,11 @@ def build_app(config: AppConfig) -> Application:
     api = create_api(config)
     # The experiment lives in the Ingress user_config so that weights change live via reconfigure().
     user_config = {"experiment": config.experiment.model_dump(mode="json") if config.experiment else None}
+    b = config.batching
+    batch = serve.batch(max_batch_size=b.max_batch_size, batch_wait_timeout_s=b.batch_wait_timeout_s,
+                        max_concurrent_batches=b.max_concurrent_batches) if b.enabled else None
     ingress = serve.deployment(name="Ingress", user_config=user_config, **d.ingress.serve_options(log))(
-        ingress_class(api, serve.ingress(api))
+        ingress_class(api, serve.ingress(api), batch)
     )
     intent = serve.deployment(name="IntentModel", **d.intent.serve_options(log))(IntentModelDeployment)
     retriever = serve.deployment(name="Retriever", **d.retriever.serve_options(log))(RetrieverDeployment)

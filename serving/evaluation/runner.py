@@ -90,7 +90,11 @@ class MemoEmbedder(Embedder):
 class RawPromptStages(InProcessStages):
     """No intent parsing: the prompt (cleaned to the schema) is the search text."""
 
-    async def intent(self, prompt: str, ctx: RequestContext) -> IntentResult:
+    async def intent_batch(self, prompts, ctxs) -> list[IntentResult]:
+        return [self._raw(p) for p in prompts]
+
+    @staticmethod
+    def _raw(prompt: str) -> IntentResult:
         text = " ".join(prompt.replace('"', " ").replace("\\", " ").split())
         text = "".join(ch for ch in text if ch >= " ")[:300]
         return IntentResult(Intent(search_text=text), {"intent_parser": "none"})
@@ -171,7 +175,9 @@ class Evaluator:
         config = self._config(variant.config)
         emb = self._embedder(config)
         cls = RawPromptStages if variant.raw_prompt else InProcessStages
-        return cls(self._intent(config), self._retriever(config), ranker or make_ranker(config.ranking, embedder=emb))
+        retriever = self._retriever(config)
+        return cls(self._intent(config), retriever,
+                   ranker or make_ranker(config.ranking, embedder=emb, catalog=retriever.catalog))
 
     # --- running -------------------------------------------------------------------
     def run(self, variant: Variant) -> VariantResult:
@@ -229,9 +235,10 @@ class Evaluator:
         out = []
         for d in self._bar(dialogs or self.dialogs, f"{variant.name}: candidates"):
             ir = await stages.intent(d.prompt[:MAX_PROMPT_CHARS], RequestContext())
-            cands = stages.retriever.search(ir.intent, k)
+            qv = ir.query_vector if ir.vector_embedder == emb.version else None
+            qv = qv if qv is not None else emb.encode([ir.intent.query_text()])[0]
+            cands = stages.retriever.search(ir.intent, k, qv)
             seen, artists = seen_and_artists(d.raw, keys.get, lead.get, d.gold_ids)
-            qv = emb.encode([ir.intent.query_text()])[0]
             items = {}
             for tid in d.gold_ids:
                 if tid in pos and keys[tid] not in items:
@@ -248,7 +255,7 @@ class Evaluator:
         splits = folds([d.id for d in self.dialogs], self.n_folds, self.seed)
         for f, (train, test) in enumerate(splits):
             art = fit([examples[j] for j in train], f"{config.ranking.version}-fold{f}", emb.version, variant.train)
-            ranker = LearnedRanker(art, emb, max_per_artist=config.ranking.max_per_artist)
+            ranker = LearnedRanker(art, emb, max_per_artist=config.ranking.max_per_artist, catalog=self.catalog)
             pipeline = Pipeline(self.stages(variant, ranker=ranker), config)
             for j in self._bar(test, f"{variant.name}: fold {f + 1}/{self.n_folds}"):
                 d = self.dialogs[j]
@@ -312,20 +319,21 @@ class _NoRanker(Ranker):
 
 def run_remote(url: str, dialogs: list[EvalDialog], catalog: Catalog, length: int = 100, n_boot: int = 1000,
                progress: bool = True, timeout_s: float = 30.0, transport=None) -> VariantResult:
-    """The same metrics against a running Segue server (POST /v1/playlists)."""
-    import httpx
+    """The same metrics against a running Segue server (POST /v1/playlists, typed client)."""
     from tqdm import tqdm
+
+    from serving.client import SegueAPIError, SegueClient
 
     keys = track_keys(catalog)
     t0 = time.perf_counter()
     rows, ids, ranked = [], [], {}
-    with httpx.Client(base_url=url.rstrip("/"), timeout=timeout_s, transport=transport) as client:
+    with SegueClient(url, timeout_s=timeout_s, transport=transport) as client:
         for d in tqdm(dialogs, desc=url, unit="dialog", disable=not progress, leave=False):
-            r = client.post("/v1/playlists", json={"prompt": d.prompt[:MAX_PROMPT_CHARS], "length": length,
-                                                   "user_id": f"eval-{d.id}"})
-            if r.status_code != 200:
-                raise RuntimeError(f"{url} answered {r.status_code} for dialog {d.id}: {r.text[:300]}")
-            ranked[d.id] = [t["track_id"] for t in r.json()["tracks"]]
+            try:
+                p = client.playlist(d.prompt[:MAX_PROMPT_CHARS], length=length, user_id=f"eval-{d.id}")
+            except SegueAPIError as e:
+                raise RuntimeError(f"{url} answered {e.status} for dialog {d.id}: {e.message}") from e
+            ranked[d.id] = [t.track_id for t in p.tracks]
             got = [keys.get(t, f"id:{t}") for t in ranked[d.id]]
             rows.append(dialog_metrics(got, d.gold_keys))
             ids.append(d.id)

@@ -89,6 +89,11 @@ class ExperimentConfig(Frozen):
     arms: tuple[ArmConfig, ...] = Field(min_length=1, max_length=16)
     shadow: ShadowConfig | None = None
     allow_override: bool = Field(default=True, description="Honour the authenticated X-Segue-Arm header (QA).")
+    change_reason: str | None = Field(
+        default=None, max_length=1024,
+        description="Why the weights were last changed (the rollout controller writes its decision here); "
+        "shown on the console's timeline.",
+    )
 
     @field_validator("arms")
     @classmethod
@@ -129,14 +134,16 @@ class ExperimentConfig(Frozen):
         a = self.arm(name)
         return a.components if a else None
 
-    def with_weights(self, weights: dict[str, float]) -> "ExperimentConfig":
-        """A copy with new weights (validated like any config); arms not named keep theirs."""
+    def with_weights(self, weights: dict[str, float], reason: str | None = None) -> "ExperimentConfig":
+        """A copy with new weights (validated like any config); arms not named keep theirs.
+        `reason` replaces change_reason (None clears it: a reason belongs to one change)."""
         unknown = set(weights) - {a.name for a in self.arms}
         if unknown:
             raise ValueError(f"unknown arms {sorted(unknown)}; arms are {[a.name for a in self.arms]}")
         data = self.model_dump()
         for a in data["arms"]:
             a["weight"] = weights.get(a["name"], a["weight"])
+        data["change_reason"] = reason[:1024] if reason else None
         return parse_experiment(data)
 
 

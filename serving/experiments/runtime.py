@@ -11,6 +11,8 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
+import time
+from collections import deque
 from dataclasses import dataclass, replace
 from typing import Any, Awaitable, Callable
 
@@ -24,6 +26,7 @@ from serving.experiments.outcomes import (
     Failed, FeedbackAccepted, FeedbackRejected, FeedbackResult, Rejection, Served, StoreDown,
 )
 from serving.experiments.shadow import ShadowRunner, sampled
+from serving.metrics import SegueMetrics
 from serving.schemas import RequestContext
 from serving.security.auth import AdminAuth
 
@@ -63,32 +66,6 @@ REJECTION_ERRORS: dict[Rejection, type[SegueError]] = {
 }
 
 
-class ArmMeter(abc.ABC):
-    """Per-arm Prometheus series; labels are bounded (experiment id, arm name, fixed events)."""
-
-    @abc.abstractmethod
-    def count(self, experiment: str, arm: str, event: str) -> None: ...
-
-    @abc.abstractmethod
-    def latency(self, experiment: str, arm: str, ms: float) -> None: ...
-
-
-class LocalArmMeter(ArmMeter):
-    """In-process counts (single-process use and tests); the served graph uses RayArmMeter."""
-
-    def __init__(self):
-        from collections import Counter
-
-        self.events: Counter = Counter()
-        self.latency_n: Counter = Counter()
-
-    def count(self, experiment: str, arm: str, event: str) -> None:
-        self.events[(experiment, arm, event)] += 1
-
-    def latency(self, experiment: str, arm: str, ms: float) -> None:
-        self.latency_n[(experiment, arm)] += 1
-
-
 @dataclass(frozen=True)
 class Assignment:
     ctx: RequestContext
@@ -112,10 +89,10 @@ def _snapshot(exp: ExperimentConfig | None) -> _Snapshot:
 
 
 class ExperimentRuntime:
-    def __init__(self, app_config, sink: OutcomeSink, meter: ArmMeter, admin: AdminAuth):
+    def __init__(self, app_config, sink: OutcomeSink, metrics: SegueMetrics, admin: AdminAuth):
         self._app_config = app_config
         self._sink = sink
-        self._meter = meter
+        self._metrics = metrics
         self._admin = admin
         # Heavy components (indexes, intent backends) are loaded when the graph starts;
         # a live config may only use those. Rankers are small and built on demand.
@@ -126,6 +103,10 @@ class ExperimentRuntime:
         self._shadow = ShadowRunner(app_config.experiment.shadow.max_in_flight if app_config.experiment and app_config.experiment.shadow else 4)
         self._background: set[asyncio.Task] = set()
         self.generation = 0
+        # When each weight split came into force here, and why: the console's rollout timeline.
+        # Per replica and in memory; it starts again with the config in force at start-up.
+        self._history: deque[dict] = deque(maxlen=100)
+        self._remember(app_config.experiment, "in force at start-up")
 
     @property
     def experiment(self) -> ExperimentConfig | None:
@@ -142,8 +123,22 @@ class ExperimentRuntime:
         if exp is not None and exp.shadow is not None:
             self._shadow.max_in_flight = exp.shadow.max_in_flight
         self.generation += 1
+        self._remember(exp)
         log.info("experiment config %s (generation %d): %s", exp.id if exp else "cleared", self.generation,
                  exp.weights if exp else {})
+
+    def _remember(self, exp: ExperimentConfig | None, default_reason: str | None = None) -> None:
+        if exp is None:
+            return
+        last = self._history[-1] if self._history else None
+        if last is not None and last["experiment_id"] == exp.id and last["weights"] == exp.weights:
+            return  # a reconfigure that did not change the split (e.g. a replayed config)
+        self._history.append({"experiment_id": exp.id, "at": time.time(), "generation": self.generation,
+                              "weights": exp.weights, "reason": exp.change_reason or default_reason})
+
+    def weights_history(self, experiment_id: str) -> list[dict]:
+        return [{k: v for k, v in h.items() if k != "experiment_id"} for h in self._history
+                if h["experiment_id"] == experiment_id]
 
     def _check_loaded(self, exp: ExperimentConfig) -> None:
         arms = [(a.name, a.components) for a in exp.arms]
@@ -170,7 +165,7 @@ class ExperimentRuntime:
         arm = snap.assigner.assign(key)
         ctx = RequestContext(request_id=request_id, user_key=key, arm=arm, experiment_id=snap.experiment.id,
                              arm_key=snap.keys[arm])
-        self._meter.count(snap.experiment.id, arm, "exposure")
+        self._metrics.experiment_event(snap.experiment.id, arm, "exposure")
         return Assignment(ctx, snap.experiment.weights)
 
     def _override(self, snap: _Snapshot, request_id: str, key: str, arm: str, authorization: str) -> Assignment:
@@ -186,7 +181,7 @@ class ExperimentRuntime:
                                  f"arms: {', '.join(snap.keys)}")
         ctx = RequestContext(request_id=request_id, user_key=key, arm=arm, experiment_id=exp.id,
                              arm_key=snap.keys[arm])
-        self._meter.count(exp.id, arm, "override")
+        self._metrics.experiment_event(exp.id, arm, "override")
         return Assignment(ctx, None)
 
     # -- recording ---------------------------------------------------------------------------
@@ -203,7 +198,6 @@ class ExperimentRuntime:
 
     def served(self, a: Assignment, playlist_id: str, track_ids: list[str], latency_ms: float, intent_fallback: bool) -> None:
         ctx = a.ctx
-        self._meter.latency(ctx.experiment_id or NO_EXPERIMENT, ctx.arm, latency_ms)
         self._later(self._sink.record_served(Served(
             playlist_id=playlist_id, track_ids=tuple(track_ids), arm=ctx.arm, experiment_id=ctx.experiment_id,
             weights=a.weights, latency_ms=latency_ms, intent_fallback=intent_fallback, user_key=ctx.user_key,
@@ -211,7 +205,7 @@ class ExperimentRuntime:
 
     def failed(self, a: Assignment, latency_ms: float) -> None:
         ctx = a.ctx
-        self._meter.count(ctx.experiment_id or NO_EXPERIMENT, ctx.arm, "error")
+        self._metrics.experiment_event(ctx.experiment_id or NO_EXPERIMENT, ctx.arm, "error")
         self._later(self._sink.record_failed(Failed(ctx.arm, ctx.experiment_id, a.weights, latency_ms)))
 
     def maybe_shadow(self, a: Assignment, live_track_ids: list[str], run: Callable[[RequestContext], Awaitable[list[str]]]) -> bool:
@@ -225,7 +219,8 @@ class ExperimentRuntime:
         ctx = replace(a.ctx, arm=sh.name, arm_key=sh.components.key)
 
         async def record(ok: bool, overlap: float, latency_ms: float, dropped: bool) -> None:
-            self._meter.count(exp.id, sh.name, "shadow_dropped" if dropped else ("shadow" if ok else "shadow_error"))
+            event = "shadow_dropped" if dropped else ("shadow" if ok else "shadow_error")
+            self._metrics.experiment_event(exp.id, sh.name, event)
             await self._sink.record_shadow(exp.id, ok, overlap, latency_ms, dropped)
 
         return self._shadow.submit(lambda: run(ctx), live_track_ids, record)
@@ -238,8 +233,8 @@ class ExperimentRuntime:
             raise err(res.message, retry_after_s=2 if err is StoreUnavailable else None)
         if not isinstance(res, FeedbackAccepted):
             raise SegueError(f"feedback store answered {type(res).__name__}, not a FeedbackResult")
-        if res.counted and res.experiment_id:
-            self._meter.count(res.experiment_id, res.arm, event)
+        if res.counted:  # the one place feedback is counted
+            self._metrics.feedback(res.experiment_id, res.arm, event)
         return res
 
     async def summary(self, experiment_id: str) -> dict:
@@ -254,4 +249,16 @@ class ExperimentRuntime:
         if exp is not None and exp.id == experiment_id:
             out["weights"] = exp.weights
             out["config_generation"] = self.generation
+        out["weights_history"] = self.weights_history(experiment_id)
         return out
+
+    def describe(self) -> dict | None:
+        """The running experiment as the console shows it (arms, weights, components; no secrets)."""
+        exp = self._snap.experiment
+        if exp is None:
+            return None
+        return {"id": exp.id, "control": exp.control_arm, "allow_override": exp.allow_override,
+                "admin_enabled": self._admin.enabled, "weights": exp.weights,
+                "arms": [{"name": a.name, "weight": a.weight, "components": a.components.overrides()} for a in exp.arms],
+                "shadow": None if exp.shadow is None else {"name": exp.shadow.name, "sample_rate": exp.shadow.sample_rate,
+                                                            "components": exp.shadow.components.overrides()}}

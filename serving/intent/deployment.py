@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack
 
 from serving import telemetry
 from serving.catalog.loader import load_catalog
@@ -10,7 +11,10 @@ from serving.config import AppConfig
 from serving.intent.backend import IntentBackend
 from serving.intent.fallback import FastParser
 from serving.intent.faults import FaultConfig
-from serving.intent.metrics import IntentMetrics
+from serving.arm_plan import ArmPlan
+from serving.experiments.components import all_arm_components, arm_app_config
+from serving.experiments.config import ArmComponents
+from serving.metrics import BatchStats
 from serving.intent.service import IntentResult, IntentService
 from serving.intent.variants import IntentVariants
 from serving.retrieval.embedder import Embedder, make_embedder
@@ -57,7 +61,11 @@ class IntentModelDeployment:
         self._backend = self._service.backend
         self._variants = IntentVariants(config, self._service, make_backend)
         self.plan = self._variants.plan
-        self._metrics = IntentMetrics.create()
+        self._batches = BatchStats()
+        # The query vector must come from the arm's retrieval embedder: one model per distinct
+        # embedder config (the parser's own for the app's), resolved per arm at start-up.
+        self._embedders: dict[str, Embedder] = {}
+        self.embedder_plan: ArmPlan[Embedder] = ArmPlan(self._embedder_for, all_arm_components(config))
 
     def reconfigure(self, user_config: dict) -> None:
         """Live switches without a restart: currently the fault injector (see intent/faults.py)."""
@@ -68,13 +76,33 @@ class IntentModelDeployment:
             return
         self._variants.inject(fault)
 
+    def _embedder_for(self, comps: ArmComponents | None) -> Embedder:
+        ecfg = arm_app_config(self._config, comps).retrieval.embedder
+        key = ecfg.model_dump_json()
+        if key not in self._embedders:
+            default = self._service.parser.embedder
+            same = ecfg == self._config.retrieval.embedder and default is not None
+            self._embedders[key] = default if same else make_embedder(ecfg)
+        return self._embedders[key]
+
     async def parse(self, prompt: str, ctx: RequestContext) -> IntentResult:
-        with telemetry.stage("intent", ctx) as scope:
-            service = self.plan.for_arm(ctx.arm_key)
-            result = await service.parse(prompt)
-            scope.intent(result)
-        self._metrics.record(result)
-        return result
+        return (await self.parse_batch([prompt], [ctx]))[0]
+
+    async def parse_batch(self, prompts: list[str], ctxs: list[RequestContext]) -> list[IntentResult]:
+        """One arm's batch (the Ingress groups by arm key): intents plus one query vector each,
+        the zero-shot and query embeddings of the whole batch made in one call each."""
+        self._batches.record("intent", len(prompts))
+        key = ctxs[0].arm_key if ctxs else ""
+        with ExitStack() as stack:
+            scopes = [stack.enter_context(telemetry.stage("intent", ctx, batch=len(ctxs))) for ctx in ctxs]
+            service, embedder = self.plan.for_arm(key), self.embedder_plan.for_arm(key)
+            results = await service.parse_batch(prompts, embedder)
+            for scope, result in zip(scopes, results):
+                scope.intent(result)
+        return results
+
+    def batch_stats(self) -> dict[str, int]:
+        return self._batches.snapshot()
 
     def stats(self) -> dict:
         """Fallback counts by reason, and whether the LLM backend is up."""

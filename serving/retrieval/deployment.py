@@ -10,6 +10,9 @@ import asyncio
 import logging
 import threading
 import time
+from contextlib import ExitStack
+
+import numpy as np
 
 from serving import telemetry
 from serving.arm_plan import ArmPlan
@@ -19,11 +22,12 @@ from serving.errors import NotReady
 from serving.experiments.components import all_arm_components, arm_app_config, retrieval_variant
 from serving.experiments.config import ArmComponents
 from serving.intent.model import Intent
+from serving.metrics import BatchStats
 from serving.retrieval.embedder import make_embedder
 from serving.retrieval.index import load_or_build
 from serving.retrieval.retriever import Retriever
 from serving.schemas import RequestContext
-from serving.stages import RetrievalResult
+from serving.stages import RetrievalResult, StageItem
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,7 @@ class RetrieverDeployment:
         self._error: str | None = None
         self._loaded = threading.Event()
         self._started = time.monotonic()
+        self._batches = BatchStats()
         threading.Thread(target=self._load, name="index-loader", daemon=True).start()
 
     def _load(self) -> None:
@@ -100,10 +105,31 @@ class RetrieverDeployment:
         await self.loaded_plan()
         return self._retriever.artist_names()
 
+    def batch_stats(self) -> dict[str, int]:
+        return self._batches.snapshot()
+
     async def search(self, intent: Intent, k: int, ctx: RequestContext) -> RetrievalResult:
-        with telemetry.stage("retrieval", ctx, k=k) as scope:
-            retriever = (await self.loaded_plan()).for_arm(ctx.arm_key)
-            candidates = retriever.search(intent, k)
-            scope.versions(retriever.versions)
-            scope.candidates(len(candidates))
-        return RetrievalResult(candidates, retriever.versions)
+        return (await self.search_batch([StageItem(intent, k, k, "search", ctx)]))[0]
+
+    async def search_batch(self, items: list[StageItem]) -> list[RetrievalResult]:
+        """One arm's batch: one FAISS search and one BM25 call over all its query vectors."""
+        self._batches.record("retrieval", len(items))
+        with ExitStack() as stack:
+            scopes = [stack.enter_context(telemetry.stage("retrieval", it.ctx, k=it.k, batch=len(items)))
+                      for it in items]
+            retriever = (await self.loaded_plan()).for_arm(items[0].ctx.arm_key if items else "")
+            version = retriever.embedder.version
+            vecs = [it.query_vector for it in items]
+            if any(v is None for v in vecs) or any(it.vector_embedder != version for it in items):
+                # Only callers without the IntentModel's vectors get here (or a misconfigured arm):
+                # embedding here is correct but costs a second encode, so say so.
+                log.warning("retriever embeds %d queries itself: vectors missing or from another embedder",
+                            len(items))
+                Q = None
+            else:
+                Q = np.stack(vecs)
+            sets = retriever.search_batch([it.intent for it in items], Q, [it.k for it in items])
+            for scope, cs in zip(scopes, sets):
+                scope.versions(retriever.versions)
+                scope.candidates(len(cs))
+        return [RetrievalResult(cs, retriever.versions) for cs in sets]

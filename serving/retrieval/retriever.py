@@ -17,7 +17,7 @@ from serving.retrieval.embedder import Embedder
 from serving.retrieval.filters import passes_filters
 from serving.retrieval.index import VectorIndex
 from serving.retrieval.lexical import LexicalIndex, fuse_rrf, fuse_weighted, normalise
-from serving.schemas import Candidate
+from serving.schemas import Candidate, CandidateSet
 from serving.text import norm
 
 
@@ -60,11 +60,31 @@ class Retriever:
     def embed_query(self, intent: Intent) -> np.ndarray:
         return self.embedder.encode([intent.query_text()])[0]
 
-    def search(self, intent: Intent, k: int) -> list[Candidate]:
-        q = self.embed_query(intent)
-        return self.search_vector(intent, q, k)
+    def search(self, intent: Intent, k: int, q: np.ndarray | None = None) -> list[Candidate]:
+        """One request as Candidate objects (tools, eval); `q` is its query vector if known."""
+        vecs = None if q is None else np.asarray(q, np.float32).reshape(1, -1)
+        return self.search_batch([intent], vecs, [k])[0].to_candidates(self.catalog.tracks)
 
     def search_vector(self, intent: Intent, q: np.ndarray, k: int) -> list[Candidate]:
+        return self.search(intent, k, q)
+
+    def search_batch(self, intents: list[Intent], vectors: np.ndarray | None, ks: list[int]) -> list[CandidateSet]:
+        """Candidates for a batch: one FAISS search over all query vectors and one BM25 call.
+        `vectors` are the IntentModel's query vectors; None embeds here (callers without them)."""
+        if not intents:
+            return []
+        if vectors is None:
+            vectors = self.embedder.encode([i.query_text() for i in intents])
+        Q = np.ascontiguousarray(vectors, dtype=np.float32)
+        fetch = [k * self._overfetch for k in ks]
+        S, I = self.index.search_batch(Q, max(fetch))
+        raw = self.lexical.scores_batch([i.query_text() for i in intents]) if self.lexical is not None else None
+        return [self._one(intent, Q[b], k, fetch[b], S[b][: fetch[b]], I[b][: fetch[b]],
+                          raw[b] if raw is not None else None)
+                for b, (intent, k) in enumerate(zip(intents, ks))]
+
+    def _one(self, intent: Intent, q: np.ndarray, k: int, fetch: int, s: np.ndarray, ids: np.ndarray,
+             raw: np.ndarray | None) -> CandidateSet:
         scores: dict[int, float] = {}
         # Tracks by artists the listener named are candidates whatever their text
         # similarity: "songs from Lojay" must reach the ranker even if the titles
@@ -72,26 +92,25 @@ class Retriever:
         for a in intent.include_artists:
             for i in self._by_artist.get(norm(a), ()):
                 scores[i] = float(self.index.vectors[i] @ q)
-        fetch = k * self._overfetch
         while True:
-            s, ids = self.index.search(q, fetch)
-            for score, i in zip(s.tolist(), ids.tolist()):
+            keep = ids >= 0
+            for score, i in zip(s[keep].tolist(), ids[keep].tolist()):
                 scores.setdefault(int(i), float(score))
             kept = [i for i in scores if passes_filters(intent, self.catalog.tracks[i])]
             if len(kept) >= k or fetch >= self.index.index.ntotal:
                 break
             fetch = min(fetch * 4, self.index.index.ntotal)  # filters ate too much: widen the net
-        if self.lexical is None:
-            kept.sort(key=lambda i: -scores[i])
-            return [
-                Candidate(track=self.catalog.tracks[i], dense_score=scores[i], retrieval_rank=r)
-                for r, i in enumerate(kept[:k])
-            ]
-        return self._fuse(intent, q, scores, kept, k)
+            s, ids = self.index.search(q, fetch)
+        if self.lexical is None or raw is None:
+            rows = np.asarray(kept, dtype=np.int64)
+            dense = np.asarray([scores[i] for i in kept], dtype=np.float32)
+            top = np.argsort(-dense, kind="stable")[:k]
+            return CandidateSet(self.catalog.version, rows[top], dense[top], np.zeros(len(top), np.float32))
+        return self._fuse(intent, q, scores, kept, k, raw)
 
-    def _fuse(self, intent: Intent, q: np.ndarray, scores: dict[int, float], kept: list[int], k: int) -> list[Candidate]:
+    def _fuse(self, intent: Intent, q: np.ndarray, scores: dict[int, float], kept: list[int], k: int,
+              raw: np.ndarray) -> CandidateSet:
         assert self.lexical is not None and self.hybrid is not None
-        raw = self.lexical.scores(intent.query_text())
         lex = normalise(raw)
         hits = self.lexical.search_scores(raw, self.hybrid.lexical_k)
         pool = list(dict.fromkeys(kept))
@@ -112,8 +131,5 @@ class Retriever:
         else:
             fused = fuse_weighted(dense, lex[ids], self.hybrid.weight)
         order = np.argsort(-fused, kind="stable")[:k]
-        return [
-            Candidate(track=self.catalog.tracks[int(ids[j])], dense_score=float(dense[j]),
-                      lexical_score=float(lex[ids[j]]), retrieval_rank=r)
-            for r, j in enumerate(order.tolist())
-        ]
+        return CandidateSet(self.catalog.version, ids[order], dense[order], lex[ids[order]].astype(np.float32))
+

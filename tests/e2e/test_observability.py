@@ -171,14 +171,16 @@ def test_errors_are_traced_with_status_and_trace_id(graph):
 
 
 def _intent_fallback_metrics() -> None:
-    """Intent fallbacks only happen when an LLM backend fails, and this CPU graph runs
-    the fast parser alone: record them through the same recorder and Ray export
-    path the IntentModel uses, from this Ray driver, so the live scrape shows them
-    under their exported names. (Their recording is unit-tested in test_telemetry.)"""
+    """Intent fallbacks only happen when an LLM backend fails, and experiment events only
+    when an experiment runs; this CPU graph runs the fast parser alone, with no experiment:
+    record them through the same recorder and Ray export path the IntentModel and the
+    Ingress use, from this Ray driver, so the live scrape shows them under their exported
+    names. (Their recording is unit-tested in test_telemetry and test_experiment_runtime.)"""
     from serving.metrics import default_metrics
 
     default_metrics.cache_clear()
-    default_metrics().intent_fallback("invalid_output", "vllm", "control", "none")
+    default_metrics().intent_fallback("invalid_output", "vllm", "control", "none", prompt_version="v1")
+    default_metrics().experiment_event("e2e", "control", "exposure")
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +194,7 @@ def prometheus(graph, tmp_path_factory):
         assert graph.playlist(prompt).status_code == 200
     assert httpx.post(f"{graph.base}/v1/search", json={"query": "daft punk"}, timeout=60).status_code == 200
     assert graph.playlist("x", length=1000).status_code == 422
-    # Listener feedback through the real endpoint: record_feedback runs in the Ingress replica.
+    # Listener feedback through the real endpoint: counted once, by the Ingress replica's ExperimentRuntime.
     served = graph.playlist("sunny afternoon indie pop", length=3).json()
     r = httpx.post(f"{graph.base}/v1/feedback", json={"playlist_id": served["playlist_id"],
                                                         "track_id": served["tracks"][0]["track_id"], "event": "like"},
