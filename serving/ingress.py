@@ -19,7 +19,7 @@ from serving.config import AppConfig
 from serving.console.routes import add_console_routes
 from serving.errors import StageUnavailable
 from serving.http_errors import install_error_handlers
-from serving.metrics import record_feedback
+from serving.metrics import SegueMetrics, default_metrics
 from serving.intent.model import Intent
 from serving.intent.service import IntentResult
 from serving.pipeline import Pipeline
@@ -28,7 +28,7 @@ from serving.security.client_id import ClientIdentity
 from serving.security.concurrency import ConcurrencyLimiter
 from serving.security.middleware import IngressGuard
 from serving.security.ratelimit import TokenBucketLimiter
-from serving.experiments.runtime import OVERRIDE_HEADER, ArmMeter, ExperimentRuntime, OutcomeSink
+from serving.experiments.runtime import OVERRIDE_HEADER, ExperimentRuntime, OutcomeSink
 from serving.schemas import (
     Feedback, FeedbackRequest, FeedbackResponse, PlaylistRequest, PlaylistResponse, RequestContext, SearchRequest,
     SearchResponse,
@@ -135,20 +135,19 @@ def _assignment(experiments: ExperimentRuntime, request: Request, user_id):
 class IngressCore:
     """Route logic, free of Serve decorators; the deployment class adds the routes."""
 
-    def __init__(self, stages: Stages, config: AppConfig, sink: OutcomeSink | None = None, meter: ArmMeter | None = None,
-                 batch: Callable | None = None, sessions=None):
+    def __init__(self, stages: Stages, config: AppConfig, sink: OutcomeSink | None = None,
+                 metrics: SegueMetrics | None = None, batch: Callable | None = None, sessions=None):
         """`batch` turns an async function of a list into an async function of one item (Ray
         Serve's @serve.batch with AppConfig.batching, given by app.py); None = no batching."""
-        if sink is None or meter is None:  # one process, no Serve: keep the outcomes here
-            from serving.experiments.runtime import LocalArmMeter
+        if sink is None:  # one process, no Serve: keep the outcomes here
             from serving.experiments.sinks import LocalOutcomeSink
 
-            sink, meter = sink or LocalOutcomeSink(), meter or LocalArmMeter()
+            sink = LocalOutcomeSink()
         self.config = config
         self.pipeline = Pipeline(stages, config)
         # The admin token is read once here, never per request.
         admin = AdminAuth.from_env(config.security.admin_token_env)
-        self.experiments = ExperimentRuntime(config, sink, meter, admin)
+        self.experiments = ExperimentRuntime(config, sink, metrics or default_metrics(), admin)
         self.admission = Admission(config.admission, config.deployments.ingress.max_ongoing_requests)
         self.sessions = sessions  # a SessionService, or None where no store is configured
         self._submit = batch(self._run_batch) if batch is not None else self._run_one
@@ -172,8 +171,12 @@ class IngressCore:
                 raise
             scope.set(session_id=resp.session_id, turn=0, tracks=len(resp.playlist))
             scope.versions(resp.versions)
-        self.experiments.served(a, f"{resp.session_id}-0", [t.track_id for t in resp.playlist],
-                                (time.perf_counter() - t0) * 1000)
+        # The session's first playlist is an exposure of its arm, like any served playlist.
+        from serving.playlist_ids import new_playlist_id
+
+        self.experiments.served(a, new_playlist_id(), [t.track_id for t in resp.playlist],
+                                (time.perf_counter() - t0) * 1000,
+                                intent_fallback=resp.intent.source.value.startswith("fallback_"))
         return resp
 
     async def session_turn(self, session_id: str, body: TurnRequest, request: Request) -> SessionResponse:
@@ -253,8 +256,6 @@ class IngressCore:
 
     async def feedback(self, body: FeedbackRequest) -> FeedbackResponse:
         res = await self.experiments.feedback(body.playlist_id, body.track_id, body.event)
-        if res.counted:
-            record_feedback(res.experiment_id, res.arm, body.event)
         return FeedbackResponse(playlist_id=res.playlist_id, arm=res.arm, experiment_id=res.experiment_id,
                                 counted=res.counted)
 
@@ -277,7 +278,6 @@ def ingress_class(api: FastAPI, ingress_decorator, batch: Callable | None = None
 
     class Ingress(IngressCore):
         def __init__(self, intent, retriever, ranker, config: AppConfig, outcomes=None):
-            from serving.experiments.metrics import RayArmMeter
             from serving.experiments.sinks import HandleOutcomeSink
 
             from serving.sessions.engine import SessionEngine
@@ -287,8 +287,7 @@ def ingress_class(api: FastAPI, ingress_decorator, batch: Callable | None = None
             stages = HandleStages(intent, retriever, ranker)
             sessions = (SessionService(SessionEngine(stages, config), HandleSessionRepository(outcomes), config.sessions)
                         if outcomes is not None else None)
-            super().__init__(stages, config, HandleOutcomeSink(outcomes), RayArmMeter(), batch=batch,
-                             sessions=sessions)
+            super().__init__(stages, config, HandleOutcomeSink(outcomes), batch=batch, sessions=sessions)
 
         @api.post("/v1/playlists", response_model=PlaylistResponse, summary="Prompt -> ranked, sequenced playlist")
         async def playlists(self, body: PlaylistRequest, request: Request) -> PlaylistResponse:
