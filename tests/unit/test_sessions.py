@@ -136,3 +136,24 @@ def test_store_guards_concurrent_turns_and_bounds_size(tmp_path):
         return gone, [s for s in "abcd" if await repo.get(s) is not None]
 
     assert run(go()) == (2, ["c", "d"])
+
+
+def test_ingress_routes_serve_a_session_with_a_sticky_arm(stages, tmp_path):
+    """The Ingress's session logic in process (the e2e tier runs it behind Serve over HTTP)."""
+    from starlette.requests import Request
+
+    from serving.ingress import IngressCore
+
+    cfg, st = stages
+    exp = {"id": "s-exp", "salt": "s", "arms": [{"name": "a", "weight": 0.5}, {"name": "b", "weight": 0.5}]}
+    cfg = cfg.model_copy(update={"experiment": AppConfig.from_dict({"experiment": exp}).experiment})
+    svc = _service((cfg, st), tmp_path / "s.db", Clock())
+    core = IngressCore(st, cfg, sessions=svc)
+
+    def req():
+        return Request({"type": "http", "method": "POST", "path": "/", "headers": [], "query_string": b""})
+
+    r0 = run(core.create_session(SessionRequest(prompt="heavy metal", length=5, user_id="u-7"), req()))
+    r1 = run(core.session_turn(r0.session_id, TurnRequest(message="no more Metallica"), req()))
+    assert r1.arm == r0.arm and r1.turn == 1 and all("Metallica" not in t.artists for t in r1.playlist)
+    assert [t.turn for t in run(core.session_history(r0.session_id)).turns] == [0, 1]
