@@ -43,7 +43,7 @@ def _runtime_modules():
     """Every serving module outside the evaluation tooling and the CLI that drives it."""
     for p in sorted((ROOT / "serving").rglob("*.py")):
         rel = p.relative_to(ROOT / "serving").parts
-        if rel[0] in ("evaluation", "bench") or rel == ("cli.py",):
+        if rel[0] in ("evaluation", "tools") or rel == ("cli.py",):
             continue
         yield p
 
