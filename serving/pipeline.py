@@ -64,7 +64,8 @@ class InProcessStages(Stages):
     def from_config(cls, config: AppConfig, progress=None) -> "InProcessStages":
         retriever = build_retriever(config, progress=progress)
         intent = build_intent_service(config, embedder=retriever.embedder)
-        return cls(intent, retriever, make_ranker(config.ranking, embedder=retriever.embedder))
+        return cls(intent, retriever, make_ranker(config.ranking, embedder=retriever.embedder,
+                                                  enrichment=retriever.enrichment))
 
     async def intent(self, prompt: str, ctx: RequestContext) -> IntentResult:
         return await self.intent_service.parse(prompt)

@@ -32,11 +32,26 @@ class RankerDeployment:
             self._embedder = make_embedder(self._config.retrieval.embedder)
         return self._embedder
 
+    def _enrichment_once(self):
+        # The same artifact the Retriever filters with (shipped, cached, or built from the index cache),
+        # so borrowed candidates obey the same genre/era/stand-in rules. Only learned rankers borrow.
+        if not hasattr(self, "_enrichment"):
+            from serving.catalog.enrichment.store import load_or_build
+            from serving.catalog.loader import load_catalog
+            from serving.retrieval.index import load_or_build as load_index
+
+            cfg, emb = self._config, self._embedder_once()
+            catalog = load_catalog(cfg.catalog.path)
+            self._enrichment = load_or_build(
+                cfg, catalog, emb.version,
+                lambda: load_index(catalog, emb, cfg.retrieval.index_kind, cfg.retrieval.cache_dir).vectors)
+        return self._enrichment
+
     def _get(self, version: str) -> Ranker:
         # A live config may name a registered ranker no arm used at start-up: build it once.
         if version not in self._rankers:
             self._rankers[version] = make_ranker(self._config.ranking.model_copy(update={"version": version}),
-                                                 embedder=self._embedder_once)
+                                                 embedder=self._embedder_once, enrichment=self._enrichment_once)
         return self._rankers[version]
 
     def rank(

@@ -128,7 +128,7 @@ class LearnedRanker(Ranker):
     """Scores candidates with a LambdaMART model, then the same diversity and sequencing as the baseline."""
 
     def __init__(self, artifact: RankerArtifact, embedder: Embedder, max_per_artist: int = 2,
-                 check_embedder: bool = True):
+                 check_embedder: bool = True, enrichment=None):
         if check_embedder and artifact.embedder_version and artifact.embedder_version != embedder.version:
             raise ArtifactError(
                 f"ranker '{artifact.version}' was trained with embedder {artifact.embedder_version} but the "
@@ -140,10 +140,21 @@ class LearnedRanker(Ranker):
         self.max_per_artist = max_per_artist
         self._cols = [FEATURES.index(f) for f in artifact.features]
         self._expand = "expanded" in artifact.features
+        # Catalog attributes (serving.catalog.enrichment): borrowed candidates must agree with the
+        # intent's genres/era as retrieved ones do, so popularity cannot fill a metal playlist with pop.
+        self.enrichment = enrichment
 
     def query_priors(self, intent: Intent, exclude: int | None = None) -> QueryPriors:
         q = self.embedder.encode([intent.query_text()])[0]
         return self.artifact.priors.query_stats(q, exclude=exclude)
+
+    def _admit(self, intent: Intent):
+        from serving.retrieval.filters import admits, constraints
+        from serving.retrieval.retriever import Retriever
+
+        c = constraints(intent, self.enrichment)
+        enr = self.enrichment
+        return lambda t: Retriever._passes(intent, t) and admits(c, t, enr, strict=True)
 
     def scores(self, intent: Intent, candidates: list[Candidate], qp: QueryPriors | None = None) -> np.ndarray:
         if not candidates:
@@ -154,7 +165,7 @@ class LearnedRanker(Ranker):
     def rank(self, intent: Intent, candidates: list[Candidate], length: int, mode: str = "playlist") -> list[RankedTrack]:
         qp = self.query_priors(intent)
         if self._expand:
-            candidates = expand_candidates(candidates, qp, intent, recording_key)
+            candidates = expand_candidates(candidates, qp, intent, recording_key, admit=self._admit(intent))
         s = self.scores(intent, candidates, qp)
         order = np.argsort(-s, kind="stable")
         scored = [((float(s[i]), _reason(intent, candidates[i], qp)), candidates[i]) for i in order.tolist()]

@@ -36,9 +36,11 @@ def available_rankers(config: RankingConfig | None = None) -> list[str]:
     return [*_RANKERS, *learned]
 
 
-def make_ranker(config: RankingConfig, embedder: Embedder | Callable[[], Embedder] | None = None) -> Ranker:
+def make_ranker(config: RankingConfig, embedder: Embedder | Callable[[], Embedder] | None = None,
+                enrichment=None) -> Ranker:
     """`embedder` (an instance, or a factory called only if needed) serves learned rankers,
-    whose priors compare the request's embedding with past requests."""
+    whose priors compare the request's embedding with past requests; so does `enrichment`
+    (the catalog attributes their borrowed candidates are filtered by)."""
     if config.version == "baseline-v1":
         return BaselineRanker(version=config.version, max_per_artist=config.max_per_artist)
     if config.version == "baseline-v2":
@@ -53,7 +55,8 @@ def make_ranker(config: RankingConfig, embedder: Embedder | Callable[[], Embedde
             raise UnknownRanker(f"ranker '{config.version}' needs the retriever's embedder; pass embedder=")
         emb = embedder if isinstance(embedder, Embedder) else embedder()
         artifact = RankerArtifact.load(config.version, _artifact_root(config))
-        return LearnedRanker(artifact, emb, max_per_artist=config.max_per_artist)
+        enr = enrichment() if callable(enrichment) else enrichment
+        return LearnedRanker(artifact, emb, max_per_artist=config.max_per_artist, enrichment=enr)
     raise UnknownRanker(
         f"ranking.version '{config.version}' is not a known ranker; available: {', '.join(available_rankers(config))}"
     )
