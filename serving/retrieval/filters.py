@@ -42,7 +42,9 @@ RELATED: dict[str, tuple[str, ...]] = {
     "oldies": ("classic rock", "rock", "r&b", "country", "jazz", "blues", "disco"),
 }
 # A language is evidence for the genre named after it (names, not artists).
-LANGUAGE_GENRE = {"ko": "k-pop", "es": "latin", "pt": "latin"}
+LANGUAGE_GENRE = {"ko": "k-pop", "es": "latin"}
+# Genres that say "old" more than what it sounds like: beside another genre they only qualify it.
+QUALIFIERS = frozenset({"oldies"})
 KNOWN = 0.3  # genre evidence (kept-track votes, direct + propagated) before an artist counts as known
 SOME = 0.05  # the least evidence a borrowed candidate needs: borrowing is for tracks known to fit
 MIN_SHARE = 0.15  # share of a known artist's genre evidence that must agree with the request
@@ -74,7 +76,8 @@ def constraints(intent: Intent, enrichment: Enrichment | None) -> Constraints:
     if enrichment is None:
         return Constraints(allow_stand_ins=allow)
     genres: dict[str, float] = {}
-    for g in intent.genres:
+    asked = [g for g in intent.genres if g not in QUALIFIERS] or list(intent.genres)  # "old school blues" is blues
+    for g in asked:
         genres[g] = 1.0
         for r in RELATED.get(g, ()):
             genres.setdefault(r, 0.5)
@@ -131,8 +134,11 @@ def admits(c: Constraints, t: Track, enrichment: Enrichment | None, strict: bool
     if c.genres and attrs.confidence >= (SOME if strict else KNOWN):
         share = sum(attrs.genres.get(g, 0.0) * w for g, w in c.genres.items())
         tlang = (enrichment.tracks.get(t.track_id) or {}).get("language") or attrs.language
-        if tlang in LANGUAGE_GENRE and LANGUAGE_GENRE[tlang] in c.genres:
-            share = 1.0
+        if tlang in LANGUAGE_GENRE and LANGUAGE_GENRE[tlang] in c.genres and share < MIN_SHARE:
+            # A Spanish title is evidence for "latin" when the artist's own evidence does not say
+            # otherwise (a Mozart album with a Spanish subtitle is still classical).
+            if attrs.language == tlang or attrs.confidence < 2 * KNOWN:
+                share = MIN_SHARE
         if share < MIN_SHARE:
             return False
     if c.decades and attrs.decade_confidence >= KNOWN_DECADES:

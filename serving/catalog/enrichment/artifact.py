@@ -21,7 +21,7 @@ from typing import Any
 
 from serving.text import norm
 
-PIPELINE_VERSION = "e1"
+PIPELINE_VERSION = "e2"
 
 
 def _taxonomy_fingerprint() -> str:
