@@ -42,3 +42,19 @@ ensure_prometheus() {
   fi
   echo "segue: could not install prometheus; the Prometheus/promtool tests will be skipped" >&2
 }
+
+# A PostgreSQL server (initdb/pg_ctl) for the store tests: the tier starts its own on loopback.
+# Debian's `postgresql` package when no server binaries are found.
+ensure_postgres() {
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && return 0
+  command -v initdb >/dev/null 2>&1 && return 0
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo -n"
+  if command -v apt-get >/dev/null 2>&1; then
+    echo "segue: installing the PostgreSQL server (apt-get install postgresql)" >&2
+    if $sudo apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends postgresql >&2; then
+      return 0
+    fi
+  fi
+  echo "segue: could not install PostgreSQL; the store tests on PostgreSQL will fail (SEGUE_REQUIRE_POSTGRES=1)" >&2
+}

@@ -17,7 +17,8 @@ from serving.ranking.deployment import RankerDeployment
 from serving.retrieval.deployment import RetrieverDeployment
 
 
-# Exactly one replica: every Ingress replica records into and validates feedback against it.
+# One replica: the records are in the database (AppConfig.store), so a restart loses nothing;
+# one writer keeps group commits large and SQLite single-writer.
 OUTCOME_STORE_OPTIONS: dict[str, Any] = {"num_replicas": 1, "ray_actor_options": {"num_cpus": 0.0}}
 
 
@@ -33,7 +34,7 @@ def build_app(config: AppConfig) -> Application:
     retriever = serve.deployment(name="Retriever", **d.retriever.serve_options(log))(RetrieverDeployment)
     ranker = serve.deployment(name="Ranker", **d.ranker.serve_options(log))(RankerDeployment)
     outcomes = serve.deployment(name="OutcomeStore", **OUTCOME_STORE_OPTIONS)(OutcomeStoreDeployment)
-    return ingress.bind(intent.bind(config), retriever.bind(config), ranker.bind(config), config, outcomes.bind())
+    return ingress.bind(intent.bind(config), retriever.bind(config), ranker.bind(config), config, outcomes.bind(config))
 
 
 def app_builder(args: dict[str, Any]) -> Application:

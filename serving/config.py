@@ -5,15 +5,18 @@ The Helm chart's values mirror this model; `serving/configs/*.yaml` are examples
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from serving.edge.config import EdgeLimits, EdgeSettings, EdgeTimeouts
 from serving.experiments.config import ExperimentConfig
 from serving.frozen import Frozen
 from serving.intent.llm_config import OpenAIConfig, VLLMConfig
+from serving.store.config import StoreConfig
 from serving.telemetry_config import TelemetryConfig
 
 
@@ -134,6 +137,9 @@ class RateLimitConfig(Frozen):
     requests_per_s: float = Field(default=20.0, gt=0, description="Sustained requests per second per client, per Ingress replica.")
     burst: int = Field(default=40, ge=1, description="Requests a client may send at once before being limited.")
     max_clients: int = Field(default=10_000, ge=1, description="Clients tracked at once (bounded memory).")
+    max_in_flight_per_client: int = Field(
+        default=4, ge=1, description="Requests one client may have in flight at once, per Ingress replica; more get "
+        "429. Keeps a few long requests of one client from taking the capacity of everyone else.")
 
 
 class SecurityConfig(Frozen):
@@ -144,13 +150,37 @@ class SecurityConfig(Frozen):
     )
     max_body_bytes: int = Field(default=16_384, ge=1024, description="Larger request bodies get 413.")
     rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
-    trust_forwarded_for: bool = Field(default=False, description="Key rate limits on X-Forwarded-For (only behind a trusted proxy).")
+    trust_forwarded_for: bool = Field(
+        default=False, description="Key rate limits on X-Forwarded-For, but only for requests whose socket peer is "
+        "in trusted_proxies; otherwise the peer address is the client.")
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="CIDRs of the proxies in front of Segue (load balancer, ingress "
+        "controller) whose X-Forwarded-For is believed when trust_forwarded_for is on.")
     cors_origins: list[str] = Field(default_factory=list, description="Browser origins allowed by CORS; empty = CORS closed.")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        for cidr in v:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"'{cidr}' is not a CIDR; write e.g. 10.0.0.0/8 or 127.0.0.1/32") from None
+        return v
+
+    @model_validator(mode="after")
+    def _trust_needs_proxies(self) -> "SecurityConfig":
+        if self.trust_forwarded_for and not self.trusted_proxies:
+            raise ValueError("trust_forwarded_for needs trusted_proxies (the CIDRs of your load balancer or "
+                             "ingress controller); without them X-Forwarded-For is never believed")
+        return self
 
 
 class HttpConfig(Frozen):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    timeouts: EdgeTimeouts = Field(default_factory=EdgeTimeouts, description="Enforced in Serve's HTTP proxy.")
+    limits: EdgeLimits = Field(default_factory=EdgeLimits, description="Enforced in Serve's HTTP proxy.")
 
 
 class AppConfig(Frozen):
@@ -170,6 +200,14 @@ class AppConfig(Frozen):
         default=None, description="A/B or canary experiment; weights change live via the Ingress user_config."
     )
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    store: StoreConfig = Field(
+        default_factory=StoreConfig,
+        description="Where served playlists, feedback and experiment aggregates are kept (SQLite file or PostgreSQL).",
+    )
+
+    def edge_settings(self) -> EdgeSettings:
+        return EdgeSettings(timeouts=self.http.timeouts, limits=self.http.limits,
+                            max_body_bytes=self.security.max_body_bytes)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, source: str = "config") -> "AppConfig":

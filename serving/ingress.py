@@ -8,7 +8,7 @@ import logging
 import time
 import uuid
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Path, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
@@ -21,6 +21,8 @@ from serving.intent.model import Intent
 from serving.intent.service import IntentResult
 from serving.pipeline import Pipeline
 from serving.security.auth import AdminAuth
+from serving.security.client_id import ClientIdentity
+from serving.security.concurrency import ConcurrencyLimiter
 from serving.security.middleware import IngressGuard
 from serving.security.ratelimit import TokenBucketLimiter
 from serving.experiments.runtime import OVERRIDE_HEADER, ArmMeter, ExperimentRuntime, OutcomeSink
@@ -30,6 +32,7 @@ from serving.schemas import (
 from serving.stages import Mode, RankResult, Stages
 
 log = logging.getLogger(__name__)
+EXPERIMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
 
 class HandleStages(Stages):
@@ -74,6 +77,8 @@ async def _retry_on_replica_death(call, attempts: int = 2):
 def create_api(config: AppConfig) -> FastAPI:
     api = FastAPI(
         title="Segue",
+        # Starlette's slash redirect builds its Location from the Host header (an open redirect).
+        redirect_slashes=False,
         version=__version__,
         description="Prompted playlists and music search. Errors are JSON: {error, message, request_id, details}.",
         **telemetry.fastapi_options(),
@@ -88,7 +93,9 @@ def create_api(config: AppConfig) -> FastAPI:
                            allow_headers=["content-type", "authorization", "x-request-id", "traceparent"],
                            expose_headers=["x-request-id", "x-trace-id", "traceresponse", "retry-after"])
     api.add_middleware(IngressGuard, max_body_bytes=sec.max_body_bytes, limiter=limiter,
-                       trust_forwarded_for=sec.trust_forwarded_for)
+                       identity=ClientIdentity(sec.trust_forwarded_for, sec.trusted_proxies),
+                       concurrency=ConcurrencyLimiter(sec.rate_limit.max_in_flight_per_client)
+                       if sec.rate_limit.enabled else None)
     # Outermost, so the guard's own 413/429 replies carry the trace id too.
     api.add_middleware(telemetry.TraceHeaders)
     return api
@@ -149,9 +156,10 @@ class IngressCore:
 
     async def feedback(self, body: FeedbackRequest) -> FeedbackResponse:
         res = await self.experiments.feedback(body.playlist_id, body.track_id, body.event)
-        if res.get("counted"):
-            record_feedback(res.get("experiment_id"), res["arm"], body.event)
-        return FeedbackResponse(**res)
+        if res.counted:
+            record_feedback(res.experiment_id, res.arm, body.event)
+        return FeedbackResponse(playlist_id=res.playlist_id, arm=res.arm, experiment_id=res.experiment_id,
+                                counted=res.counted)
 
     async def experiment_summary(self, experiment_id: str) -> dict:
         return await self.experiments.summary(experiment_id)
@@ -186,7 +194,10 @@ def ingress_class(api: FastAPI, ingress_decorator) -> type:
 
         @api.get("/v1/experiments/{experiment_id}",
                  summary="Per-arm exposures and outcomes, rates with CIs, SRM and sequential tests")
-        async def experiment_route(self, experiment_id: str) -> dict:
+        async def experiment_route(
+            self, experiment_id: str = Path(max_length=64, pattern=EXPERIMENT_ID_PATTERN,
+                                            description="An experiment id from the config, e.g. ranker-canary"),
+        ) -> dict:
             return await self.experiment_summary(experiment_id)
 
         @api.get("/healthz", summary="Liveness: the ingress answers")

@@ -77,9 +77,20 @@ FEEDBACK = MetricSpec(
     ("experiment", "arm", "event"),
 )
 
+STORE_WRITES = MetricSpec(
+    "segue_store_writes", "counter",
+    "Writes to the experiment/session store by kind (served, feedback, failed, shadow, sweep, ...) and outcome "
+    "(committed; dropped = the database was down past the retry budget or the queue was full).",
+    ("kind", "outcome"),
+)
+STORE_COMMIT_DURATION = MetricSpec(
+    "segue_store_commit_duration_seconds", "histogram", "Time of one batched store transaction (group commit).",
+    ("backend",), LATENCY_BUCKETS_S,
+)
+
 METRICS: tuple[MetricSpec, ...] = (
     REQUESTS, REQUEST_DURATION, STAGE_REQUESTS, STAGE_DURATION, INTENT_FALLBACKS,
-    STRUCTURED_OUTPUT_FAILURES, CANDIDATES, FEEDBACK,
+    STRUCTURED_OUTPUT_FAILURES, CANDIDATES, FEEDBACK, STORE_WRITES, STORE_COMMIT_DURATION,
 )
 
 
@@ -216,6 +227,14 @@ class SegueMetrics:
 
     def feedback(self, experiment: str | None, arm: str, event: str) -> None:
         self._inc(FEEDBACK, experiment=experiment, arm=arm, event=event)
+
+    def store_write(self, kind: str, outcome: str, n: int = 1) -> None:
+        self._inc(STORE_WRITES, float(n), kind=kind, outcome=outcome)
+
+    def store_commit(self, backend: str, kinds: dict[str, int], seconds: float) -> None:
+        for kind, n in kinds.items():
+            self.store_write(kind, "committed", n)
+        self._observe(STORE_COMMIT_DURATION, seconds, backend=backend)
 
 
 @lru_cache(maxsize=1)

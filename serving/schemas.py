@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from serving.intent.model import Intent
+from serving.security.visible import visible_text
 
 MAX_PROMPT_CHARS = 2000
 
@@ -49,8 +50,9 @@ class RankedTrack(BaseModel):
 
 
 class _StrictBody(BaseModel):
-    # Unknown fields are a client mistake worth a 422, not something to ignore.
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # Unknown fields are a client mistake worth a 422, not something to ignore; and a
+    # wrong JSON type is one too ("length": "5" or true is not converted: strict).
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
 
 class PlaylistRequest(_StrictBody):
@@ -61,9 +63,7 @@ class PlaylistRequest(_StrictBody):
     @field_validator("prompt")
     @classmethod
     def _not_blank(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("prompt must contain some text, e.g. 'rainy sunday jazz'")
-        return v
+        return visible_text(v, "prompt", "rainy sunday jazz")
 
 
 class SearchRequest(_StrictBody):
@@ -74,9 +74,7 @@ class SearchRequest(_StrictBody):
     @field_validator("query")
     @classmethod
     def _not_blank(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("query must contain some text, e.g. 'daft punk'")
-        return v
+        return visible_text(v, "query", "daft punk")
 
 
 class PlaylistResponse(BaseModel):

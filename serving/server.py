@@ -12,6 +12,7 @@ import time
 import httpx
 
 from serving.config import AppConfig
+from serving.edge.env import edge_env
 from serving.telemetry_config import tracing_env
 
 
@@ -43,15 +44,27 @@ def start_local_graph(
     if not ray.is_initialized():
         # Ray Serve reads its tracing settings from the environment of every process it starts
         # (an already running Ray keeps the settings it was started with).
-        os.environ.update(tracing_env(config.telemetry))
+        os.environ.update(ray_env(config))
         ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level="WARNING" if not quiet else "ERROR",
                  log_to_driver=False, _metrics_export_port=config.telemetry.metrics_export_port)
-    serve.start(http_options={"host": config.http.host, "port": config.http.port})
+    serve.start(http_options=http_options(config))
     serve.run(build_app(config), name=config.name, route_prefix=config.route_prefix, blocking=False)
     base = f"http://{config.http.host}:{config.http.port}"
     if not _wait_ready(base, timeout_s, stop or threading.Event(), quiet):
         raise NotReadyInTime(f"not ready after {timeout_s:.0f}s; see the Ray logs under /tmp/ray/session_latest/logs")
     return base
+
+
+def ray_env(config: AppConfig) -> dict[str, str]:
+    """Environment for the processes Ray starts: tracing and the edge guard (serving/edge)."""
+    return {**tracing_env(config.telemetry), **edge_env(config.edge_settings())}
+
+
+def http_options(config: AppConfig) -> dict:
+    """Serve's proxy options; the timeouts are the edge's (AppConfig.http.timeouts)."""
+    t = config.http.timeouts
+    return {"host": config.http.host, "port": config.http.port,
+            "request_timeout_s": t.request_s, "keep_alive_timeout_s": t.keep_alive_s}
 
 
 def serve_forever(config: AppConfig, num_cpus: int | None = None, ready_timeout_s: float = 900) -> int:

@@ -46,3 +46,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL on loopback for the whole session (skipped where no server binaries
+    exist, unless SEGUE_REQUIRE_POSTGRES=1, which scripts/test sets: then it fails)."""
+    from tests.pg_server import PostgresServer, find_bindir
+
+    bindir = find_bindir()
+    if bindir is None:
+        msg = "no PostgreSQL server binaries (initdb); scripts/test installs them (scripts/_env.sh ensure_postgres)"
+        if os.environ.get("SEGUE_REQUIRE_POSTGRES") == "1":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    server = PostgresServer(bindir).init().start()
+    yield server
+    server.cleanup()

@@ -1,19 +1,16 @@
-"""Served playlists and per-arm outcome counts: the evidence experiments are decided on.
+"""Experiment evidence as values: what the ingress records (Served, Failed), what feedback
+answers (FeedbackResult), per-arm aggregates (ArmStats) and the summary computed from them.
 
-Pure, bounded and clock-injected. One instance runs in the OutcomeStore deployment
-(a single replica) so that every Ingress replica records into, and validates
-feedback against, the same registry of served playlists.
+Pure: storage lives in outcome_store.py (SQL) and the async service in outcome_service.py.
 """
 
 from __future__ import annotations
 
 import bisect
+import enum
 import math
-import sys
-import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable
 
 from serving.experiments import statistics as st
 
@@ -23,12 +20,42 @@ POSITIVE = ("like", "save")  # a playlist "converts" when the listener likes or 
 LATENCY_BOUNDS_MS = tuple(round(1.25**i, 3) for i in range(0, 51))
 
 
-class UnknownPlaylist(LookupError):
-    pass
+class Rejection(enum.Enum):
+    """Why feedback was not recorded. Crosses the Serve hop as a value; the ingress maps it
+    to a domain error (and so to an HTTP status) in one table."""
+
+    UNKNOWN_PLAYLIST = "unknown_playlist"
+    TRACK_NOT_IN_PLAYLIST = "track_not_in_playlist"
+    INVALID_EVENT = "invalid_event"
+    STORE_UNAVAILABLE = "store_unavailable"
 
 
-class TrackNotInPlaylist(ValueError):
-    pass
+@dataclass(frozen=True)
+class FeedbackAccepted:
+    playlist_id: str
+    arm: str
+    experiment_id: str | None
+    counted: bool  # False: this (track, event) was already recorded for the playlist
+
+
+@dataclass(frozen=True)
+class FeedbackRejected:
+    reason: Rejection
+    message: str
+
+
+FeedbackResult = FeedbackAccepted | FeedbackRejected
+
+
+@dataclass(frozen=True)
+class StoreDown:
+    """A read could not reach the database (the ingress answers 503 with Retry-After)."""
+
+    message: str
+
+
+def latency_bucket(ms: float) -> int:
+    return bisect.bisect_left(LATENCY_BOUNDS_MS, ms)
 
 
 @dataclass(frozen=True)
@@ -56,17 +83,6 @@ class Failed:
 
 
 @dataclass
-class _Record:
-    track_ids: tuple[str, ...]
-    arm: str
-    experiment_id: str | None
-    expires_at: float
-    events: set[tuple[str, str]] | None = None
-    converted: bool = False
-    likes: int = 0
-
-
-@dataclass
 class ArmStats:
     assigned: int = 0
     served: int = 0
@@ -83,7 +99,7 @@ class ArmStats:
     latency: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BOUNDS_MS) + 1))
 
     def observe_latency(self, ms: float) -> None:
-        self.latency[bisect.bisect_left(LATENCY_BOUNDS_MS, ms)] += 1
+        self.latency[latency_bucket(ms)] += 1
 
     def like_sums(self) -> st.RatioSums:
         return st.RatioSums(n=self.served, y=self.events.get("like", 0), m=self.tracks_served,
@@ -118,182 +134,57 @@ class ShadowStats:
         }
 
 
-class OutcomeStore:
-    def __init__(
-        self,
-        max_playlists: int = 100_000,
-        ttl_s: float = 24 * 3600,
-        max_experiments: int = 32,
-        clock: Callable[[], float] = time.monotonic,
-    ):
-        if max_playlists < 1 or ttl_s <= 0:
-            raise ValueError("max_playlists must be >= 1 and ttl_s > 0")
-        self.max_playlists, self.ttl_s, self.max_experiments = max_playlists, ttl_s, max_experiments
-        self._clock = clock
-        self._served: OrderedDict[str, _Record] = OrderedDict()
-        self._experiments: OrderedDict[str, dict[str, ArmStats]] = OrderedDict()
-        self._shadow: dict[str, ShadowStats] = {}
-        self._last_weights: dict[str, dict[str, float]] = {}
-        self.evicted = 0
-
-    # -- recording ---------------------------------------------------------------------------
-    def _arms(self, experiment_id: str) -> dict[str, ArmStats]:
-        arms = self._experiments.get(experiment_id)
-        if arms is None:
-            arms = self._experiments[experiment_id] = {}
-            while len(self._experiments) > self.max_experiments:  # bounded: drop the oldest experiment
-                old, _ = self._experiments.popitem(last=False)
-                self._shadow.pop(old, None)
-                self._last_weights.pop(old, None)
-        return arms
-
-    def _assign(self, experiment_id: str | None, arm: str, weights: dict[str, float] | None) -> ArmStats | None:
-        if experiment_id is None:
-            return None
-        arms = self._arms(experiment_id)
-        s = arms.setdefault(arm, ArmStats())
-        if weights is not None:  # overrides (QA) are served but kept out of the comparison
-            self._last_weights[experiment_id] = dict(weights)
-            for name, w in weights.items():
-                arms.setdefault(name, ArmStats()).expected += w
-            s.assigned += 1
-            return s
-        return None
-
-    def record_served(self, rec: Served) -> None:
-        now = self._clock()
-        self._expire(now)
-        self._served[rec.playlist_id] = _Record(
-            tuple(sys.intern(t) for t in rec.track_ids), rec.arm, rec.experiment_id, now + self.ttl_s
-        )
-        while len(self._served) > self.max_playlists:
-            self._served.popitem(last=False)
-            self.evicted += 1
-        s = self._assign(rec.experiment_id, rec.arm, rec.weights)
-        if s is not None:
-            s.served += 1
-            s.tracks_served += len(rec.track_ids)
-            s.like_mm += len(rec.track_ids) ** 2
-            s.fallbacks += bool(rec.intent_fallback)
-            s.observe_latency(rec.latency_ms)
-
-    def record_failed(self, rec: Failed) -> None:
-        s = self._assign(rec.experiment_id, rec.arm, rec.weights)
-        if s is not None:
-            s.errors += 1
-            s.observe_latency(rec.latency_ms)
-
-    def record_shadow(self, experiment_id: str, ok: bool, overlap: float, latency_ms: float, dropped: bool = False) -> None:
-        s = self._shadow.setdefault(experiment_id, ShadowStats())
-        if dropped:
-            s.dropped += 1
-            return
-        s.runs += 1
-        if ok:
-            s.overlap_sum += overlap
-            s.latency_sum_ms += latency_ms
-        else:
-            s.errors += 1
-
-    def _expire(self, now: float) -> None:
-        while self._served:
-            pid, rec = next(iter(self._served.items()))
-            if rec.expires_at > now:
-                break
-            self._served.popitem(last=False)
-            self.evicted += 1
-
-    def knows(self, playlist_id: str) -> bool:
-        rec = self._served.get(playlist_id)
-        return rec is not None and rec.expires_at > self._clock()
-
-    # -- feedback ----------------------------------------------------------------------------
-    def feedback(self, playlist_id: str, track_id: str, event: str) -> dict:
-        """Validate against the served playlist and count the outcome once per (track, event)."""
-        if event not in EVENTS:
-            raise ValueError(f"event must be one of {', '.join(EVENTS)}, got '{event}'")
-        rec = self._served.get(playlist_id)
-        if rec is None or rec.expires_at <= self._clock():
-            raise UnknownPlaylist(
-                f"playlist '{playlist_id}' was not served here or has expired (kept {self.ttl_s:.0f}s); "
-                "send feedback for a playlist_id returned by POST /v1/playlists"
-            )
-        if track_id not in rec.track_ids:
-            raise TrackNotInPlaylist(f"track '{track_id}' is not in playlist '{playlist_id}'; use a track_id it returned")
-        rec.events = rec.events or set()
-        duplicate = (track_id, event) in rec.events
-        if not duplicate:
-            rec.events.add((track_id, event))
-            if rec.experiment_id is not None and rec.experiment_id in self._experiments:
-                s = self._experiments[rec.experiment_id].setdefault(rec.arm, ArmStats())
-                s.events[event] += 1
-                if event == "like":
-                    s.like_yy += 2 * rec.likes + 1  # (c+1)^2 - c^2
-                    s.like_ym += len(rec.track_ids)
-                    rec.likes += 1
-                if event in POSITIVE and not rec.converted:
-                    rec.converted = True
-                    s.converted += 1
-        return {"playlist_id": playlist_id, "arm": rec.arm, "experiment_id": rec.experiment_id,
-                "counted": not duplicate}
-
-    # -- reading -----------------------------------------------------------------------------
-    def experiment_ids(self) -> list[str]:
-        return list(self._experiments)
-
-    def summary(
-        self, experiment_id: str, control: str | None = None, alpha: float = 0.05,
-        tau_like_rate: float = 0.01, tau_conversion: float = 0.05,
-    ) -> dict | None:
-        """Per-arm numbers, SRM and always-valid comparisons against the control.
-        The primary metric is the like rate (likes / tracks served, cluster-robust CI)."""
-        arms = self._experiments.get(experiment_id)
-        if arms is None:
-            return None
-        names = sorted(arms)
-        control = control if control in arms else (names[0] if names else None)
-        out_arms = {}
-        for name in names:
-            s = arms[name]
-            attempts = s.served + s.errors
-            out_arms[name] = {
-                "assigned": s.assigned,
-                "served": s.served,
-                "errors": s.errors,
-                "error_rate": (s.errors / attempts) if attempts else None,
-                "expected": round(s.expected, 3),
-                "like_rate": st.ratio_summary(s.like_sums()),
-                "conversion": st.rate_summary(s.converted, s.served),
-                "events": {e: s.events.get(e, 0) for e in EVENTS},
-                "intent_fallback_rate": (s.fallbacks / s.served) if s.served else None,
-                "latency_p50_ms": s.latency_quantile(0.5),
-                "latency_p99_ms": s.latency_quantile(0.99),
-            }
-        srm = st.srm_test({n: arms[n].assigned for n in names}, {n: arms[n].expected for n in names})
-        comparisons = {}
-        if control is not None:
-            c = arms[control]
-            for name in names:
-                if name != control:
-                    t = arms[name]
-                    comparisons[name] = {
-                        "like_rate": st.msprt_ratios(c.like_sums(), t.like_sums(), tau_like_rate, alpha).as_dict(),
-                        "conversion": st.msprt_two_proportions(
-                            c.converted, c.served, t.converted, t.served, tau=tau_conversion, alpha=alpha
-                        ).as_dict(),
-                    }
-        return {
-            "experiment_id": experiment_id,
-            "control": control,
-            "weights": self._last_weights.get(experiment_id),
-            "alpha": alpha,
-            "metrics": {
-                "like_rate": "likes / tracks served (primary; CI cluster-robust over playlists)",
-                "conversion": "share of served playlists with at least one like or save",
-            },
-            "arms": out_arms,
-            "srm": srm.as_dict(),
-            "comparisons": comparisons,
-            "shadow": self._shadow[experiment_id].as_dict() if experiment_id in self._shadow else None,
-            "served_playlists_kept": len(self._served),
+def summarize(
+    experiment_id: str, arms: dict[str, ArmStats], weights: dict[str, float] | None,
+    shadow: ShadowStats | None, served_playlists_kept: int, control: str | None = None, alpha: float = 0.05,
+    tau_like_rate: float = 0.01, tau_conversion: float = 0.05,
+) -> dict:
+    """Per-arm numbers, SRM and always-valid comparisons against the control.
+    The primary metric is the like rate (likes / tracks served, cluster-robust CI)."""
+    names = sorted(arms)
+    control = control if control in arms else (names[0] if names else None)
+    out_arms = {}
+    for name in names:
+        s = arms[name]
+        attempts = s.served + s.errors
+        out_arms[name] = {
+            "assigned": s.assigned,
+            "served": s.served,
+            "errors": s.errors,
+            "error_rate": (s.errors / attempts) if attempts else None,
+            "expected": round(s.expected, 3),
+            "like_rate": st.ratio_summary(s.like_sums()),
+            "conversion": st.rate_summary(s.converted, s.served),
+            "events": {e: s.events.get(e, 0) for e in EVENTS},
+            "intent_fallback_rate": (s.fallbacks / s.served) if s.served else None,
+            "latency_p50_ms": s.latency_quantile(0.5),
+            "latency_p99_ms": s.latency_quantile(0.99),
         }
+    srm = st.srm_test({n: arms[n].assigned for n in names}, {n: arms[n].expected for n in names})
+    comparisons = {}
+    if control is not None:
+        c = arms[control]
+        for name in names:
+            if name != control:
+                t = arms[name]
+                comparisons[name] = {
+                    "like_rate": st.msprt_ratios(c.like_sums(), t.like_sums(), tau_like_rate, alpha).as_dict(),
+                    "conversion": st.msprt_two_proportions(
+                        c.converted, c.served, t.converted, t.served, tau=tau_conversion, alpha=alpha
+                    ).as_dict(),
+                }
+    return {
+        "experiment_id": experiment_id,
+        "control": control,
+        "weights": weights,
+        "alpha": alpha,
+        "metrics": {
+            "like_rate": "likes / tracks served (primary; CI cluster-robust over playlists)",
+            "conversion": "share of served playlists with at least one like or save",
+        },
+        "arms": out_arms,
+        "srm": srm.as_dict(),
+        "comparisons": comparisons,
+        "shadow": shadow.as_dict() if shadow is not None else None,
+        "served_playlists_kept": served_playlists_kept,
+    }

@@ -14,11 +14,13 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any, Awaitable, Callable
 
-from serving.errors import InvalidRequest, NotFound, SegueError, Unauthorized, UnprocessableFeedback
+from serving.errors import InvalidRequest, NotFound, SegueError, StoreUnavailable, Unauthorized, UnprocessableFeedback
 from serving.experiments.assignment import Assigner
 from serving.experiments.components import all_arm_components, arm_app_config, intent_key, retrieval_key
 from serving.experiments.config import ExperimentConfig, ExperimentConfigError, experiment_from_user_config
-from serving.experiments.outcomes import Failed, Served
+from serving.experiments.outcomes import (
+    Failed, FeedbackAccepted, FeedbackRejected, FeedbackResult, Rejection, Served, StoreDown,
+)
 from serving.experiments.shadow import ShadowRunner, sampled
 from serving.schemas import RequestContext
 from serving.security.auth import AdminAuth
@@ -42,11 +44,21 @@ class OutcomeSink(abc.ABC):
     async def record_shadow(self, experiment_id: str, ok: bool, overlap: float, latency_ms: float, dropped: bool) -> None: ...
 
     @abc.abstractmethod
-    async def feedback(self, playlist_id: str, track_id: str, event: str) -> dict:
-        """{"status": "ok" | "unknown_playlist" | "track_not_in_playlist", "message": ..., ...}"""
+    async def feedback(self, playlist_id: str, track_id: str, event: str) -> FeedbackResult:
+        """Accepted (counted or a duplicate), or rejected with a typed reason."""
 
     @abc.abstractmethod
-    async def summary(self, experiment_id: str, control: str | None) -> dict | None: ...
+    async def summary(self, experiment_id: str, control: str | None) -> dict | None | StoreDown:
+        """None: the experiment has no recorded traffic."""
+
+
+# How a rejected feedback event reaches the client (the status comes from serving.errors.STATUS).
+REJECTION_ERRORS: dict[Rejection, type[SegueError]] = {
+    Rejection.UNKNOWN_PLAYLIST: NotFound,
+    Rejection.TRACK_NOT_IN_PLAYLIST: UnprocessableFeedback,
+    Rejection.INVALID_EVENT: InvalidRequest,
+    Rejection.STORE_UNAVAILABLE: StoreUnavailable,
+}
 
 
 class ArmMeter(abc.ABC):
@@ -216,23 +228,23 @@ class ExperimentRuntime:
         return self._shadow.submit(lambda: run(ctx), live_track_ids, record)
 
     # -- feedback and summaries --------------------------------------------------------------
-    async def feedback(self, playlist_id: str, track_id: str, event: str) -> dict:
+    async def feedback(self, playlist_id: str, track_id: str, event: str) -> FeedbackAccepted:
         res = await self._sink.feedback(playlist_id, track_id, event)
-        status = res.get("status")
-        if status == "unknown_playlist":
-            raise NotFound(res["message"])
-        if status == "track_not_in_playlist":
-            raise UnprocessableFeedback(res["message"])
-        if status != "ok":
-            raise SegueError(f"feedback store answered {status!r}")
-        if res.get("counted") and res.get("experiment_id"):
-            self._meter.count(res["experiment_id"], res["arm"], event)
-        return {k: res[k] for k in ("playlist_id", "arm", "experiment_id", "counted")}
+        if isinstance(res, FeedbackRejected):
+            err = REJECTION_ERRORS[res.reason]
+            raise err(res.message, retry_after_s=2 if err is StoreUnavailable else None)
+        if not isinstance(res, FeedbackAccepted):
+            raise SegueError(f"feedback store answered {type(res).__name__}, not a FeedbackResult")
+        if res.counted and res.experiment_id:
+            self._meter.count(res.experiment_id, res.arm, event)
+        return res
 
     async def summary(self, experiment_id: str) -> dict:
         exp = self._snap.experiment
         control = exp.control_arm if exp is not None and exp.id == experiment_id else None
         out = await self._sink.summary(experiment_id, control)
+        if isinstance(out, StoreDown):
+            raise StoreUnavailable(out.message, retry_after_s=2)
         if out is None:
             raise NotFound(f"experiment '{experiment_id}' has no recorded traffic"
                            + (f"; the running experiment is '{exp.id}'" if exp else "; no experiment is running"))

@@ -1,49 +1,81 @@
 """OutcomeSink implementations: a Serve handle to the shared OutcomeStore deployment, or an
-in-process store (tests, single-process tools)."""
+in-process OutcomeService (tests, single-process tools)."""
 
 from __future__ import annotations
 
-from serving.experiments.outcomes import Failed, OutcomeStore, Served
+import asyncio
+import logging
+
+from serving.experiments.outcome_service import OutcomeService
+from serving.experiments.outcome_store import OutcomeStore
+from serving.experiments.outcomes import Failed, FeedbackResult, Served, StoreDown
 from serving.experiments.runtime import OutcomeSink
-from serving.experiments.store_deployment import feedback_with_wait
+from serving.store.config import WriterConfig
+
+log = logging.getLogger(__name__)
+
+# A call that reached a replica which then died (kill -9, OOM, node drain) is repeated on
+# the replacement: served records and feedback are idempotent in the store (keyed by
+# playlist id and by (playlist, track, event)), so a repeat never double-counts.
+RETRY_DELAYS_S = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+def _replica_died(exc: BaseException) -> bool:
+    try:
+        from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
+    except ImportError:
+        return False
+    return isinstance(exc, (ActorDiedError, ActorUnavailableError, RayActorError))
 
 
 class HandleOutcomeSink(OutcomeSink):
-    def __init__(self, handle):
+    def __init__(self, handle, retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S):
         self._h = handle
+        self._delays = retry_delays_s
+
+    async def _call(self, method: str, *args, idempotent: bool):
+        for delay in (*self._delays, None) if idempotent else (None,):
+            try:
+                return await getattr(self._h, method).remote(*args)
+            except Exception as e:  # noqa: BLE001 - only a dead replica is retried; the rest propagates
+                if delay is None or not _replica_died(e):
+                    raise
+                log.warning("OutcomeStore replica died during %s; retrying in %.2fs", method, delay)
+                await asyncio.sleep(delay)
 
     async def record_served(self, rec: Served) -> None:
-        await self._h.record_served.remote(rec)
+        await self._call("record_served", rec, idempotent=True)
 
     async def record_failed(self, rec: Failed) -> None:
-        await self._h.record_failed.remote(rec)
+        await self._call("record_failed", rec, idempotent=False)
 
     async def record_shadow(self, experiment_id, ok, overlap, latency_ms, dropped) -> None:
-        await self._h.record_shadow.remote(experiment_id, ok, overlap, latency_ms, dropped)
+        await self._call("record_shadow", experiment_id, ok, overlap, latency_ms, dropped, idempotent=False)
 
-    async def feedback(self, playlist_id: str, track_id: str, event: str) -> dict:
-        return await self._h.feedback.remote(playlist_id, track_id, event)
+    async def feedback(self, playlist_id: str, track_id: str, event: str) -> FeedbackResult:
+        return await self._call("feedback", playlist_id, track_id, event, idempotent=True)
 
-    async def summary(self, experiment_id: str, control: str | None) -> dict | None:
-        return await self._h.summary.remote(experiment_id, control)
+    async def summary(self, experiment_id: str, control: str | None) -> dict | None | StoreDown:
+        return await self._call("summary", experiment_id, control, idempotent=True)
 
 
 class LocalOutcomeSink(OutcomeSink):
-    def __init__(self, store: OutcomeStore | None = None, feedback_wait_s: float = 0.0):
+    def __init__(self, store: OutcomeStore | None = None, feedback_wait_s: float = 0.0,
+                 writer: WriterConfig | None = None):
         self.store = store or OutcomeStore()
-        self._wait = feedback_wait_s
+        self.service = OutcomeService(self.store, writer or WriterConfig(flush_interval_ms=0), feedback_wait_s)
 
     async def record_served(self, rec: Served) -> None:
-        self.store.record_served(rec)
+        await self.service.record_served(rec)
 
     async def record_failed(self, rec: Failed) -> None:
-        self.store.record_failed(rec)
+        await self.service.record_failed(rec)
 
     async def record_shadow(self, experiment_id, ok, overlap, latency_ms, dropped) -> None:
-        self.store.record_shadow(experiment_id, ok, overlap, latency_ms, dropped)
+        await self.service.record_shadow(experiment_id, ok, overlap, latency_ms, dropped)
 
-    async def feedback(self, playlist_id: str, track_id: str, event: str) -> dict:
-        return await feedback_with_wait(self.store, playlist_id, track_id, event, self._wait)
+    async def feedback(self, playlist_id: str, track_id: str, event: str) -> FeedbackResult:
+        return await self.service.feedback(playlist_id, track_id, event)
 
-    async def summary(self, experiment_id: str, control: str | None) -> dict | None:
-        return self.store.summary(experiment_id, control)
+    async def summary(self, experiment_id: str, control: str | None) -> dict | None | StoreDown:
+        return await self.service.summary(experiment_id, control)

@@ -79,13 +79,15 @@ def start_local(config: AppConfig, num_cpus: int = 2, timeout_s: float = 300) ->
 
     ensure_index(config, quiet=True)  # build here (all cores) before Ray; replicas load the cache
     if not ray.is_initialized():
-        from serving.telemetry_config import tracing_env
+        from serving.server import ray_env
 
-        # Ray Serve reads its tracing settings from the environment of every process it starts.
-        os.environ.update(tracing_env(config.telemetry))
+        # Ray Serve reads its tracing and edge settings from the environment of every process it starts.
+        os.environ.update(ray_env(config))
         ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level="ERROR", log_to_driver=False,
                  _metrics_export_port=config.telemetry.metrics_export_port)
-    serve.start(http_options={"host": config.http.host, "port": config.http.port})
+    from serving.server import http_options
+
+    serve.start(http_options=http_options(config))
     deploy(config, config.experiment, wait_s=timeout_s)
     base = _get_global_client().root_url.rstrip("/") + config.route_prefix.rstrip("/")
     deadline = time.monotonic() + timeout_s

@@ -7,6 +7,7 @@ tests read both (tests/e2e/test_observability.py)."""
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 
@@ -20,12 +21,19 @@ E2E_ADMIN_TOKEN = "e2e-admin-token"
 os.environ["SEGUE_ADMIN_TOKEN"] = E2E_ADMIN_TOKEN
 
 
+# Short edge timeouts for the whole tier (they live in Serve's proxy, started once), so the
+# slow-client tests of test_edge_adversarial.py finish in seconds.
+EDGE_TIMEOUTS = {"header_s": 2.0, "body_s": 2.0, "keep_alive_s": 2, "request_s": 120.0}
+
+
 def e2e_config(**overrides) -> AppConfig:
     small = {"resources": {"num_cpus": 0.25}, "autoscaling": {"min_replicas": 1, "max_replicas": 1}}
-    data = {"http": {"port": free_port()},
+    data = {"http": {"port": free_port(), "timeouts": EDGE_TIMEOUTS},
             "deployments": {k: small for k in ("ingress", "intent", "retriever", "ranker")},
             # The fuzz and acceptance tests send bursts from one client.
-            "security": {"rate_limit": {"requests_per_s": 1000, "burst": 1000}}}
+            "security": {"rate_limit": {"requests_per_s": 1000, "burst": 1000, "max_in_flight_per_client": 1000}},
+            # A fresh store per graph: counts in one test run never leak into the next.
+            "store": {"sqlite_path": os.path.join(tempfile.mkdtemp(prefix="segue-e2e-store-"), "segue.db")}}
     data.update(overrides)
     return AppConfig.from_dict(data)
 

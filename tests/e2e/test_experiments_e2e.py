@@ -27,7 +27,7 @@ EXPERIMENT = {
 
 
 @pytest.fixture(scope="module")
-def service():
+def service(tmp_path_factory):
     import ray
     from ray import serve
 
@@ -36,6 +36,7 @@ def service():
         "name": "segue-exp", "route_prefix": "/exp", "http": {"port": free_port()},
         "deployments": {k: small for k in ("ingress", "intent", "retriever", "ranker")},
         "experiment": EXPERIMENT,
+        "store": {"sqlite_path": str(tmp_path_factory.mktemp("store") / "segue.db")},
         # one loopback client sends everything: the per-client rate limit would only get in the way
         "security": {"rate_limit": {"enabled": False}},
     })

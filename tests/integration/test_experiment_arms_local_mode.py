@@ -20,6 +20,7 @@ EXPERIMENT = {"id": "loc", "salt": "loc", "arms": [
 def ingress(mini_catalog_path, tmp_path_factory):
     cfg = AppConfig.from_dict({"catalog": {"path": str(mini_catalog_path)},
                                "retrieval": {"cache_dir": str(tmp_path_factory.mktemp("cache"))},
+                               "store": {"sqlite_path": str(tmp_path_factory.mktemp("store") / "segue.db")},
                                "experiment": EXPERIMENT})
     handle = serve.run(build_app(cfg), _local_testing_mode=True)
     deadline = time.monotonic() + 120

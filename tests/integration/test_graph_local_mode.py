@@ -15,7 +15,8 @@ from serving.schemas import PlaylistRequest, SearchRequest
 @pytest.fixture(scope="module")
 def ingress(mini_catalog_path, tmp_path_factory):
     cfg = AppConfig.from_dict({"catalog": {"path": str(mini_catalog_path)},
-                               "retrieval": {"cache_dir": str(tmp_path_factory.mktemp("cache"))}})
+                               "retrieval": {"cache_dir": str(tmp_path_factory.mktemp("cache"))},
+                               "store": {"sqlite_path": str(tmp_path_factory.mktemp("store") / "segue.db")}})
     handle = serve.run(build_app(cfg), _local_testing_mode=True)
     deadline = time.monotonic() + 120
     while True:  # the Retriever loads its index in the background

@@ -297,3 +297,24 @@ def test_tracing_exporter_import_path_resolves():
         pytest.skip(f"{module} (the span-processor factory) is not in this tree yet")
     factory = getattr(importlib.import_module(module), attr)
     assert callable(factory)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_ray_pod_runs_the_edge_guard_with_the_chart_settings(scenario):
+    """The proxy-process guard is on in every Ray container, its settings parse as the app's
+    EdgeSettings, and Serve's own timeouts in serveConfigV2 are the same numbers."""
+    from serving.edge.config import EdgeSettings
+    from serving.edge.env import CALLBACK, ENV_CALLBACK, ENV_FORWARDED, ENV_SETTINGS
+
+    rs = _rayservice(scenario)
+    for _, pod in rayservice_pod_templates(rs):
+        for c in pod["spec"]["containers"]:
+            env = {e["name"]: e.get("value") for e in c.get("env", [])}
+            assert env[ENV_CALLBACK] == CALLBACK and env[ENV_FORWARDED] == "", c["name"]
+            settings = EdgeSettings.model_validate_json(env[ENV_SETTINGS])
+    module, _, attr = CALLBACK.partition(":")
+    assert callable(getattr(importlib.import_module(module), attr))
+    http = serve_config(rs)["http_options"]
+    assert http["request_timeout_s"] == settings.timeouts.request_s
+    assert http["keep_alive_timeout_s"] == settings.timeouts.keep_alive_s
+    assert settings.max_body_bytes == AppConfig.from_dict(serve_config(rs)["applications"][0]["args"]).security.max_body_bytes

@@ -82,7 +82,7 @@ def test_served_feedback_summary_and_shadow():
 
         assert rt.maybe_shadow(a, ["t1", "t2"], shadow_run)
         await asyncio.sleep(0.05)
-        assert (await rt.feedback("p1", "t1", "like"))["counted"]
+        assert (await rt.feedback("p1", "t1", "like")).counted
         with pytest.raises(NotFound):
             await rt.feedback("p404", "t1", "like")
         with pytest.raises(UnprocessableFeedback):

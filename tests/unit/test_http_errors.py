@@ -52,10 +52,10 @@ def test_every_domain_error_has_a_status():
 @pytest.mark.parametrize(
     "body, status, words",
     [
-        ('{"prompt": "   "}', 422, ["prompt", "must contain some text"]),
+        ('{"prompt": "   "}', 422, ["prompt", "must contain some visible text"]),
         ('{"prompt": "x", "length": 0}', 422, ["length", "greater than or equal to 1"]),
         ('{"prompt": "x", "length": 101}', 422, ["length", "less than or equal to 100"]),
-        ('{"prompt": "x", "length": "many"}', 422, ["length", "valid integer"]),
+        ('{"prompt": "x", "length": "many"}', 422, ["length", "must be a JSON integer"]),
         ('{"prompt": "x", "colour": "red"}', 422, ["unknown field 'colour'"]),
         ('{"prompt": "' + "a" * 2001 + '"}', 422, ["prompt", "at most 2000"]),
         ("not json", 400, ["not valid JSON"]),

@@ -1,68 +1,55 @@
+"""The store contract suite on SQLite (a file in WAL mode, as scripts/run uses it); the same
+suite runs on a real PostgreSQL in tests/integration/test_store_postgres.py."""
+
+import asyncio
+import sqlite3
+import time
+
 import pytest
 
-from serving.experiments.outcomes import Failed, OutcomeStore, Served, TrackNotInPlaylist, UnknownPlaylist
+from serving.store.migrations import migrate
+from serving.store.sqlite import SqliteDatabase, split_statements
+from tests.store_contract import *  # noqa: F401,F403 - the shared suite
+from tests.store_contract import outage_suite
 
 
-class Clock:
-    def __init__(self):
-        self.t = 0.0
-
-    def __call__(self):
-        return self.t
-
-
-SPLIT = {"control": 0.5, "canary": 0.5}
+@pytest.fixture
+def db(tmp_path):
+    d = SqliteDatabase(str(tmp_path / "segue.db"), busy_timeout_s=0.05)
+    migrate(d)
+    yield d
+    d.close()
 
 
-def served(pid, arm="control", tracks=("t1", "t2"), weights=SPLIT):
-    return Served(pid, tuple(tracks), arm, "e1", weights,
-                  latency_ms=20.0, intent_fallback=False)
+def test_sqlite_runs_in_wal_mode_and_keeps_data_across_reopen(db, tmp_path):
+    from serving.experiments.outcome_store import OutcomeStore
+    from tests.store_contract import served
+
+    with db.transaction() as tx:
+        assert tx.fetchone("PRAGMA journal_mode")[0] == "wal"
+    OutcomeStore(db).record_served(served("p1"))
+    again = SqliteDatabase(db.path)
+    assert migrate(again) == [] and OutcomeStore(again).knows("p1")
 
 
-def test_feedback_is_validated_against_served_playlists_and_counted_once():
-    s = OutcomeStore()
-    s.record_served(served("p1"))
-    with pytest.raises(UnknownPlaylist):
-        s.feedback("nope", "t1", "like")
-    with pytest.raises(TrackNotInPlaylist):
-        s.feedback("p1", "t9", "like")
-    assert s.feedback("p1", "t1", "like")["counted"]
-    assert not s.feedback("p1", "t1", "like")["counted"]
-    arm = s.summary("e1", "control")["arms"]["control"]
-    assert arm["events"]["like"] == 1 and arm["conversion"]["successes"] == 1
-    assert arm["like_rate"]["rate"] == pytest.approx(0.5)
+def test_a_locked_database_degrades_to_counted_drops(db):
+    other = sqlite3.connect(db.path, isolation_level=None)
+
+    def lock():
+        other.execute("BEGIN EXCLUSIVE")  # another writer holds the file: ours times out
+
+    def unlock():
+        other.execute("ROLLBACK")
+
+    outage_suite(db, lock, unlock)
 
 
-def test_memory_is_bounded_by_count_and_ttl():
-    clock = Clock()
-    s = OutcomeStore(max_playlists=2, ttl_s=10, clock=clock)
-    for p in ("a", "b", "c"):
-        s.record_served(served(p))
-    assert not s.knows("a") and s.knows("c")
-    clock.t = 11
-    with pytest.raises(UnknownPlaylist, match="expired"):
-        s.feedback("c", "t1", "play")
-    s.record_served(served("d"))
-    assert s.evicted >= 3
-    # counts survive eviction: they are aggregates, not records
-    assert s.summary("e1")["arms"]["control"]["served"] == 4
+def test_statement_splitter():
+    sql = "-- comment\nCREATE TABLE a (x INT); -- trailing\n\nCREATE INDEX i ON a (x);\nSELECT 1"
+    assert split_statements(sql) == ["CREATE TABLE a (x INT)", "CREATE INDEX i ON a (x)", "SELECT 1"]
 
 
-def test_overrides_and_errors():
-    s = OutcomeStore()
-    s.record_served(served("p1", arm="canary", weights=None))  # QA override: no weights
-    s.record_failed(Failed("control", "e1", {"control": 0.5, "canary": 0.5}, 5.0))
-    out = s.summary("e1", "control")
-    assert out["arms"]["canary"]["assigned"] == 0  # kept out of the split
-    assert out["arms"]["control"]["errors"] == 1 and out["arms"]["control"]["error_rate"] == 1.0
-
-
-def test_playlist_ids_carry_their_issue_time_and_only_fresh_ids_wait():
-    import asyncio
-    import time
-
-    from serving.experiments.outcomes import OutcomeStore
-    from serving.experiments.store_deployment import feedback_with_wait
+def test_playlist_ids_carry_their_issue_time():
     from serving.playlist_ids import is_fresh, issued_at, new_playlist_id
 
     pid = new_playlist_id(now=1_800_000_000.0)
@@ -70,10 +57,17 @@ def test_playlist_ids_carry_their_issue_time_and_only_fresh_ids_wait():
     assert is_fresh(pid, 5, now=1_800_000_003.0) and not is_fresh(pid, 5, now=1_800_000_010.0)
     assert issued_at("not-one-of-ours") is None and not is_fresh("x" * 32, 5)
 
-    store = OutcomeStore()
+
+def test_only_fresh_unknown_ids_wait(db):
+    from serving.experiments.outcome_service import OutcomeService
+    from serving.experiments.outcome_store import OutcomeStore
+    from serving.experiments.outcomes import Rejection
+    from serving.playlist_ids import new_playlist_id
+
+    svc = OutcomeService(OutcomeStore(db), feedback_wait_s=0.3)
     t0 = time.monotonic()
-    out = asyncio.run(feedback_with_wait(store, "made-up-id", "t1", "like", wait_s=2.0))
-    assert out["status"] == "unknown_playlist" and time.monotonic() - t0 < 1.0
+    assert asyncio.run(svc.feedback("made-up-id", "t1", "like")).reason is Rejection.UNKNOWN_PLAYLIST
+    assert time.monotonic() - t0 < 0.25
     t0 = time.monotonic()
-    out = asyncio.run(feedback_with_wait(store, new_playlist_id(), "t1", "like", wait_s=0.3))
-    assert out["status"] == "unknown_playlist" and time.monotonic() - t0 >= 0.3
+    assert asyncio.run(svc.feedback(new_playlist_id(), "t1", "like")).reason is Rejection.UNKNOWN_PLAYLIST
+    assert time.monotonic() - t0 >= 0.3

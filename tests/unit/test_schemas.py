@@ -31,7 +31,7 @@ def test_bad_playlist_requests_name_the_field(body, field):
 
 
 def test_blank_prompt_message_says_how_to_fix():
-    with pytest.raises(ValidationError, match="must contain some text"):
+    with pytest.raises(ValidationError, match="must contain some visible text"):
         PlaylistRequest(prompt="  \n ")
 
 

@@ -120,6 +120,13 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   value: "1"
 - name: TRANSFORMERS_OFFLINE
   value: "1"
+{{- if .Values.database.existingSecret }}
+- name: {{ .Values.app.store.postgres.password_env | default "SEGUE_DB_PASSWORD" }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.database.existingSecret }}
+      key: {{ .Values.database.existingSecretKey }}
+{{- end }}
 {{- if .Values.tracing.enabled }}
 - name: RAY_SERVE_TRACING_EXPORTER_IMPORT_PATH
   value: {{ .Values.tracing.exporterImportPath | quote }}
@@ -132,6 +139,14 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - name: OTEL_RESOURCE_ATTRIBUTES
   value: {{ printf "service.version=%s,deployment.environment=%s" .Chart.AppVersion .Release.Namespace | quote }}
 {{- end }}
+{{- /* The edge guard in every Serve HTTP proxy (serving/edge/env.py): settings as JSON, and uvicorn
+     told to trust no X-Forwarded-For itself (the Ingress checks app.security.trusted_proxies). */}}
+- name: RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH
+  value: serving.edge.proxy:middlewares
+- name: SEGUE_EDGE_SETTINGS
+  value: {{ dict "timeouts" .Values.serve.timeouts "limits" .Values.serve.limits "max_body_bytes" (.Values.app.security.max_body_bytes | default 16384) | toJson | quote }}
+- name: FORWARDED_ALLOW_IPS
+  value: ""
 {{- with .Values.ray.extraEnv }}
 {{ toYaml . }}
 {{- end }}
@@ -205,7 +220,9 @@ graceful_shutdown_timeout_s: {{ hasKey $d "graceful_shutdown_timeout_s" | ternar
       "deployments" $deployments) .Values.serve.extraApplicationOptions }}
 {{- $config := dict
       "proxy_location" .Values.serve.proxyLocation
-      "http_options" (dict "host" "0.0.0.0" "port" (int .Values.serve.port))
+      "http_options" (dict "host" "0.0.0.0" "port" (int .Values.serve.port)
+                           "request_timeout_s" .Values.serve.timeouts.request_s
+                           "keep_alive_timeout_s" (int .Values.serve.timeouts.keep_alive_s))
       "applications" (list $application) }}
 {{- toYaml $config }}
 {{- end }}

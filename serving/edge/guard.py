@@ -1,0 +1,173 @@
+"""EdgeGuard: pure ASGI middleware that runs in Serve's HTTP proxy, outside Serve's own
+request handling (which decodes some header values as UTF-8 and answers a plain-text
+500 when that fails), so every request Serve sees is one it can handle.
+
+Per request: header count/bytes and URL length (backstop for the connection-level
+limits in serving/edge/connection.py), header bytes that are UTF-8 without control
+characters, exactly one safe X-Request-ID, no client-set Serve control headers, the
+body read whole within its deadline and size cap, and every error that the proxy or
+Starlette writes as plain text re-encoded in the one JSON error shape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from serving.edge.config import EdgeSettings
+from serving.errors import (
+    HeadersTooLarge, InvalidHeader, PayloadTooLarge, RequestTimeout, SegueError, UriTooLong, encode_error,
+    error_for_status,
+)
+from serving.security.middleware import safe_request_id
+
+# Control characters other than horizontal tab; h11/httptools already refuse CR/LF.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# Headers that steer Ray Serve itself: a client must not lift the request timeout, turn
+# off disconnect handling or pick a multiplexed model. (x-session-id stays: sessions use it.)
+_SERVE_CONTROL = (b"x-request-timeout-seconds", b"x-request-disconnect-disabled")
+_MULTIPLEX = b"serve_multiplexed_model_id"
+_WITH_BODY = ("POST", "PUT", "PATCH")
+_PLATFORM_MESSAGES = {
+    404: "no such route; see /docs for the API",
+    405: "method not allowed on this route",
+    408: "the request took longer than the server's request timeout",
+    500: "internal error in the serving platform; the request id identifies it in the logs",
+    503: "the service is not available right now; retry shortly",
+    504: "the service did not answer in time; retry shortly",
+}
+
+
+def check_head(scope, settings: EdgeSettings) -> SegueError | None:
+    """The error a request head earns at the edge, or None."""
+    limits = settings.limits
+    headers = scope.get("headers", ())
+    url_bytes = len(scope.get("raw_path") or scope.get("path", "").encode()) + len(scope.get("query_string", b""))
+    if url_bytes > limits.max_url_bytes:
+        return UriTooLong(f"request URL is {url_bytes} bytes; the limit is {limits.max_url_bytes}")
+    if len(headers) > limits.max_headers:
+        return HeadersTooLarge(f"request has {len(headers)} headers; the limit is {limits.max_headers}")
+    size = url_bytes + sum(len(k) + len(v) + 4 for k, v in headers)
+    if size > limits.max_header_bytes:
+        return HeadersTooLarge(f"request headers are {size} bytes; the limit is {limits.max_header_bytes}")
+    for name, value in headers:
+        try:
+            text = value.decode("utf-8")
+        except UnicodeDecodeError:
+            return InvalidHeader(f"header '{_printable(name)}' is not valid UTF-8; send ASCII or UTF-8 header values")
+        if _CONTROL.search(text):
+            return InvalidHeader(f"header '{_printable(name)}' contains control characters")
+    return None
+
+
+def _printable(name: bytes) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "?", name.decode("latin-1"))[:64]
+
+
+def _forwarded_headers(headers, rid: str) -> list[tuple[bytes, bytes]]:
+    kept = [(k, v) for k, v in headers
+            if k != b"x-request-id" and k not in _SERVE_CONTROL and k.replace(b"-", b"_") != _MULTIPLEX]
+    return kept + [(b"x-request-id", rid.encode())]
+
+
+class _Refused(Exception):
+    def __init__(self, err: SegueError, close: bool = False):
+        self.err, self.close = err, close
+
+
+class EdgeGuard:
+    def __init__(self, app, settings: EdgeSettings | None = None):
+        self.app = app
+        self.settings = settings or EdgeSettings()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        given = next((v for k, v in scope.get("headers", ()) if k == b"x-request-id"), b"")
+        rid = safe_request_id(given.decode("latin-1"))
+        err = check_head(scope, self.settings)
+        if err is not None:
+            return await _send(send, err, rid, close=True)
+        scope = {**scope, "headers": _forwarded_headers(scope["headers"], rid)}
+        try:
+            receive = await self._read_body(scope, receive)
+        except _Refused as r:
+            return await _send(send, r.err, rid, close=r.close)
+        if receive is None:  # the client went away while sending
+            return None
+        await self.app(scope, receive, _OneShape(send, rid))
+
+    async def _read_body(self, scope, receive):
+        """Read the whole (small, capped) body within the body deadline, then replay it."""
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
+        if scope.get("method") not in _WITH_BODY and length in (None, b"0") and not chunked:
+            return receive
+        cap = self.settings.max_body_bytes
+        if length is not None and length.isdigit() and int(length) > cap:
+            raise _Refused(PayloadTooLarge(f"request body is {int(length)} bytes; the limit is {cap}"), close=True)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.timeouts.body_s
+        chunks, seen, more = [], 0, True
+        while more:
+            try:
+                msg = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+            except asyncio.TimeoutError:
+                raise _Refused(RequestTimeout(f"the request body did not arrive within "
+                                              f"{self.settings.timeouts.body_s:g}s"), close=True) from None
+            if msg["type"] == "http.disconnect":
+                return None
+            chunks.append(msg.get("body", b""))
+            seen += len(chunks[-1])
+            more = msg.get("more_body", False)
+            if seen > cap:
+                raise _Refused(PayloadTooLarge(f"request body is over the limit of {cap} bytes"), close=True)
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        return replay
+
+
+async def _send(send, err: SegueError, rid: str, close: bool = False) -> None:
+    status, headers, body = encode_error(err, rid)
+    if close:  # a client that broke the limits does not get to keep the connection
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class _OneShape:
+    """The send of the inner app: one X-Request-ID, and plain-text errors re-encoded."""
+
+    def __init__(self, send, rid: str):
+        self._send, self._rid = send, rid
+        self._rewrite: dict | None = None
+
+    async def __call__(self, message):
+        kind = message["type"]
+        if kind == "http.response.start":
+            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
+            status = message["status"]
+            content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+            if status >= 400 and not content_type.startswith(b"application/json"):
+                self._rewrite = {"status": status, "headers": headers}
+                return None
+            message = {**message, "headers": headers + [(b"x-request-id", self._rid.encode())]}
+        elif kind == "http.response.body" and self._rewrite is not None:
+            if message.get("more_body", False):
+                return None  # the plain-text body is replaced, not forwarded
+            start, self._rewrite = self._rewrite, None
+            status = start["status"]
+            err = error_for_status(status, _PLATFORM_MESSAGES.get(status, "the request failed"))
+            _, headers, body = encode_error(err, self._rid)
+            kept = [(k, v) for k, v in start["headers"] if k.lower() in (b"retry-after", b"connection")]
+            await self._send({"type": "http.response.start", "status": status, "headers": headers + kept})
+            return await self._send({"type": "http.response.body", "body": body})
+        await self._send(message)
