@@ -71,7 +71,7 @@ TAXONOMY: tuple[Tag, ...] = (
     _m("dark", "dark, moody, brooding", "dark", "moody", "brooding"),
     _m("emotional", "emotional, reflective, moving", "emotional", "reflective", "reflect", energy=0.3),
     _a("workout", "gym, running, exercise", "workout", "work out", "gym", "exercise", "running", "run", "training", energy=0.9),
-    _a("party", "dance party, club night", "party", "dance", "dancing", "club", energy=0.85),
+    _a("party", "dance party, club night", "party", "house party", "dance", "dancing", "club", energy=0.85),
     _a("study", "focus, studying, concentration", "study", "studying", "focus", "concentrate", "concentration", energy=0.2),
     _a("work", "background music while working", "work", "working", "office", energy=0.4),
     _a("sleep", "falling asleep, bedtime", "sleep", "sleeping", "bedtime", energy=0.05),

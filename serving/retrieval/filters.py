@@ -33,7 +33,7 @@ RELATED: dict[str, tuple[str, ...]] = {
     "electronic": ("house",),
     "lofi": ("hip hop", "jazz", "ambient"),
     "jazz": ("blues",),
-    "blues": ("jazz", "rock"),
+    "blues": ("jazz",),
     "folk": ("country", "indie"),
     "country": ("folk",),
     "ambient": ("classical", "soundtrack"),

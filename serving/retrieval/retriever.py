@@ -18,7 +18,7 @@ from serving.catalog.enrichment.artifact import Enrichment
 from serving.retrieval.embedder import Embedder
 from serving.retrieval.filters import admits, constraints, known_match
 
-PREFER_KNOWN_MIN = 50  # known-to-fit candidates needed before unknown artists are left out
+PREFER_KNOWN_MIN = 20  # known-to-fit candidates (a default playlist's worth) before unknown artists are left out
 from serving.retrieval.index import VectorIndex
 from serving.retrieval.lexical import LexicalIndex, fuse_rrf, fuse_weighted, normalise
 from serving.schemas import Candidate, Track
