@@ -58,3 +58,19 @@ ensure_postgres() {
   fi
   echo "segue: could not install PostgreSQL; the store tests on PostgreSQL will fail (SEGUE_REQUIRE_POSTGRES=1)" >&2
 }
+
+# Debian's Chromium for the browser tier (tests/browser drives it with Playwright's
+# executable_path; Playwright's own browser download is never used). Installed when missing
+# and apt-get is usable; otherwise the tier fails under SEGUE_REQUIRE_BROWSER and says why.
+ensure_chromium() {
+  [ -x "${SEGUE_CHROMIUM:-/usr/bin/chromium}" ] && return 0
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo -n"
+  if command -v apt-get >/dev/null 2>&1; then
+    echo "segue: installing chromium for the browser tests (apt-get install chromium)" >&2
+    if $sudo apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >&2; then
+      return 0
+    fi
+  fi
+  echo "segue: could not install chromium; tests/browser cannot run" >&2
+}

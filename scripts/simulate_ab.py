@@ -19,13 +19,13 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
-
+from serving.client import AsyncSegueClient, SegueClient, SegueError
 from serving.config import AppConfig
 from serving.experiments.report import format_table, write_png
 from serving.rollout.controller import InMemoryStateStore, LogEventSink, RolloutController, ServiceMetricsSource
 from serving.rollout.local import LocalServeActuator, deploy, start_local
 from serving.rollout.policy import RolloutPolicy
+from serving.tools.listeners import Listener, reactions
 
 DIALOGS = Path("/work/shared/data/cpcd/dialogs.train.jsonl")
 RUNS = {"better": "baseline-v2", "broken": "random-v1"}
@@ -46,31 +46,26 @@ def experiment(run: str, canary_ranker: str) -> dict:
         {"name": "canary", "weight": 0.0, "components": {"ranker": canary_ranker}}]}
 
 
-async def listen(client: httpx.AsyncClient, base: str, user: str, prompt: str, goal: set[str], sem, stats) -> None:
+async def listen(client: AsyncSegueClient, user: str, prompt: str, goal: set[str], sem, stats) -> None:
     async with sem:
-        r = await client.post(f"{base}/v1/playlists", json={"prompt": prompt[:2000], "user_id": user, "length": 20})
-        if r.status_code != 200:
+        try:
+            p = await client.playlist(prompt[:2000], user_id=user, length=20)
+        except SegueError:
             stats["failed"] += 1
             return
-        body = r.json()
         stats["served"] += 1
-        skipped = False
-        for t in body["tracks"]:
-            if t["track_id"] in goal:
-                event = "like"
-            elif not skipped:
-                event, skipped = "skip", True
-            else:
-                continue
-            f = await client.post(f"{base}/v1/feedback",
-                                  json={"playlist_id": body["playlist_id"], "track_id": t["track_id"], "event": event})
-            stats["feedback_failed" if f.status_code != 200 else "feedback"] += 1
+        for track_id, event in reactions(Listener(prompt, frozenset(goal)), [t.track_id for t in p.tracks], None, 0.0):
+            try:
+                await client.feedback(p.playlist_id, track_id, event)
+                stats["feedback"] += 1
+            except SegueError:
+                stats["feedback_failed"] += 1
 
 
 async def batch(base: str, users: list[tuple[str, str, set[str]]], concurrency: int, stats) -> None:
     sem = asyncio.Semaphore(concurrency)
-    async with httpx.AsyncClient(timeout=120) as client:
-        await asyncio.gather(*(listen(client, base, u, p, g, sem, stats) for u, p, g in users))
+    async with AsyncSegueClient(base, timeout_s=120, max_connections=concurrency) as client:
+        await asyncio.gather(*(listen(client, u, p, g, sem, stats) for u, p, g in users))
 
 
 def with_experiment(cfg: AppConfig, run: str) -> AppConfig:
@@ -79,13 +74,11 @@ def with_experiment(cfg: AppConfig, run: str) -> AppConfig:
 
 def wait_ready(base: str, timeout_s: float = 600) -> None:
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
+    with SegueClient(base) as client:
+        while time.monotonic() < deadline:
+            if client.ready():
                 return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
+            time.sleep(0.5)
     raise TimeoutError(f"{base} not ready after {timeout_s}s")
 
 
@@ -117,7 +110,8 @@ def run_one(run: str, cfg: AppConfig, base: str, listeners, args, out: Path, fir
         asyncio.run(batch(base, users, args.concurrency, stats))
         sent += n
         record(ctl.reconcile())
-    summary = httpx.get(f"{base}/v1/experiments/{cfg.experiment.id}", timeout=30).json()
+    with SegueClient(base, timeout_s=30) as client:
+        summary = client.experiment(cfg.experiment.id).model_dump(mode="json")
     png = write_png(summary, out / f"simulate-ab-{run}.png")
     (out / f"simulate-ab-{run}.json").write_text(json.dumps({"summary": summary, "state": ctl.state().to_dict()}, indent=1))
     report = "\n".join([

@@ -10,6 +10,7 @@ from ray import serve
 from ray.serve import Application
 
 from serving.config import AppConfig
+from serving.experiments.components import check_app
 from serving.experiments.store_deployment import OutcomeStoreDeployment
 from serving.ingress import create_api, ingress_class
 from serving.intent.deployment import IntentModelDeployment
@@ -23,12 +24,17 @@ OUTCOME_STORE_OPTIONS: dict[str, Any] = {"num_replicas": 1, "ray_actor_options":
 
 
 def build_app(config: AppConfig) -> Application:
+    # Which versions exist is known only here (parsing checks shapes): a bad arm fails the build.
+    check_app(config)
     d, log = config.deployments, config.logging
     api = create_api(config)
     # The experiment lives in the Ingress user_config so that weights change live via reconfigure().
     user_config = {"experiment": config.experiment.model_dump(mode="json") if config.experiment else None}
+    b = config.batching
+    batch = serve.batch(max_batch_size=b.max_batch_size, batch_wait_timeout_s=b.batch_wait_timeout_s,
+                        max_concurrent_batches=b.max_concurrent_batches) if b.enabled else None
     ingress = serve.deployment(name="Ingress", user_config=user_config, **d.ingress.serve_options(log))(
-        ingress_class(api, serve.ingress(api))
+        ingress_class(api, serve.ingress(api), batch)
     )
     intent = serve.deployment(name="IntentModel", **d.intent.serve_options(log))(IntentModelDeployment)
     retriever = serve.deployment(name="Retriever", **d.retriever.serve_options(log))(RetrieverDeployment)

@@ -29,7 +29,19 @@ def cmd_serve(args) -> int:
         if args.metrics_port:
             t.update(metrics_export_port=args.metrics_port)
         config = config.model_copy(update={"telemetry": TelemetryConfig.model_validate(t)})
-    return serve_forever(config, num_cpus=args.num_cpus)
+    if not args.rollout:
+        return serve_forever(config, num_cpus=args.num_cpus)
+    from serving.rollout.local import start_local_rollout
+    from serving.rollout.policy import RolloutPolicy
+
+    if config.experiment is None:
+        print("segue: --rollout needs an experiment in the config, e.g. --config serving/configs/canary.yaml",
+              file=sys.stderr)
+        return 2
+    policy = RolloutPolicy(min_served_per_step=args.rollout_min_served)
+    # Declarative, so the controller's weight changes reach reconfigure() without a restart.
+    return serve_forever(config, num_cpus=args.num_cpus, declarative=True,
+                         on_ready=lambda base, stop: start_local_rollout(config, base, policy, args.rollout_interval, stop))
 
 
 def cmd_index(args) -> int:
@@ -89,6 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--num-cpus", type=int, default=None, help="CPUs given to the local Ray (default: all)")
     p.add_argument("--otlp-endpoint", default=None, help="trace every request to this OTLP/HTTP collector URL")
     p.add_argument("--metrics-port", type=int, default=None, help="port of Ray's Prometheus endpoint (default 8080)")
+    p.add_argument("--rollout", action="store_true",
+                   help="also run the rollout controller here: step the config's canary 5 -> 10 -> 25 -> 50 -> 100 %% "
+                        "as the evidence allows (watch it at /ui/experiments/ID)")
+    p.add_argument("--rollout-min-served", type=int, default=50, help="canary playlists per step with --rollout")
+    p.add_argument("--rollout-interval", type=float, default=10.0, help="seconds between looks with --rollout")
     p.set_defaults(fn=cmd_serve)
 
     p = sub.add_parser("index", help="embed the catalog and build (or load) the cached index")

@@ -79,7 +79,8 @@ class DeploymentConfig(Frozen):
 
 
 class DeploymentsConfig(Frozen):
-    ingress: DeploymentConfig = Field(default_factory=DeploymentConfig)
+    # The Ingress holds every admitted request while its batch runs: room for admission.max_in_flight.
+    ingress: DeploymentConfig = Field(default_factory=lambda: DeploymentConfig(max_ongoing_requests=64))
     intent: DeploymentConfig = Field(default_factory=DeploymentConfig)
     retriever: DeploymentConfig = Field(default_factory=DeploymentConfig)
     ranker: DeploymentConfig = Field(default_factory=DeploymentConfig)
@@ -98,6 +99,9 @@ class EmbedderConfig(Frozen):
     model: str = Field(default="all-MiniLM-L6-v2", description="Name of a sentence-transformers model shipped offline.")
     batch_size: int = Field(default=128, ge=1)
     device: str = Field(default="cpu")
+    runtime: Literal["torch", "onnx"] = Field(default="torch", description="torch (sentence-transformers) or onnx (ONNX Runtime, exported locally from the same weights at first start).")
+    quantize: bool = Field(default=False, description="onnx only: dynamic int8 quantisation (faster, different vectors: its own version).")
+    onnx_cache_dir: str = Field(default="~/.cache/segue/onnx", description="Where the exported ONNX model is cached.")
 
 
 class IntentConfig(Frozen):
@@ -140,6 +144,10 @@ class RateLimitConfig(Frozen):
     max_in_flight_per_client: int = Field(
         default=4, ge=1, description="Requests one client may have in flight at once, per Ingress replica; more get "
         "429. Keeps a few long requests of one client from taking the capacity of everyone else.")
+    fair_share_above: int | None = Field(
+        default=4, ge=1, description="Once an Ingress replica has this many requests in flight, each active "
+        "client is held to an equal share of them (a client over its share gets 429; one with nothing in flight "
+        "is always let in). None = only max_in_flight_per_client.")
 
 
 class SecurityConfig(Frozen):
@@ -176,6 +184,25 @@ class SecurityConfig(Frozen):
         return self
 
 
+class BatchingConfig(Frozen):
+    """Micro-batching in the Ingress: concurrent requests are gathered (Ray Serve's @serve.batch)
+    and each stage is called once per batch, grouped by arm."""
+
+    enabled: bool = Field(default=True, description="Gather concurrent requests into batches; off = every request alone.")
+    max_batch_size: int = Field(default=16, ge=1, le=256, description="Most requests in one batch. Below 20 a flat FAISS search scores each query as it would alone.")
+    batch_wait_timeout_s: float = Field(default=0.004, ge=0, le=1, description="Longest a request waits for its batch to fill.")
+    max_concurrent_batches: int = Field(default=2, ge=1, le=64, description="Batches in flight at once per Ingress replica (one forms while another runs).")
+
+
+class AdmissionConfig(Frozen):
+    """The global bound on work an Ingress replica accepts: past it, 503 + Retry-After at once
+    instead of queueing for seconds (per-client limits are security.rate_limit's job)."""
+
+    enabled: bool = True
+    max_in_flight: int = Field(default=48, ge=1, description="Playlist/search requests in flight per Ingress replica; more get 503. The effective bound is at most deployments.ingress.max_ongoing_requests - 1, so that the excess is answered here rather than queued by Serve.")
+    retry_after_s: int = Field(default=1, ge=1, le=60, description="Retry-After of the 503.")
+
+
 class HttpConfig(Frozen):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -200,6 +227,8 @@ class AppConfig(Frozen):
         default=None, description="A/B or canary experiment; weights change live via the Ingress user_config."
     )
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    batching: BatchingConfig = Field(default_factory=BatchingConfig)
+    admission: AdmissionConfig = Field(default_factory=AdmissionConfig)
     store: StoreConfig = Field(
         default_factory=StoreConfig,
         description="Where served playlists, feedback and experiment aggregates are kept (SQLite file or PostgreSQL).",

@@ -7,17 +7,19 @@ in its own module, where string annotations would not resolve."""
 import logging
 import time
 import uuid
+from typing import Callable
 
 from fastapi import FastAPI, Path, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from serving import __version__, telemetry
+from serving.admission import Admission
 from serving.config import AppConfig
+from serving.console.routes import add_console_routes
 from serving.errors import StageUnavailable
 from serving.http_errors import install_error_handlers
 from serving.metrics import record_feedback
-from serving.intent.model import Intent
 from serving.intent.service import IntentResult
 from serving.pipeline import Pipeline
 from serving.security.auth import AdminAuth
@@ -29,7 +31,7 @@ from serving.experiments.runtime import OVERRIDE_HEADER, ArmMeter, ExperimentRun
 from serving.schemas import (
     FeedbackRequest, FeedbackResponse, PlaylistRequest, PlaylistResponse, RequestContext, SearchRequest, SearchResponse,
 )
-from serving.stages import Mode, RankResult, Stages
+from serving.stages import RankResult, Stages
 
 log = logging.getLogger(__name__)
 EXPERIMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -45,15 +47,17 @@ class HandleStages(Stages):
     def __init__(self, intent, retriever, ranker):
         self._intent, self._retriever, self._ranker = intent, retriever, ranker
 
-    async def intent(self, prompt: str, ctx: RequestContext) -> IntentResult:
-        return await _retry_on_replica_death(lambda: self._intent.parse.remote(prompt, ctx))
+    async def intent_batch(self, prompts, ctxs) -> list[IntentResult]:
+        return await _retry_on_replica_death(lambda: self._intent.parse_batch.remote(list(prompts), list(ctxs)))
 
-    async def retrieve_and_rank(self, intent: Intent, k: int, length: int, mode: Mode, ctx: RequestContext) -> RankResult:
-        # The retrieval result goes straight to the ranker: Serve hands the object
-        # over without routing ~k candidates back through the ingress.
+    async def retrieve_and_rank_batch(self, items) -> list[RankResult]:
+        # The retrieval results go straight to the ranker: Serve hands them over without
+        # routing the candidate sets back through the ingress. One call per stage per batch.
+        items = list(items)
+
         def call():
-            retrieval = self._retriever.search.remote(intent, k, ctx)
-            return self._ranker.rank.remote(intent, retrieval, length, mode, ctx)
+            retrieval = self._retriever.search_batch.remote(items)
+            return self._ranker.rank_batch.remote(items, retrieval)
 
         return await _retry_on_replica_death(call)
 
@@ -84,6 +88,7 @@ def create_api(config: AppConfig) -> FastAPI:
         **telemetry.fastapi_options(),
     )
     install_error_handlers(api)
+    add_console_routes(api)
     sec = config.security
     limiter = None
     if sec.rate_limit.enabled:
@@ -94,7 +99,8 @@ def create_api(config: AppConfig) -> FastAPI:
                            expose_headers=["x-request-id", "x-trace-id", "traceresponse", "retry-after"])
     api.add_middleware(IngressGuard, max_body_bytes=sec.max_body_bytes, limiter=limiter,
                        identity=ClientIdentity(sec.trust_forwarded_for, sec.trusted_proxies),
-                       concurrency=ConcurrencyLimiter(sec.rate_limit.max_in_flight_per_client)
+                       concurrency=ConcurrencyLimiter(sec.rate_limit.max_in_flight_per_client,
+                                                      sec.rate_limit.fair_share_above)
                        if sec.rate_limit.enabled else None)
     # Outermost, so the guard's own 413/429 replies carry the trace id too.
     api.add_middleware(telemetry.TraceHeaders)
@@ -110,7 +116,10 @@ def _assignment(experiments: ExperimentRuntime, request: Request, user_id):
 class IngressCore:
     """Route logic, free of Serve decorators; the deployment class adds the routes."""
 
-    def __init__(self, stages: Stages, config: AppConfig, sink: OutcomeSink | None = None, meter: ArmMeter | None = None):
+    def __init__(self, stages: Stages, config: AppConfig, sink: OutcomeSink | None = None, meter: ArmMeter | None = None,
+                 batch: Callable | None = None):
+        """`batch` turns an async function of a list into an async function of one item (Ray
+        Serve's @serve.batch with AppConfig.batching, given by app.py); None = no batching."""
         if sink is None or meter is None:  # one process, no Serve: keep the outcomes here
             from serving.experiments.runtime import LocalArmMeter
             from serving.experiments.sinks import LocalOutcomeSink
@@ -121,16 +130,46 @@ class IngressCore:
         # The admin token is read once here, never per request.
         admin = AdminAuth.from_env(config.security.admin_token_env)
         self.experiments = ExperimentRuntime(config, sink, meter, admin)
+        self.admission = Admission(config.admission, config.deployments.ingress.max_ongoing_requests)
+        self._submit = batch(self._run_batch) if batch is not None else self._run_one
+
+    async def _run_one(self, item):
+        return (await self._run_batch([item]))[0]
+
+    async def _run_batch(self, items: list) -> list:
+        """(kind, body, ctx) items -> response or exception each; the pipeline groups by arm and
+        calls each stage once per group."""
+        with telemetry.attached(items[0][2] if items else None):
+            return await self._run_kinds(items)
+
+    async def _run_kinds(self, items: list) -> list:
+        out: list = [None] * len(items)
+        for kind, run in (("playlist", self.pipeline.playlist_batch), ("search", self.pipeline.search_batch)):
+            idx = [i for i, it in enumerate(items) if it[0] == kind]
+            if idx:
+                for i, r in zip(idx, await run([items[i][1] for i in idx], [items[i][2] for i in idx])):
+                    out[i] = r
+        return out
+
+    async def _answer(self, kind: str, body, ctx: RequestContext):
+        r = await self._submit((kind, body, ctx))
+        if isinstance(r, BaseException):
+            raise r
+        return r
 
     def reconfigure(self, user_config) -> None:
         self.experiments.reconfigure(user_config)
 
     async def create_playlist(self, body: PlaylistRequest, request: Request) -> PlaylistResponse:
+        with self.admission.admit():
+            return await self._create_playlist(body, request)
+
+    async def _create_playlist(self, body: PlaylistRequest, request: Request) -> PlaylistResponse:
         a = _assignment(self.experiments, request, body.user_id)
         t0 = time.perf_counter()
         with telemetry.request("playlist", a.ctx, request.headers) as scope:
             try:
-                resp = await self.pipeline.playlist(body, scope.ctx)
+                resp = await self._answer("playlist", body, scope.ctx)
             except Exception:
                 self.experiments.failed(a, (time.perf_counter() - t0) * 1000)
                 raise
@@ -147,12 +186,13 @@ class IngressCore:
         return resp
 
     async def search(self, body: SearchRequest, request: Request) -> SearchResponse:
-        ctx = _assignment(self.experiments, request, body.user_id).ctx
-        with telemetry.request("search", ctx, request.headers) as scope:
-            response = await self.pipeline.search(body, scope.ctx)
-            scope.versions(response.versions)
-            scope.set(tracks=len(response.results))
-        return response
+        with self.admission.admit():
+            ctx = _assignment(self.experiments, request, body.user_id).ctx
+            with telemetry.request("search", ctx, request.headers) as scope:
+                response = await self._answer("search", body, scope.ctx)
+                scope.versions(response.versions)
+                scope.set(tracks=len(response.results))
+            return response
 
     async def feedback(self, body: FeedbackRequest) -> FeedbackResponse:
         res = await self.experiments.feedback(body.playlist_id, body.track_id, body.event)
@@ -164,20 +204,27 @@ class IngressCore:
     async def experiment_summary(self, experiment_id: str) -> dict:
         return await self.experiments.summary(experiment_id)
 
+    def console_config(self) -> dict:
+        """What the console pages need to know; never a secret (the admin token is typed by the user)."""
+        return {"version": __version__, "trace_ui_url": self.config.telemetry.trace_ui_url,
+                "experiment": self.experiments.describe()}
+
     async def readyz(self) -> JSONResponse:
         ok, why = await self.pipeline.stages.ready()
         return JSONResponse({"ready": ok, "detail": why}, status_code=200 if ok else 503)
 
 
-def ingress_class(api: FastAPI, ingress_decorator) -> type:
-    """Bind the routes to a class; `ingress_decorator` is serve.ingress(api) (app.py owns Ray)."""
+def ingress_class(api: FastAPI, ingress_decorator, batch: Callable | None = None) -> type:
+    """Bind the routes to a class; `ingress_decorator` is serve.ingress(api) and `batch` the
+    configured @serve.batch (app.py owns Ray)."""
 
     class Ingress(IngressCore):
         def __init__(self, intent, retriever, ranker, config: AppConfig, outcomes=None):
             from serving.experiments.metrics import RayArmMeter
             from serving.experiments.sinks import HandleOutcomeSink
 
-            super().__init__(HandleStages(intent, retriever, ranker), config, HandleOutcomeSink(outcomes), RayArmMeter())
+            super().__init__(HandleStages(intent, retriever, ranker), config, HandleOutcomeSink(outcomes), RayArmMeter(),
+                             batch=batch)
 
         @api.post("/v1/playlists", response_model=PlaylistResponse, summary="Prompt -> ranked, sequenced playlist")
         async def playlists(self, body: PlaylistRequest, request: Request) -> PlaylistResponse:
@@ -199,6 +246,10 @@ def ingress_class(api: FastAPI, ingress_decorator) -> type:
                                             description="An experiment id from the config, e.g. ranker-canary"),
         ) -> dict:
             return await self.experiment_summary(experiment_id)
+
+        @api.get("/ui/config.json", include_in_schema=False)
+        async def console_config_route(self) -> dict:
+            return self.console_config()
 
         @api.get("/healthz", summary="Liveness: the ingress answers")
         async def healthz(self) -> dict:

@@ -88,9 +88,14 @@ STORE_COMMIT_DURATION = MetricSpec(
     ("backend",), LATENCY_BUCKETS_S,
 )
 
+STAGE_BATCH_SIZE = MetricSpec(
+    "segue_stage_batch_size", "histogram", "Requests per call of a pipeline stage (the Ingress batches them).",
+    ("stage",), (1, 2, 4, 8, 16, 32, 64, 128),
+)
+
 METRICS: tuple[MetricSpec, ...] = (
     REQUESTS, REQUEST_DURATION, STAGE_REQUESTS, STAGE_DURATION, INTENT_FALLBACKS,
-    STRUCTURED_OUTPUT_FAILURES, CANDIDATES, FEEDBACK, STORE_WRITES, STORE_COMMIT_DURATION,
+    STRUCTURED_OUTPUT_FAILURES, CANDIDATES, FEEDBACK, STORE_WRITES, STORE_COMMIT_DURATION, STAGE_BATCH_SIZE,
 )
 
 
@@ -225,6 +230,9 @@ class SegueMetrics:
     def candidates(self, n: int, arm: str, experiment: str | None) -> None:
         self._observe(CANDIDATES, float(n), arm=arm, experiment=experiment)
 
+    def batch(self, stage: str, n: int) -> None:
+        self._observe(STAGE_BATCH_SIZE, float(n), stage=stage)
+
     def feedback(self, experiment: str | None, arm: str, event: str) -> None:
         self._inc(FEEDBACK, experiment=experiment, arm=arm, event=event)
 
@@ -258,3 +266,19 @@ def record_feedback(experiment: str | None, arm: str, event: str) -> None:
     event names: unknown shapes are reported as "other".
     """
     default_metrics().feedback(experiment, arm, event)
+
+
+@dataclass
+class BatchStats:
+    """Calls and requests seen by one stage replica (benchmarks read the average batch size)."""
+
+    calls: int = 0
+    items: int = 0
+
+    def record(self, stage: str, n: int) -> None:
+        self.calls += 1
+        self.items += n
+        default_metrics().batch(stage, n)
+
+    def snapshot(self) -> dict[str, int]:
+        return {"calls": self.calls, "items": self.items}

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from serving.intent.model import Intent
@@ -126,5 +127,91 @@ class RequestContext:
     experiment_id: str | None = None
     trace_id: str | None = None
     trace_headers: dict[str, str] = field(default_factory=dict)
-    # The arm's component versions (e.g. {"ranker": "baseline-v2"}); empty = the app defaults.
-    components: dict[str, str] = field(default_factory=dict)
+    # The arm's key (ArmComponents.key, e.g. "ranker=baseline-v2"; "" = the app defaults): each
+    # deployment looks its components up by it in its arm plan (serving/arm_plan.py).
+    arm_key: str = ""
+
+
+@dataclass(frozen=True)
+class CandidateSet:
+    """Retrieval results as columns, in retrieval order: what travels from the Retriever to the
+    Ranker. `rows` are catalog positions; both sides load the catalog named by `catalog_version`
+    (checked at the Ranker), so a few arrays cross the hop instead of hundreds of Track objects."""
+
+    catalog_version: str
+    rows: np.ndarray  # int64 catalog positions
+    dense: np.ndarray  # float32 dense (cosine) scores
+    lexical: np.ndarray  # float32 normalised BM25 scores (0 when hybrid retrieval is off)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def to_candidates(self, tracks) -> list[Candidate]:
+        """Candidate objects over `tracks` (the catalog's), for rankers that take a list."""
+        return [Candidate(track=tracks[r], dense_score=d, lexical_score=lx, retrieval_rank=i)
+                for i, (r, d, lx) in enumerate(zip(self.rows.tolist(), self.dense.tolist(), self.lexical.tolist()))]
+
+
+# --- GET /v1/experiments/{id} ------------------------------------------------------------------
+# Lenient on purpose (extra fields kept): the summary grows as the store does, and an older
+# client must still read a newer server's answer.
+
+
+class _Summary(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class RateInterval(_Summary):
+    n: int = 0
+    successes: int | None = None
+    rate: float | None = None
+    ci: list[float | None] = Field(default_factory=lambda: [0.0, 1.0], description="95% interval [low, high].")
+
+
+class ArmSummary(_Summary):
+    assigned: int = 0
+    served: int = 0
+    errors: int = 0
+    error_rate: float | None = None
+    expected: float = 0.0
+    like_rate: RateInterval = Field(default_factory=RateInterval)
+    conversion: RateInterval = Field(default_factory=RateInterval)
+    events: dict[str, int] = Field(default_factory=dict)
+    intent_fallback_rate: float | None = None
+    latency_p50_ms: float | None = None
+    latency_p99_ms: float | None = None
+
+
+class SrmVerdict(_Summary):
+    chi2: float | None = None
+    dof: int = 0
+    p_value: float = 1.0
+    mismatch: bool = False
+
+
+class SequentialVerdict(_Summary):
+    diff: float = 0.0
+    likelihood_ratio: float | None = None
+    p_value: float = 1.0
+    ci: list[float | None] = Field(default_factory=lambda: [None, None], description="Always-valid confidence sequence.")
+
+
+class WeightsChange(_Summary):
+    at: float = Field(description="Unix time the Ingress put these weights in force.")
+    generation: int
+    weights: dict[str, float]
+    reason: str | None = None
+
+
+class ExperimentSummary(_Summary):
+    experiment_id: str
+    control: str | None = None
+    weights: dict[str, float] | None = None
+    alpha: float = 0.05
+    metrics: dict[str, str] = Field(default_factory=dict)
+    arms: dict[str, ArmSummary] = Field(default_factory=dict)
+    srm: SrmVerdict = Field(default_factory=SrmVerdict)
+    comparisons: dict[str, dict[str, SequentialVerdict]] = Field(default_factory=dict)
+    shadow: dict | None = None
+    config_generation: int | None = None
+    weights_history: list[WeightsChange] = Field(default_factory=list)

@@ -26,9 +26,14 @@ def start_local_graph(
     timeout_s: float = 300,
     stop: threading.Event | None = None,
     quiet: bool = True,
+    declarative: bool = False,
 ) -> str:
     """Build/load the index here, start (or reuse) a local Ray, deploy the graph and
-    wait for /readyz. Returns the base URL; the caller owns serve/ray shutdown."""
+    wait for /readyz. Returns the base URL; the caller owns serve/ray shutdown.
+
+    `declarative` deploys the way KubeRay does (a Serve config), so that a later weight
+    change touches only the Ingress user_config and reaches reconfigure() without a
+    restart; `serve.run` apps are rebuilt by such a change."""
     import ray
     from ray import serve
 
@@ -48,7 +53,12 @@ def start_local_graph(
         ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level="WARNING" if not quiet else "ERROR",
                  log_to_driver=False, _metrics_export_port=config.telemetry.metrics_export_port)
     serve.start(http_options=http_options(config))
-    serve.run(build_app(config), name=config.name, route_prefix=config.route_prefix, blocking=False)
+    if declarative:
+        from serving.serve_deploy import deploy
+
+        deploy(config, config.experiment, wait_s=timeout_s)
+    else:
+        serve.run(build_app(config), name=config.name, route_prefix=config.route_prefix, blocking=False)
     base = f"http://{config.http.host}:{config.http.port}"
     if not _wait_ready(base, timeout_s, stop or threading.Event(), quiet):
         raise NotReadyInTime(f"not ready after {timeout_s:.0f}s; see the Ray logs under /tmp/ray/session_latest/logs")
@@ -67,7 +77,10 @@ def http_options(config: AppConfig) -> dict:
             "request_timeout_s": t.request_s, "keep_alive_timeout_s": t.keep_alive_s}
 
 
-def serve_forever(config: AppConfig, num_cpus: int | None = None, ready_timeout_s: float = 900) -> int:
+def serve_forever(config: AppConfig, num_cpus: int | None = None, ready_timeout_s: float = 900,
+                  declarative: bool = False, on_ready=None) -> int:
+    """`on_ready(base_url, stop_event)` runs once the graph answers (e.g. starts the rollout
+    controller; it needs `declarative` so that weight changes do not restart replicas)."""
     import ray
     from ray import serve
 
@@ -75,8 +88,13 @@ def serve_forever(config: AppConfig, num_cpus: int | None = None, ready_timeout_
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        base = start_local_graph(config, num_cpus, ready_timeout_s, stop, quiet=False)
+        base = start_local_graph(config, num_cpus, ready_timeout_s, stop, quiet=False, declarative=declarative)
         print(f"segue ready on {base} in {time.monotonic() - t0:.1f}s (Ctrl-C to stop)", flush=True)
+        print(f"  console: {base}{config.route_prefix.rstrip('/')}/ui", flush=True)
+        if config.experiment is not None:
+            print(f"  experiment: {base}{config.route_prefix.rstrip('/')}/ui/experiments/{config.experiment.id}", flush=True)
+        if on_ready is not None:
+            on_ready(base + config.route_prefix.rstrip("/"), stop)
         print(f"  metrics: {_metrics_url(config.http.host)}; tracing: {_tracing_summary(config)}", flush=True)
         print(
             f"  try: curl -s -X POST {base}/v1/playlists -H 'content-type: application/json' "

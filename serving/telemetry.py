@@ -23,8 +23,9 @@ import time
 from contextlib import contextmanager
 from typing import Any, Iterator, Mapping
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Span, Status, StatusCode
+from opentelemetry.trace import Link, Span, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from serving.metrics import SegueMetrics, default_metrics
@@ -197,12 +198,40 @@ class Scope:
             self.metrics.intent_fallback(result.fallback_reason, backend, self.ctx.arm, self.ctx.experiment_id)
 
 
+def _parent(ctx: RequestContext | None):
+    """(parent context, links) of a span for `ctx`. Normally the current span. In a batch,
+    one stage call serves many requests but sits in the trace of the batch's first one: the
+    others' spans parent to their own request's span and link to the batch call's."""
+    if ctx is None or not ctx.trace_headers or not ctx.trace_id:
+        return None, ()
+    cur = current_span_context()
+    if cur is not None and format(cur.trace_id, "032x") == ctx.trace_id:
+        return None, ()
+    return TraceContextTextMapPropagator().extract(ctx.trace_headers), ((Link(cur),) if cur is not None else ())
+
+
+@contextmanager
+def attached(ctx: RequestContext | None) -> Iterator[None]:
+    """Run the block in `ctx`'s trace (its W3C headers): a batch's stage calls are made in the
+    trace of its first request, not in whatever context the batch task was started from."""
+    if ctx is None or not ctx.trace_headers:
+        yield
+        return
+    token = otel_context.attach(TraceContextTextMapPropagator().extract(ctx.trace_headers))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
 @contextmanager
 def span(name: str, ctx: RequestContext | None = None, metrics: SegueMetrics | None = None, **attrs: Any
          ) -> Iterator[Scope]:
-    """A child span of the current one, exceptions recorded with ERROR status."""
+    """A child span of the current one (see _parent for batches), exceptions recorded with ERROR status."""
     tracer = trace.get_tracer(TRACER_NAME)
-    with tracer.start_as_current_span(name, record_exception=False, set_status_on_exception=False) as sp:
+    parent, links = _parent(ctx)
+    with tracer.start_as_current_span(name, context=parent, links=links, record_exception=False,
+                                      set_status_on_exception=False) as sp:
         scope = Scope(sp, ctx, metrics)
         if ctx is not None:
             sp.set_attributes(request_attributes(ctx))

@@ -50,6 +50,20 @@ class TelemetryConfig(BaseModel):
         "start-up). KubeRay pods use 8080.",
     )
 
+    trace_ui_url: str | None = Field(
+        default=None,
+        description="Link template of a trace UI for the console, '{trace_id}' replaced, e.g. "
+        "http://jaeger:16686/trace/{trace_id} or a Grafana Tempo explore URL. None: trace ids are shown unlinked.",
+    )
+
+    @field_validator("trace_ui_url")
+    @classmethod
+    def _trace_ui(cls, v: str | None) -> str | None:
+        if v is not None and (not _URL.match(v) or "{trace_id}" not in v):
+            raise ValueError(f"trace_ui_url '{v}' must be an http(s) URL containing {{trace_id}}, "
+                             "e.g. http://jaeger:16686/trace/{trace_id}")
+        return v
+
     @field_validator("otlp_endpoint")
     @classmethod
     def _url(cls, v: str | None) -> str | None:

@@ -1,4 +1,4 @@
-"""Shared fixtures; tests are marked by their tier folder (unit, integration, e2e, k8s, gpu)."""
+"""Shared fixtures; tests are marked by their tier folder (unit, integration, e2e, k8s, browser, gpu)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 def pytest_collection_modifyitems(config, items):
     for item in items:
         parts = Path(str(item.fspath)).relative_to(ROOT / "tests").parts
-        if parts and parts[0] in ("unit", "integration", "e2e", "k8s", "gpu"):
+        if parts and parts[0] in ("unit", "integration", "e2e", "k8s", "browser", "gpu"):
             item.add_marker(getattr(pytest.mark, parts[0]))
 
 

@@ -90,7 +90,11 @@ class MemoEmbedder(Embedder):
 class RawPromptStages(InProcessStages):
     """No intent parsing: the prompt (cleaned to the schema) is the search text."""
 
-    async def intent(self, prompt: str, ctx: RequestContext) -> IntentResult:
+    async def intent_batch(self, prompts, ctxs) -> list[IntentResult]:
+        return [self._raw(p) for p in prompts]
+
+    @staticmethod
+    def _raw(prompt: str) -> IntentResult:
         text = " ".join(prompt.replace('"', " ").replace("\\", " ").split())
         text = "".join(ch for ch in text if ch >= " ")[:300]
         return IntentResult(Intent(search_text=text), {"intent_parser": "none"})
@@ -175,7 +179,8 @@ class Evaluator:
         if ranker is not None and getattr(ranker, "enrichment", "n/a") is None:
             ranker.enrichment = retriever.enrichment
         return cls(self._intent(config), retriever,
-                   ranker or make_ranker(config.ranking, embedder=emb, enrichment=retriever.enrichment))
+                   ranker or make_ranker(config.ranking, embedder=emb, catalog=retriever.catalog,
+                                         enrichment=retriever.enrichment))
 
     # --- running -------------------------------------------------------------------
     def run(self, variant: Variant) -> VariantResult:
@@ -225,10 +230,10 @@ class Evaluator:
         if self.cv != "auto":
             return self.cv == "always"
         from serving.ranking.ltr import ArtifactError, RankerArtifact
-        from serving.ranking.registry import _artifact_root
+        from serving.ranking.registry import artifact_root
 
         try:
-            art = RankerArtifact.load(config.ranking.version, _artifact_root(config.ranking))
+            art = RankerArtifact.load(config.ranking.version, artifact_root(config.ranking))
         except ArtifactError:
             return True  # nothing shipped to use: train from these dialogs, honestly
         trained_on = set(art.meta.get("train_dialog_ids", []))
@@ -257,9 +262,10 @@ class Evaluator:
         out = []
         for d in self._bar(dialogs or self.dialogs, f"{variant.name}: candidates"):
             ir = await stages.intent(d.prompt[:MAX_PROMPT_CHARS], RequestContext())
-            cands = stages.retriever.search(ir.intent, k)
+            qv = ir.query_vector if ir.vector_embedder == emb.version else None
+            qv = qv if qv is not None else emb.encode([ir.intent.query_text()])[0]
+            cands = stages.retriever.search(ir.intent, k, qv)
             seen, artists = seen_and_artists(d.raw, keys.get, lead.get, d.gold_ids)
-            qv = emb.encode([ir.intent.query_text()])[0]
             items = {}
             for tid in d.gold_ids:
                 if tid in pos and keys[tid] not in items:
@@ -282,7 +288,7 @@ class Evaluator:
                 # The enrichment learns from dialogs too: the held-out fold's own evidence must not
                 # label the artists its playlists are judged on.
                 retriever.enrichment = self._fold_enrichment(config, retriever, [self.dialogs[j].id for j in test])
-                ranker = LearnedRanker(art, emb, max_per_artist=config.ranking.max_per_artist,
+                ranker = LearnedRanker(art, emb, max_per_artist=config.ranking.max_per_artist, catalog=self.catalog,
                                        enrichment=retriever.enrichment)
                 pipeline = Pipeline(self.stages(variant, ranker=ranker), config)
                 for j in self._bar(test, f"{variant.name}: fold {f + 1}/{self.n_folds}"):
@@ -324,7 +330,7 @@ class Evaluator:
 
             emb = self._embedder(config)
             art = fit(await self.examples(variant), f"{config.ranking.version}-all", emb.version, variant.train)
-            ranker = LearnedRanker(art, emb, max_per_artist=config.ranking.max_per_artist)
+            ranker = LearnedRanker(art, emb, max_per_artist=config.ranking.max_per_artist, catalog=self.catalog)
         pipeline = Pipeline(self.stages(variant, ranker=ranker), config)
         rows = []
         for p in self._bar(prompts, f"{variant.name}: coherence"):
@@ -365,20 +371,21 @@ class _NoRanker(Ranker):
 
 def run_remote(url: str, dialogs: list[EvalDialog], catalog: Catalog, length: int = 100, n_boot: int = 1000,
                progress: bool = True, timeout_s: float = 30.0, transport=None) -> VariantResult:
-    """The same metrics against a running Segue server (POST /v1/playlists)."""
-    import httpx
+    """The same metrics against a running Segue server (POST /v1/playlists, typed client)."""
     from tqdm import tqdm
+
+    from serving.client import SegueAPIError, SegueClient
 
     keys = track_keys(catalog)
     t0 = time.perf_counter()
     rows, ids, ranked = [], [], {}
-    with httpx.Client(base_url=url.rstrip("/"), timeout=timeout_s, transport=transport) as client:
+    with SegueClient(url, timeout_s=timeout_s, transport=transport) as client:
         for d in tqdm(dialogs, desc=url, unit="dialog", disable=not progress, leave=False):
-            r = client.post("/v1/playlists", json={"prompt": d.prompt[:MAX_PROMPT_CHARS], "length": length,
-                                                   "user_id": f"eval-{d.id}"})
-            if r.status_code != 200:
-                raise RuntimeError(f"{url} answered {r.status_code} for dialog {d.id}: {r.text[:300]}")
-            ranked[d.id] = [t["track_id"] for t in r.json()["tracks"]]
+            try:
+                p = client.playlist(d.prompt[:MAX_PROMPT_CHARS], length=length, user_id=f"eval-{d.id}")
+            except SegueAPIError as e:
+                raise RuntimeError(f"{url} answered {e.status} for dialog {d.id}: {e.message}") from e
+            ranked[d.id] = [t.track_id for t in p.tracks]
             got = [keys.get(t, f"id:{t}") for t in ranked[d.id]]
             rows.append(dialog_metrics(got, d.gold_keys))
             ids.append(d.id)

@@ -1,32 +1,24 @@
-"""Which component versions exist, and how an arm's versions turn into the config each
-deployment builds its component from. Imports are local: serving.config imports the
-experiment models, so this module must not import serving.config at import time."""
+"""Which component versions exist (checked when the app is built, not while a config parses),
+and how an arm's versions turn into the variant each deployment resolves it to.
+
+Each deployment keeps a small registry of variants (indexes, intent services, rankers) and an
+ArmPlan from arm keys to them (serving/arm_plan.py); the keys below name a variant."""
 
 from __future__ import annotations
 
-from importlib import resources
-from typing import TYPE_CHECKING
+import re
 
-from serving.experiments.config import ArmComponents, literal_values
-
-if TYPE_CHECKING:
-    from serving.config import AppConfig
-
-
-def available_prompt_versions() -> list[str]:
-    """Prompt templates shipped under serving/intent/prompts/ (one file per version)."""
-    try:
-        root = resources.files("serving.intent") / "prompts"
-        return sorted(p.name.split(".")[0] for p in root.iterdir() if p.is_file() and not p.name.startswith("_"))
-    except (FileNotFoundError, NotADirectoryError, ModuleNotFoundError):
-        return []
+from serving.config import AppConfig, ConfigError, IntentConfig, RetrievalConfig
+from serving.experiments.config import ArmComponents, ExperimentConfig, ExperimentConfigError, literal_values
+from serving.intent.llm_config import PROMPT_VERSION_PATTERN
+from serving.intent.prompt_template import available_versions as available_prompt_versions
+from serving.ranking.registry import available_rankers
+from serving.retrieval.embedder import EmbedderError, bundled_model_dir
 
 
 def _embedder_exists(name: str) -> str | None:
-    from serving.retrieval.embedder import EmbedderError, _bundled_model_dir
-
     try:
-        _bundled_model_dir(name)
+        bundled_model_dir(name)
         return None
     except EmbedderError as e:
         return str(e)
@@ -34,9 +26,6 @@ def _embedder_exists(name: str) -> str | None:
 
 def check_components(c: ArmComponents) -> None:
     """Raise ValueError naming every version that does not exist and what does."""
-    from serving.config import IntentConfig, RetrievalConfig
-    from serving.ranking.registry import available_rankers
-
     problems = []
     if c.ranker is not None and c.ranker not in available_rankers():
         problems.append(f"ranker '{c.ranker}' is not registered; available: {', '.join(available_rankers())}")
@@ -45,10 +34,9 @@ def check_components(c: ArmComponents) -> None:
         problems.append(f"intent_backend '{c.intent_backend}' is unknown; use one of: {', '.join(backends)}")
     if c.prompt_version is not None:
         prompts = available_prompt_versions()
-        if "prompt_version" not in IntentConfig.model_fields:
-            problems.append("prompt_version: this build's intent config has no prompt versions; leave it unset")
-        elif c.prompt_version not in prompts:
-            problems.append(f"prompt_version '{c.prompt_version}' has no template; available: {', '.join(prompts) or 'none'}")
+        if not re.match(PROMPT_VERSION_PATTERN, c.prompt_version) or c.prompt_version not in prompts:
+            problems.append(f"prompt_version '{c.prompt_version}' has no template in serving/intent/prompts/; "
+                            f"available: {', '.join(prompts) or 'none'}")
     kinds = literal_values(RetrievalConfig, "index_kind")
     if c.index_kind is not None and c.index_kind not in kinds:
         problems.append(f"index_kind '{c.index_kind}' is unknown; use one of: {', '.join(kinds)}")
@@ -58,20 +46,47 @@ def check_components(c: ArmComponents) -> None:
         raise ValueError("; ".join(problems))
 
 
-def arm_app_config(base: "AppConfig", c: ArmComponents | None) -> "AppConfig":
-    """The AppConfig an arm's components run under: the base with the arm's versions."""
+def check_experiment(exp: ExperimentConfig | None, source: str = "experiment") -> None:
+    """Every arm's (and the shadow's) versions exist; raises ExperimentConfigError naming the arm."""
+    if exp is None:
+        return
+    arms = [(f"arms.{i}", a.components) for i, a in enumerate(exp.arms)]
+    if exp.shadow is not None:
+        arms.append(("shadow", exp.shadow.components))
+    problems = []
+    for where, comps in arms:
+        try:
+            check_components(comps)
+        except ValueError as e:
+            problems.append(f"  {where}.components: {e}")
+    if problems:
+        raise ExperimentConfigError("\n".join([f"{source}: invalid experiment config", *problems]))
+
+
+def check_app(config: AppConfig) -> None:
+    """Build-time checks of what parsing cannot know (which versions this build ships)."""
+    try:
+        check_experiment(config.experiment)
+    except ExperimentConfigError as e:
+        raise ConfigError(str(e)) from e
+
+
+def arm_app_config(base: AppConfig, c: ArmComponents | None) -> AppConfig:
+    """The AppConfig an arm's components run under: the base with the arm's versions.
+    Start-up only (and once per arm a live config adds): never per request."""
     if c is None or not c.overrides():
         return base
     intent, retrieval, ranking = base.intent, base.retrieval, base.ranking
     if c.ranker is not None:
         ranking = ranking.model_copy(update={"version": c.ranker})
-    upd = {}
     if c.intent_backend is not None:
-        upd["backend"] = c.intent_backend
+        intent = intent.model_copy(update={"backend": c.intent_backend})
     if c.prompt_version is not None:
-        upd["prompt_version"] = c.prompt_version
-    if upd:
-        intent = intent.model_copy(update=upd)
+        # The template belongs to the LLM backends' configs; the fast parser has none.
+        intent = intent.model_copy(update={
+            "vllm": intent.vllm.model_copy(update={"prompt_version": c.prompt_version}),
+            "openai": intent.openai.model_copy(update={"prompt_version": c.prompt_version}),
+        })
     if c.embedder is not None:
         retrieval = retrieval.model_copy(update={"embedder": retrieval.embedder.model_copy(update={"model": c.embedder})})
     if c.index_kind is not None:
@@ -79,10 +94,10 @@ def arm_app_config(base: "AppConfig", c: ArmComponents | None) -> "AppConfig":
     return base.model_copy(update={"intent": intent, "retrieval": retrieval, "ranking": ranking})
 
 
-def all_arm_components(base: "AppConfig") -> list[ArmComponents | None]:
+def all_arm_components(base: AppConfig) -> list[ArmComponents | None]:
     """None (the defaults) plus every live and shadow arm's components of the configured experiment."""
     out: list[ArmComponents | None] = [None]
-    exp = getattr(base, "experiment", None)
+    exp = base.experiment
     if exp is not None:
         out += [a.components for a in exp.arms]
         if exp.shadow is not None:
@@ -90,17 +105,20 @@ def all_arm_components(base: "AppConfig") -> list[ArmComponents | None]:
     return out
 
 
-def components_from_ctx(ctx) -> ArmComponents | None:
-    """Deployments read the arm's versions from the RequestContext (set at the ingress)."""
-    comps = getattr(ctx, "components", None)
-    # Validated when the experiment was loaded; model_construct keeps the hot path cheap.
-    return ArmComponents.model_construct(**dict(comps)) if comps else None
-
-
-def retrieval_key(cfg: "AppConfig") -> str:
+def retrieval_variant(cfg: AppConfig) -> str:
+    """Arms with the same embedder and index kind share one index."""
     r = cfg.retrieval
     return f"{r.embedder.model}|{r.index_kind}"
 
 
-def intent_key(cfg: "AppConfig") -> str:
-    return cfg.intent.model_dump_json()
+def prompt_version(cfg: AppConfig) -> str | None:
+    """The template the configured LLM backend renders; None for the fast parser."""
+    i = cfg.intent
+    return {"vllm": i.vllm.prompt_version, "openai": i.openai.prompt_version}.get(i.backend)
+
+
+def intent_variant(cfg: AppConfig) -> str:
+    """Arms with the same backend and prompt share one intent service; arms of one backend with
+    different prompts share its engine (see IntentModelDeployment)."""
+    v = prompt_version(cfg)
+    return cfg.intent.backend if v is None else f"{cfg.intent.backend}:{v}"

@@ -3,6 +3,9 @@
 It lives in AppConfig.experiment (the graph loads every component version an arm
 names) and, for live weight changes, in the Ingress deployment's `user_config`
 ({"experiment": {...}}), which reaches `reconfigure()` without a restart.
+
+A leaf of the config layer: parsing checks shapes only. Whether a named version exists
+is checked when the app is built (serving/experiments/components.py::check_experiment).
 """
 
 from __future__ import annotations
@@ -27,15 +30,40 @@ class ArmComponents(Frozen):
     embedder: str | None = Field(default=None, description="Embedding model (shipped offline).")
     index_kind: str | None = Field(default=None, description="ANN index kind of the retriever.")
 
+    @field_validator("*")
+    @classmethod
+    def _no_separator(cls, v: str | None) -> str | None:
+        if v is not None and ";" in v:
+            raise ValueError(f"component versions cannot contain ';' (it separates an arm key's parts), got {v!r}")
+        return v
+
     def overrides(self) -> dict[str, str]:
         return {k: v for k, v in self.model_dump().items() if v is not None}
 
-    @model_validator(mode="after")
-    def _known(self) -> "ArmComponents":
-        from serving.experiments.components import check_components
+    @property
+    def key(self) -> str:
+        """The arm key a request carries: the overrides in field order, e.g. "ranker=ltr-v1;prompt_version=v2";
+        "" = the app's defaults. Arms with the same components share a key (and so their resolved parts)."""
+        return arm_key(self)
 
-        check_components(self)
-        return self
+    @classmethod
+    def from_key(cls, key: str) -> "ArmComponents":
+        """The inverse of `key`, for an arm a live config added after a replica resolved its plan."""
+        if not key:
+            return cls()
+        try:
+            return cls.model_validate(dict(part.split("=", 1) for part in key.split(";")))
+        except (ValueError, ValidationError) as e:
+            raise ValueError(f"arm key {key!r} is not a valid component list (name=version;...)") from e
+
+
+DEFAULT_ARM_KEY = ""
+
+
+def arm_key(c: "ArmComponents | None") -> str:
+    if c is None:
+        return DEFAULT_ARM_KEY
+    return ";".join(f"{k}={v}" for k, v in c.overrides().items())
 
 
 class ArmConfig(Frozen):
@@ -61,6 +89,11 @@ class ExperimentConfig(Frozen):
     arms: tuple[ArmConfig, ...] = Field(min_length=1, max_length=16)
     shadow: ShadowConfig | None = None
     allow_override: bool = Field(default=True, description="Honour the authenticated X-Segue-Arm header (QA).")
+    change_reason: str | None = Field(
+        default=None, max_length=1024,
+        description="Why the weights were last changed (the rollout controller writes its decision here); "
+        "shown on the console's timeline.",
+    )
 
     @field_validator("arms")
     @classmethod
@@ -101,14 +134,16 @@ class ExperimentConfig(Frozen):
         a = self.arm(name)
         return a.components if a else None
 
-    def with_weights(self, weights: dict[str, float]) -> "ExperimentConfig":
-        """A copy with new weights (validated like any config); arms not named keep theirs."""
+    def with_weights(self, weights: dict[str, float], reason: str | None = None) -> "ExperimentConfig":
+        """A copy with new weights (validated like any config); arms not named keep theirs.
+        `reason` replaces change_reason (None clears it: a reason belongs to one change)."""
         unknown = set(weights) - {a.name for a in self.arms}
         if unknown:
             raise ValueError(f"unknown arms {sorted(unknown)}; arms are {[a.name for a in self.arms]}")
         data = self.model_dump()
         for a in data["arms"]:
             a["weight"] = weights.get(a["name"], a["weight"])
+        data["change_reason"] = reason[:1024] if reason else None
         return parse_experiment(data)
 
 

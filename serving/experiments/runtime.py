@@ -11,12 +11,16 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
+import time
+from collections import deque
 from dataclasses import dataclass, replace
 from typing import Any, Awaitable, Callable
 
 from serving.errors import InvalidRequest, NotFound, SegueError, StoreUnavailable, Unauthorized, UnprocessableFeedback
 from serving.experiments.assignment import Assigner
-from serving.experiments.components import all_arm_components, arm_app_config, intent_key, retrieval_key
+from serving.experiments.components import (
+    all_arm_components, arm_app_config, check_experiment, intent_variant, retrieval_variant,
+)
 from serving.experiments.config import ExperimentConfig, ExperimentConfigError, experiment_from_user_config
 from serving.experiments.outcomes import (
     Failed, FeedbackAccepted, FeedbackRejected, FeedbackResult, Rejection, Served, StoreDown,
@@ -97,16 +101,16 @@ class Assignment:
 class _Snapshot:
     experiment: ExperimentConfig | None
     assigner: Assigner | None
-    components: dict[str, dict[str, str]]  # arm name -> component overrides (live and shadow arms)
+    keys: dict[str, str]  # arm name -> arm key (live and shadow arms); deployments resolve the key
 
 
 def _snapshot(exp: ExperimentConfig | None) -> _Snapshot:
     if exp is None:
         return _Snapshot(None, None, {})
-    comps = {a.name: a.components.overrides() for a in exp.arms}
+    keys = {a.name: a.components.key for a in exp.arms}
     if exp.shadow is not None:
-        comps[exp.shadow.name] = exp.shadow.components.overrides()
-    return _Snapshot(exp, Assigner.from_weights(exp.salt, [(a.name, a.weight) for a in exp.arms]), comps)
+        keys[exp.shadow.name] = exp.shadow.components.key
+    return _Snapshot(exp, Assigner.from_weights(exp.salt, [(a.name, a.weight) for a in exp.arms]), keys)
 
 
 class ExperimentRuntime:
@@ -118,12 +122,16 @@ class ExperimentRuntime:
         # Heavy components (indexes, intent backends) are loaded when the graph starts;
         # a live config may only use those. Rankers are small and built on demand.
         loaded = [arm_app_config(app_config, c) for c in all_arm_components(app_config)]
-        self._loaded_retrieval = {retrieval_key(c) for c in loaded}
-        self._loaded_intent = {intent_key(c) for c in loaded}
+        self._loaded_retrieval = {retrieval_variant(c) for c in loaded}
+        self._loaded_intent = {intent_variant(c) for c in loaded}
         self._snap = _snapshot(app_config.experiment)
         self._shadow = ShadowRunner(app_config.experiment.shadow.max_in_flight if app_config.experiment and app_config.experiment.shadow else 4)
         self._background: set[asyncio.Task] = set()
         self.generation = 0
+        # When each weight split came into force here, and why: the console's rollout timeline.
+        # Per replica and in memory; it starts again with the config in force at start-up.
+        self._history: deque[dict] = deque(maxlen=100)
+        self._remember(app_config.experiment, "in force at start-up")
 
     @property
     def experiment(self) -> ExperimentConfig | None:
@@ -134,13 +142,28 @@ class ExperimentRuntime:
         """Validate first, then swap: an invalid config raises and the old one stays in force."""
         exp = experiment_from_user_config(user_config)
         if exp is not None:
+            check_experiment(exp, source="user_config.experiment")
             self._check_loaded(exp)
         self._snap = _snapshot(exp)
         if exp is not None and exp.shadow is not None:
             self._shadow.max_in_flight = exp.shadow.max_in_flight
         self.generation += 1
+        self._remember(exp)
         log.info("experiment config %s (generation %d): %s", exp.id if exp else "cleared", self.generation,
                  exp.weights if exp else {})
+
+    def _remember(self, exp: ExperimentConfig | None, default_reason: str | None = None) -> None:
+        if exp is None:
+            return
+        last = self._history[-1] if self._history else None
+        if last is not None and last["experiment_id"] == exp.id and last["weights"] == exp.weights:
+            return  # a reconfigure that did not change the split (e.g. a replayed config)
+        self._history.append({"experiment_id": exp.id, "at": time.time(), "generation": self.generation,
+                              "weights": exp.weights, "reason": exp.change_reason or default_reason})
+
+    def weights_history(self, experiment_id: str) -> list[dict]:
+        return [{k: v for k, v in h.items() if k != "experiment_id"} for h in self._history
+                if h["experiment_id"] == experiment_id]
 
     def _check_loaded(self, exp: ExperimentConfig) -> None:
         arms = [(a.name, a.components) for a in exp.arms]
@@ -148,10 +171,10 @@ class ExperimentRuntime:
             arms.append((exp.shadow.name, exp.shadow.components))
         for name, comps in arms:
             cfg = arm_app_config(self._app_config, comps)
-            if retrieval_key(cfg) not in self._loaded_retrieval or intent_key(cfg) not in self._loaded_intent:
+            if retrieval_variant(cfg) not in self._loaded_retrieval or intent_variant(cfg) not in self._loaded_intent:
                 raise ExperimentConfigError(
-                    f"user_config.experiment: arm '{name}' needs an embedder/index or intent backend that the graph "
-                    "did not load at start-up; add the arm to the app's `experiment` args and redeploy "
+                    f"user_config.experiment: arm '{name}' needs an embedder/index or intent backend/prompt that the "
+                    "graph did not load at start-up; add the arm to the app's `experiment` args and redeploy "
                     "(live updates may change weights, rankers and arms over loaded components)"
                 )
 
@@ -166,7 +189,7 @@ class ExperimentRuntime:
             return Assignment(RequestContext(request_id=request_id, user_key=key), None)
         arm = snap.assigner.assign(key)
         ctx = RequestContext(request_id=request_id, user_key=key, arm=arm, experiment_id=snap.experiment.id,
-                             components=snap.components.get(arm, {}))
+                             arm_key=snap.keys[arm])
         self._meter.count(snap.experiment.id, arm, "exposure")
         return Assignment(ctx, snap.experiment.weights)
 
@@ -178,11 +201,11 @@ class ExperimentRuntime:
         exp = snap.experiment
         if exp is None or not exp.allow_override:
             raise InvalidRequest("X-Segue-Arm was sent but no experiment that allows overrides is running")
-        if arm not in snap.components:
+        if arm not in snap.keys:
             raise InvalidRequest(f"X-Segue-Arm '{arm}' is not an arm of experiment '{exp.id}'; "
-                                 f"arms: {', '.join(snap.components)}")
+                                 f"arms: {', '.join(snap.keys)}")
         ctx = RequestContext(request_id=request_id, user_key=key, arm=arm, experiment_id=exp.id,
-                             components=snap.components[arm])
+                             arm_key=snap.keys[arm])
         self._meter.count(exp.id, arm, "override")
         return Assignment(ctx, None)
 
@@ -219,7 +242,7 @@ class ExperimentRuntime:
         if not sampled(a.ctx.request_id, exp.shadow.sample_rate, salt=exp.salt):
             return False
         sh = exp.shadow
-        ctx = replace(a.ctx, arm=sh.name, components=sh.components.overrides())
+        ctx = replace(a.ctx, arm=sh.name, arm_key=sh.components.key)
 
         async def record(ok: bool, overlap: float, latency_ms: float, dropped: bool) -> None:
             self._meter.count(exp.id, sh.name, "shadow_dropped" if dropped else ("shadow" if ok else "shadow_error"))
@@ -251,4 +274,16 @@ class ExperimentRuntime:
         if exp is not None and exp.id == experiment_id:
             out["weights"] = exp.weights
             out["config_generation"] = self.generation
+        out["weights_history"] = self.weights_history(experiment_id)
         return out
+
+    def describe(self) -> dict | None:
+        """The running experiment as the console shows it (arms, weights, components; no secrets)."""
+        exp = self._snap.experiment
+        if exp is None:
+            return None
+        return {"id": exp.id, "control": exp.control_arm, "allow_override": exp.allow_override,
+                "admin_enabled": self._admin.enabled, "weights": exp.weights,
+                "arms": [{"name": a.name, "weight": a.weight, "components": a.components.overrides()} for a in exp.arms],
+                "shadow": None if exp.shadow is None else {"name": exp.shadow.name, "sample_rate": exp.shadow.sample_rate,
+                                                            "components": exp.shadow.components.overrides()}}

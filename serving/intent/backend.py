@@ -44,3 +44,7 @@ class IntentBackend(abc.ABC):
     async def close(self) -> None:
         self.shutdown()
 
+    def with_prompt(self, version: str) -> "IntentBackend":
+        """This backend rendering another prompt template, on the same engine."""
+        raise ValueError(f"intent backend '{self.name}' has no prompt templates; prompt_version needs vllm or openai")
+

@@ -1,19 +1,23 @@
-"""The IntentModel deployment: an IntentService with the configured backend."""
+"""The IntentModel deployment: an IntentService per arm variant, resolved at start-up."""
 
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack
 
 from serving import telemetry
 from serving.catalog.loader import load_catalog
 from serving.config import AppConfig
-from serving.errors import NotReady
-from serving.experiments.components import all_arm_components, arm_app_config, components_from_ctx, intent_key
 from serving.intent.backend import IntentBackend
 from serving.intent.fallback import FastParser
-from serving.intent.faults import FaultConfig, FaultInjectingBackend
+from serving.intent.faults import FaultConfig
+from serving.arm_plan import ArmPlan
+from serving.experiments.components import all_arm_components, arm_app_config
+from serving.experiments.config import ArmComponents
 from serving.intent.metrics import IntentMetrics
+from serving.metrics import BatchStats
 from serving.intent.service import IntentResult, IntentService
+from serving.intent.variants import IntentVariants
 from serving.retrieval.embedder import Embedder, make_embedder
 from serving.schemas import RequestContext
 
@@ -55,38 +59,54 @@ class IntentModelDeployment:
     def __init__(self, config: AppConfig, backend: IntentBackend | None = None):
         self._config = config
         self._service = build_intent_service(config, backend=backend)
-        # Experiment arms with another backend/prompt share the fast parser (and its
-        # embedder); only the primary backend differs per arm.
-        self._services = {intent_key(config): self._service}
-        for comps in all_arm_components(config):
-            cfg = arm_app_config(config, comps)
-            if intent_key(cfg) not in self._services:
-                self._services[intent_key(cfg)] = IntentService(
-                    make_backend(cfg), self._service.parser, deadline_s=cfg.intent.deadline_ms / 1000
-                )
         self._backend = self._service.backend
+        self._variants = IntentVariants(config, self._service, make_backend)
+        self.plan = self._variants.plan
         self._metrics = IntentMetrics.create()
+        self._batches = BatchStats()
+        # The query vector must come from the arm's retrieval embedder: one model per distinct
+        # embedder config (the parser's own for the app's), resolved per arm at start-up.
+        self._embedders: dict[str, Embedder] = {}
+        self.embedder_plan: ArmPlan[Embedder] = ArmPlan(self._embedder_for, all_arm_components(config))
 
     def reconfigure(self, user_config: dict) -> None:
         """Live switches without a restart: currently the fault injector (see intent/faults.py)."""
         fault = FaultConfig.model_validate((user_config or {}).get("fault") or {})
-        if self._backend is None:
+        if not self._variants.has_llm:
             if fault.active:
                 log.warning("fault injection asked for, but the intent backend is the fast parser: nothing to stall")
             return
-        self._service.backend = FaultInjectingBackend(self._backend, fault) if fault.active else self._backend
+        self._variants.inject(fault)
+
+    def _embedder_for(self, comps: ArmComponents | None) -> Embedder:
+        ecfg = arm_app_config(self._config, comps).retrieval.embedder
+        key = ecfg.model_dump_json()
+        if key not in self._embedders:
+            default = self._service.parser.embedder
+            same = ecfg == self._config.retrieval.embedder and default is not None
+            self._embedders[key] = default if same else make_embedder(ecfg)
+        return self._embedders[key]
 
     async def parse(self, prompt: str, ctx: RequestContext) -> IntentResult:
-        comps = components_from_ctx(ctx)
-        service = self._services.get(intent_key(arm_app_config(self._config, comps))) if comps else self._service
-        with telemetry.stage("intent", ctx) as scope:
-            if service is None:
-                raise NotReady(f"arm '{ctx.arm}' asks for an intent backend this replica did not load; redeploy "
-                               "with the arm in the app's experiment config", retry_after_s=30)
-            result = await service.parse(prompt)
-            scope.intent(result)
-        self._metrics.record(result)
-        return result
+        return (await self.parse_batch([prompt], [ctx]))[0]
+
+    async def parse_batch(self, prompts: list[str], ctxs: list[RequestContext]) -> list[IntentResult]:
+        """One arm's batch (the Ingress groups by arm key): intents plus one query vector each,
+        the zero-shot and query embeddings of the whole batch made in one call each."""
+        self._batches.record("intent", len(prompts))
+        key = ctxs[0].arm_key if ctxs else ""
+        with ExitStack() as stack:
+            scopes = [stack.enter_context(telemetry.stage("intent", ctx, batch=len(ctxs))) for ctx in ctxs]
+            service, embedder = self.plan.for_arm(key), self.embedder_plan.for_arm(key)
+            results = await service.parse_batch(prompts, embedder)
+            for scope, result in zip(scopes, results):
+                scope.intent(result)
+        for result in results:
+            self._metrics.record(result)
+        return results
+
+    def batch_stats(self) -> dict[str, int]:
+        return self._batches.snapshot()
 
     def stats(self) -> dict:
         """Fallback counts by reason, and whether the LLM backend is up."""
@@ -97,6 +117,6 @@ class IntentModelDeployment:
 
     def __del__(self):
         # Serve calls this when the replica stops: the vLLM engine core is a child process.
-        backend = getattr(self, "_backend", None)  # the real one, not a fault-injecting wrapper
-        if backend is not None:
-            backend.shutdown()
+        variants = getattr(self, "_variants", None)
+        if variants is not None:
+            variants.shutdown()

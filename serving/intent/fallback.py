@@ -45,6 +45,31 @@ _GENRE_WORDS = frozenset(kw for t in TAXONOMY if t.kind == "genre" for kw in (t.
 
 
 @dataclass(frozen=True)
+class Parsed:
+    """A parsed prompt and the embedding its zero-shot tags came from (None when none was made)."""
+
+    intent: Intent
+    zs_text: str | None
+    zs_vector: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class _Pre:
+    """What parsing finds before the zero-shot embedding (so a batch can embed all at once)."""
+
+    search: str
+    excluded: list[str]
+    era: YearRange | None
+    length: int | None
+    include_artists: list[str]
+    exclude_artists: list[str]
+    exclude_terms: list[str]
+    keyword_tags: list[tuple[Tag, float]]
+    zs_text: str | None
+    similar_artists: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class _TagIndex:
     tags: tuple[Tag, ...]
     vectors: np.ndarray
@@ -75,7 +100,22 @@ class FastParser:
                 self._artists.setdefault(key, a)
         self._max_artist_words = max((len(k.split()) for k in self._artists), default=0)
 
+    @property
+    def embedder(self) -> Embedder | None:
+        return self._embedder
+
     def parse(self, prompt: str) -> Intent:
+        return self.parse_batch([prompt])[0].intent
+
+    def parse_batch(self, prompts: list[str]) -> list["Parsed"]:
+        """Intents for many prompts; the zero-shot texts of all of them are embedded in one call."""
+        pre = [self._prepare(p) for p in prompts]
+        need = [i for i, x in enumerate(pre) if x.zs_text is not None]
+        vecs = self._embedder.encode([pre[i].zs_text for i in need]) if need else None  # type: ignore[union-attr]
+        zs: dict[int, np.ndarray] = {i: vecs[j] for j, i in enumerate(need)} if vecs is not None else {}
+        return [self._finish(x, zs.get(i)) for i, x in enumerate(pre)]
+
+    def _prepare(self, prompt: str) -> "_Pre":
         text = " ".join(prompt.split())
         low = text.lower()
         excluded = [m.group(1).strip(" .'-") for m in _EXCLUDE.finditer(text)]
@@ -95,26 +135,32 @@ class FastParser:
             tag_text, zs_text = tag_text.replace(a.lower(), " "), zs_text.replace(a.lower(), " ")
         keyword_tags = self._keyword_tags(tag_text, excluded)
         zs_text = " ".join(zs_text.split())
-        zero_shot = self._zero_shot_tags(zs_text, excluded) if self._tags is not None and len(zs_text) > 2 else []
-        if any(t.kind == "genre" for t, _ in keyword_tags):
+        use_zs = self._tags is not None and len(zs_text) > 2
+        return _Pre(search, excluded, era, length, include_artists, exclude_artists, exclude_terms, keyword_tags,
+                    zs_text if use_zs else None, tuple(similar))
+
+    def _finish(self, x: "_Pre", zs_vector: np.ndarray | None) -> "Parsed":
+        zero_shot = self._zero_shot_tags(zs_vector, x.excluded) if zs_vector is not None else []
+        if any(t.kind == "genre" for t, _ in x.keyword_tags):
             # A genre the listener named outranks one the embedding guessed ("soul classics" is not classic rock).
             zero_shot = [(t, sc) for t, sc in zero_shot if t.kind != "genre"]
-        tags = _merge(keyword_tags, zero_shot)
-        energy = self._energy(tags, excluded)
-        return Intent(
-            search_text=_clean(search)[:300],
+        tags = _merge(x.keyword_tags, zero_shot)
+        energy = self._energy(tags, x.excluded)
+        intent = Intent(
+            search_text=_clean(x.search)[:300],
             genres=[t.name for t in tags if t.kind == "genre"][:5],
             moods=[t.name for t in tags if t.kind == "mood"][:5],
             activities=[t.name for t in tags if t.kind == "activity"][:3],
-            include_artists=include_artists[:10],
-            exclude_artists=exclude_artists[:10],
-            similar_artists=similar[:5],
-            exclude_terms=[_clean(t)[:60] for t in exclude_terms][:10],
-            era=era,
+            include_artists=x.include_artists[:10],
+            exclude_artists=x.exclude_artists[:10],
+            similar_artists=list(x.similar_artists[:5]),
+            exclude_terms=[_clean(t)[:60] for t in x.exclude_terms][:10],
+            era=x.era,
             energy=energy,
-            length=length,
+            length=x.length,
             source=IntentSource.fallback,
         )
+        return Parsed(intent, x.zs_text, zs_vector)
 
     # --- pieces -------------------------------------------------------------
     def _era(self, low: str) -> YearRange | None:
@@ -173,10 +219,9 @@ class FastParser:
                     hits.setdefault(tag.name, (tag, 1.0))
         return list(hits.values())
 
-    def _zero_shot_tags(self, text: str, excluded: list[str]) -> list[tuple[Tag, float]]:
-        assert self._tags is not None and self._embedder is not None
+    def _zero_shot_tags(self, q: np.ndarray, excluded: list[str]) -> list[tuple[Tag, float]]:
+        assert self._tags is not None
         banned = " ".join(excluded).lower()
-        q = self._embedder.encode([text])[0]
         sims = self._tags.vectors @ q
         out = []
         for kind in ("genre", "mood", "activity"):

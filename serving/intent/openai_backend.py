@@ -18,7 +18,8 @@ from serving.intent.backend import IntentBackend, IntentBackendUnavailable, Inte
 from serving.intent.llm_config import OpenAIConfig
 from serving.intent.llm_schema import intent_json_schema, parse_intent
 from serving.intent.model import Intent
-from serving.intent.prompt_template import load_template
+from serving.intent.prompt_template import PromptTemplate, load_template
+from serving.intent.prompted import PromptedBackend
 
 
 def chat_request(cfg: OpenAIConfig, messages: list[dict[str, str]], schema: dict[str, Any]) -> dict[str, Any]:
@@ -64,8 +65,13 @@ class OpenAIBackend(IntentBackend):
     def versions(self) -> dict[str, str]:
         return {"intent_backend": self.name, "intent_model": self.cfg.model, "intent_prompt": self.template.version}
 
-    async def generate(self, prompt: str) -> Intent:
-        body = chat_request(self.cfg, self.template.messages(prompt), self._schema)
+    def with_prompt(self, version: str) -> IntentBackend:
+        if version == self.template.version:
+            return self
+        return PromptedBackend(self, load_template(version))
+
+    async def generate(self, prompt: str, template: PromptTemplate | None = None) -> Intent:
+        body = chat_request(self.cfg, (template or self.template).messages(prompt), self._schema)
         try:
             r = await self._client.post(f"{self.cfg.base_url}/chat/completions", json=body, headers=self._headers)
         except httpx.TimeoutException as e:

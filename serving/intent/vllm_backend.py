@@ -25,6 +25,7 @@ from serving.intent.llm_config import VLLMConfig
 from serving.intent.llm_schema import intent_json_schema, parse_intent
 from serving.intent.model import Intent
 from serving.intent.prompt_template import PromptTemplate, load_template
+from serving.intent.prompted import PromptedBackend
 
 log = logging.getLogger(__name__)
 
@@ -172,20 +173,27 @@ class VLLMBackend(IntentBackend):
             gc.collect()
 
     # --- requests ------------------------------------------------------------
-    def render(self, prompt: str) -> str:
+    def with_prompt(self, version: str) -> IntentBackend:
+        if version == self.template.version:
+            return self
+        return PromptedBackend(self, load_template(version))
+
+    def render(self, prompt: str, template: PromptTemplate | None = None) -> str:
+        template = template or self.template
         if self._chat:
             return self._tokenizer.apply_chat_template(
-                self.template.messages(prompt), tokenize=False, add_generation_prompt=True
+                template.messages(prompt), tokenize=False, add_generation_prompt=True
             )
-        return self.template.completion(prompt)
+        return template.completion(prompt)
 
-    async def generate(self, prompt: str) -> Intent:
-        text, finish = await self.generate_text(prompt)
+    async def generate(self, prompt: str, template: PromptTemplate | None = None) -> Intent:
+        text, finish = await self.generate_text(prompt, template=template)
         if finish == "length":
             raise IntentOutputError(f"output cut at max_tokens={self.cfg.max_tokens}: {text[:120]!r}")
         return parse_intent(text, prompt)
 
-    async def generate_text(self, prompt: str, *, structured: bool | None = None) -> tuple[str, str | None]:
+    async def generate_text(self, prompt: str, *, structured: bool | None = None,
+                            template: PromptTemplate | None = None) -> tuple[str, str | None]:
         """The raw completion and its finish reason ("stop", "length")."""
         engine = self._usable_engine()
         if self._pending >= self.cfg.max_pending:
@@ -199,7 +207,7 @@ class VLLMBackend(IntentBackend):
         try:
             final = None
             # Cancelling this coroutine (the service's deadline) aborts the request in the engine.
-            async for out in engine.generate(self.render(prompt), params, request_id=request_id):
+            async for out in engine.generate(self.render(prompt, template), params, request_id=request_id):
                 final = out
         except Exception:
             if getattr(engine, "errored", False):

@@ -1,69 +1,93 @@
-"""The Ranker deployment: scores retrieval results into a playlist.
+"""The Ranker deployment: scores retrieval results into playlists, a batch at a time.
 
-Holds every ranker version the experiment's arms use side by side (rankers are
-small), and picks the one named in the request's arm components."""
+Holds every ranker version the experiment's arms use side by side (rankers are small): its
+variants are ranker objects by version, and its arm plan maps each arm key to one of them.
+Learned rankers use the query vector the IntentModel made: this replica never loads the
+embedding model, it only checks which model made the vectors it is handed."""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 from serving import telemetry
+from serving.arm_plan import ArmPlan
+from serving.catalog.loader import load_catalog
 from serving.config import AppConfig
-from serving.experiments.components import all_arm_components, arm_app_config, components_from_ctx
+from serving.experiments.components import all_arm_components, arm_app_config
+from serving.experiments.config import ArmComponents
 from serving.intent.model import Intent
-from serving.ranking.base import Ranker
+from serving.metrics import BatchStats
+from serving.ranking.base import Ranker, RankItem
+from serving.ranking.ltr import ArtifactError
 from serving.ranking.registry import make_ranker
+from serving.retrieval.embedder import embedder_version
 from serving.schemas import RequestContext
-from serving.stages import Mode, RankResult, RetrievalResult
+from serving.stages import Mode, RankResult, RetrievalResult, StageItem
 
 
 class RankerDeployment:
     def __init__(self, config: AppConfig):
         self._config = config
-        self._rankers: dict[str, Ranker] = {}
-        self._embedder = None
-        for comps in all_arm_components(config):
-            self._get(arm_app_config(config, comps).ranking.version)
-
-    def _embedder_once(self):
-        # Learned rankers embed the request to find similar past requests; one model serves
-        # every learned version, and a replica with only rule-based rankers never loads it.
-        if self._embedder is None:
-            from serving.retrieval.embedder import make_embedder
-
-            self._embedder = make_embedder(self._config.retrieval.embedder)
-        return self._embedder
+        self._catalog = load_catalog(config.catalog.path)
+        self._rankers: dict[str, Ranker] = {}  # the variants: one object per ranker version
+        self._batches = BatchStats()
+        self.plan: ArmPlan[Ranker] = ArmPlan(self._resolve, all_arm_components(config))
 
     def _enrichment_once(self):
         # The same artifact the Retriever filters with (shipped, cached, or built from the index cache),
         # so borrowed candidates obey the same genre/era/stand-in rules. Only learned rankers borrow.
         if not hasattr(self, "_enrichment"):
             from serving.catalog.enrichment.store import load_or_build
-            from serving.catalog.loader import load_catalog
-            from serving.retrieval.index import load_or_build as load_index
 
-            cfg, emb = self._config, self._embedder_once()
-            catalog = load_catalog(cfg.catalog.path)
-            self._enrichment = load_or_build(
-                cfg, catalog, emb.version,
-                lambda: load_index(catalog, emb, cfg.retrieval.index_kind, cfg.retrieval.cache_dir).vectors)
+            cfg = self._config
+
+            def vectors():
+                from serving.retrieval.embedder import make_embedder
+                from serving.retrieval.index import load_or_build as load_index
+
+                emb = make_embedder(cfg.retrieval.embedder)
+                return load_index(self._catalog, emb, cfg.retrieval.index_kind, cfg.retrieval.cache_dir).vectors
+
+            self._enrichment = load_or_build(cfg, self._catalog, embedder_version(cfg.retrieval.embedder), vectors)
         return self._enrichment
 
-    def _get(self, version: str) -> Ranker:
-        # A live config may name a registered ranker no arm used at start-up: build it once.
+    def _resolve(self, comps: ArmComponents | None) -> Ranker:
+        # A live config may name a registered ranker no arm used at start-up: built once, here.
+        cfg = arm_app_config(self._config, comps)
+        version = cfg.ranking.version
         if version not in self._rankers:
             self._rankers[version] = make_ranker(self._config.ranking.model_copy(update={"version": version}),
-                                                 embedder=self._embedder_once, enrichment=self._enrichment_once)
+                                                 catalog=self._catalog,
+                                                 embedder_version=embedder_version(cfg.retrieval.embedder),
+                                                 enrichment=self._enrichment_once)
         return self._rankers[version]
+
+    def batch_stats(self) -> dict[str, int]:
+        return self._batches.snapshot()
 
     def rank(
         self, intent: Intent, retrieval: RetrievalResult, length: int, mode: Mode, ctx: RequestContext
     ) -> RankResult:
-        ranker = self._get(arm_app_config(self._config, components_from_ctx(ctx)).ranking.version)
-        with telemetry.stage("ranking", ctx, candidates=len(retrieval.candidates), length=length, mode=mode) as scope:
-            tracks = ranker.rank(intent, retrieval.candidates, length, mode)
-            scope.versions({"ranker": ranker.version})
-            scope.set(tracks=len(tracks))
-        return RankResult(
-            tracks=tracks,
-            n_candidates=len(retrieval.candidates),
-            versions={**retrieval.versions, "ranker": ranker.version},
-        )
+        return self.rank_batch([StageItem(intent, len(retrieval.candidates), length, mode, ctx)], [retrieval])[0]
+
+    def rank_batch(self, items: list[StageItem], retrievals: list[RetrievalResult]) -> list[RankResult]:
+        """One arm's batch: vectorised features and one model predict for all of it."""
+        self._batches.record("ranking", len(items))
+        ranker = self.plan.for_arm(items[0].ctx.arm_key if items else "")
+        with ExitStack() as stack:
+            scopes = [stack.enter_context(telemetry.stage("ranking", it.ctx, candidates=len(r.candidates),
+                                                          length=it.length, mode=it.mode, batch=len(items)))
+                      for it, r in zip(items, retrievals)]
+            expected = getattr(ranker, "embedder_version", None)
+            for it in items:
+                if expected and it.query_vector is not None and it.vector_embedder != expected:
+                    raise ArtifactError(f"ranker '{ranker.version}' needs vectors from {expected}, got "
+                                        f"{it.vector_embedder}; give the arm the embedder the ranker was trained with")
+            ranked = ranker.rank_batch(
+                [RankItem(it.intent, r.candidates, it.length, it.mode, it.query_vector)
+                 for it, r in zip(items, retrievals)], self._catalog.tracks)
+            for scope, tracks in zip(scopes, ranked):
+                scope.versions({"ranker": ranker.version})
+                scope.set(tracks=len(tracks))
+        return [RankResult(tracks=tracks, n_candidates=len(r.candidates), versions={**r.versions, "ranker": ranker.version})
+                for tracks, r in zip(ranked, retrievals)]

@@ -66,3 +66,26 @@ def sequence(items: list[T], track_of: Callable[[T], Track]) -> list[T]:
         pick = next((i for i, x in enumerate(pending) if track_of(x).artists[0].lower() != last), 0)
         out.append(pending.pop(pick))
     return out
+
+
+def select_diverse_ids(order: Sequence[int], n: int, key: Sequence[int], lead: Sequence[int],
+                       max_per_artist: int, uncapped: Sequence[bool]) -> list[int]:
+    """select_diverse over integer ids: `order` is positions in score order; key/lead/uncapped
+    are per position (recording key id, lower-cased lead artist id, asked-for artist)."""
+    chosen: list[int] = []
+    seen: set[int] = set()
+    for cap in (max_per_artist, max_per_artist * 4, n):
+        per_artist: Counter[int] = Counter(lead[x] for x in chosen)
+        for x in order:
+            if len(chosen) >= n:
+                return chosen
+            k = key[x]
+            if k in seen:
+                continue
+            a = lead[x]
+            if not uncapped[x] and per_artist[a] >= cap:
+                continue
+            chosen.append(x)
+            seen.add(k)
+            per_artist[a] += 1
+    return chosen

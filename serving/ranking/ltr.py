@@ -18,18 +18,23 @@ import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from serving.intent.model import Intent
-from serving.ranking.base import Ranker
-from serving.ranking.diversity import select_diverse, sequence
+from serving.intent.taxonomy import TAXONOMY
+from serving.catalog.loader import Catalog
+from serving.ranking.base import Ranker, RankItem
+from serving.ranking.diversity import recording_key, select_diverse_ids, sequence
 from serving.ranking.features import FEATURES, extract
-from serving.ranking.diversity import recording_key
-from serving.ranking.priors import Priors, QueryPriors, expand_candidates
+from serving.ranking.prior_arrays import PriorArrays, prior_keys
+from serving.ranking.priors import Priors, QueryPriors
+from serving.ranking.track_table import TrackTable
+from serving.ranking.vector_features import Pool, expand, features
 from serving.retrieval.embedder import Embedder
 from serving.schemas import Candidate, RankedTrack, Track
+from serving.text import norm
 
 FORMAT = 1
 
@@ -125,14 +130,21 @@ class RankerArtifact:
 
 
 class LearnedRanker(Ranker):
-    """Scores candidates with a LambdaMART model, then the same diversity and sequencing as the baseline."""
+    """Scores candidates with a LambdaMART model, then the same diversity and sequencing as the baseline.
 
-    def __init__(self, artifact: RankerArtifact, embedder: Embedder, max_per_artist: int = 2,
-                 check_embedder: bool = True, enrichment=None):
-        if check_embedder and artifact.embedder_version and artifact.embedder_version != embedder.version:
+    The served path (rank_batch) takes the request's query vector from the IntentModel and
+    computes features as arrays over a TrackTable of the catalog; `embedder` is only needed by
+    callers of rank() that have no vector (training tools, old tests)."""
+
+    def __init__(self, artifact: RankerArtifact, embedder: Embedder | None = None, max_per_artist: int = 2,
+                 check_embedder: bool = True, catalog: Catalog | None = None, embedder_version: str | None = None,
+                 enrichment=None):
+        self.embedder_version = embedder.version if embedder is not None else embedder_version
+        if (check_embedder and artifact.embedder_version and self.embedder_version is not None
+                and artifact.embedder_version != self.embedder_version):
             raise ArtifactError(
                 f"ranker '{artifact.version}' was trained with embedder {artifact.embedder_version} but the "
-                f"retriever uses {embedder.version}; retrain it with `segue train-ranker` for this embedder"
+                f"retriever uses {self.embedder_version}; retrain it with `segue train-ranker` for this embedder"
             )
         self.artifact = artifact
         self.version = artifact.version
@@ -140,60 +152,122 @@ class LearnedRanker(Ranker):
         self.max_per_artist = max_per_artist
         self._cols = [FEATURES.index(f) for f in artifact.features]
         self._expand = "expanded" in artifact.features
-        # Catalog attributes (serving.catalog.enrichment): borrowed candidates must agree with the
-        # intent's genres/era as retrieved ones do, so popularity cannot fill a metal playlist with pop.
+        # Catalog attributes (serving.catalog.enrichment): borrowed candidates must be known to agree
+        # with the intent's genres/era, so popularity cannot fill a metal playlist with pop.
         self.enrichment = enrichment
-
-    def query_priors(self, intent: Intent, exclude: int | None = None) -> QueryPriors:
-        q = self.embedder.encode([intent.query_text()])[0]
-        return self.artifact.priors.query_stats(q, exclude=exclude)
+        p = artifact.priors
+        tracks = list(catalog.tracks) if catalog is not None else []
+        have = {t.track_id for t in tracks}
+        tracks += [t for t in p.track_of.values() if t.track_id not in have]
+        self._set_table(TrackTable(tracks, catalog.version if catalog is not None else "", prior_keys(p)))
+        # The parser's tags are a closed taxonomy: their match masks are made now, not on a request.
+        for tag in TAXONOMY:
+            if norm(tag.name):
+                self.table.tag_mask(norm(tag.name))
 
     def _admit(self, intent: Intent):
+        """Strict agreement for borrowed tracks (None: no enrichment, the intent's filters only)."""
+        if self.enrichment is None:
+            return None
         from serving.retrieval.filters import admits, constraints
-        from serving.retrieval.retriever import Retriever
 
         c = constraints(intent, self.enrichment)
         enr = self.enrichment
-        return lambda t: Retriever._passes(intent, t) and admits(c, t, enr, strict=True)
+        return lambda t: admits(c, t, enr, strict=True)
+
+    def _set_table(self, table: TrackTable) -> None:
+        self.table, self.prior_arrays = table, PriorArrays(self.artifact.priors, table)
+
+    def query_priors(self, intent: Intent, exclude: int | None = None) -> QueryPriors:
+        return self.artifact.priors.query_stats(self._embed(intent), exclude=exclude)
+
+    def _embed(self, intent: Intent) -> np.ndarray:
+        if self.embedder is None:
+            raise ArtifactError(f"ranker '{self.version}' got no query vector and has no embedder to make one")
+        return self.embedder.encode([intent.query_text()])[0]
 
     def scores(self, intent: Intent, candidates: list[Candidate], qp: QueryPriors | None = None) -> np.ndarray:
+        """Reference scoring through features.extract (tools and tests; not the served path)."""
         if not candidates:
             return np.zeros(0)
         X = extract(intent, candidates, qp or self.query_priors(intent))
         return np.asarray(self.artifact.model.predict(X[:, self._cols], num_threads=1), dtype=np.float64)
 
-    def rank(self, intent: Intent, candidates: list[Candidate], length: int, mode: str = "playlist") -> list[RankedTrack]:
-        qp = self.query_priors(intent)
-        if self._expand:
-            candidates = expand_candidates(candidates, qp, intent, recording_key, admit=self._admit(intent))
-        s = self.scores(intent, candidates, qp)
-        order = np.argsort(-s, kind="stable")
-        scored = [((float(s[i]), _reason(intent, candidates[i], qp)), candidates[i]) for i in order.tolist()]
-        picked = select_diverse(
-            scored, length, track_of=lambda x: x[1].track,
-            max_per_artist=self.max_per_artist if mode == "playlist" else length,
-            uncapped_artists={a.lower() for a in intent.include_artists},
-        )
-        ordered = sequence(picked, track_of=lambda x: x[1].track) if mode == "playlist" else picked
-        return [
-            RankedTrack(track_id=c.track.track_id, title=c.track.title, artists=list(c.track.artists),
-                        album=c.track.album, score=round(sc, 4), reason=why)
-            for (sc, why), c in ordered
-        ]
+    def rank(self, intent: Intent, candidates: list[Candidate], length: int, mode: str = "playlist",
+             query_vector: np.ndarray | None = None) -> list[RankedTrack]:
+        q = query_vector if query_vector is not None else self._embed(intent)
+        rows = [self.table.row_of.get(c.track.track_id) for c in candidates]
+        if any(r is None or self.table.tracks[r] != c.track for r, c in zip(rows, candidates)):
+            # Tracks this table lacks (a caller's own candidates): a wider table, kept for next time.
+            self._set_table(self.table.extended(c.track for c in candidates))
+            rows = [self.table.row_of[c.track.track_id] for c in candidates]
+        pool = Pool(np.asarray(rows, np.int64), np.asarray([c.dense_score for c in candidates], np.float32),
+                    np.asarray([c.lexical_score for c in candidates], np.float32),
+                    np.asarray([c.retrieval_rank for c in candidates], np.float32))
+        return self._rank_pools([(intent, pool, q, length, mode)])[0]
+
+    def rank_batch(self, items: Sequence[RankItem], tracks: Sequence[Track] = ()) -> list[list[RankedTrack]]:
+        work = []
+        for it in items:
+            cs = it.candidates
+            if self.table.catalog_version and cs.catalog_version != self.table.catalog_version:
+                raise ArtifactError(
+                    f"candidates index catalog {cs.catalog_version} but ranker '{self.version}' loaded "
+                    f"{self.table.catalog_version}; deploy the Retriever and Ranker with the same catalog")
+            q = it.query_vector if it.query_vector is not None else self._embed(it.intent)
+            work.append((it.intent, Pool.retrieved(cs.rows, cs.dense, cs.lexical), q, it.length, it.mode))
+        return self._rank_pools(work)
+
+    def _rank_pools(self, work) -> list[list[RankedTrack]]:
+        """Features for every request of the batch, one LightGBM predict, then per-request picks."""
+        pools, qas, Xs = [], [], []
+        for intent, pool, q, _, _ in work:
+            qa = self.prior_arrays.query(np.asarray(q, dtype=np.float32))
+            if self._expand:
+                pool = expand(pool, qa, intent, self.table, admit=self._admit(intent))
+            pools.append(pool)
+            qas.append(qa)
+            Xs.append(features(intent, pool, qa, self.table)[:, self._cols])
+        sizes = [len(x) for x in Xs]
+        X = np.vstack(Xs) if Xs else np.zeros((0, len(self._cols)), np.float32)
+        s_all = np.asarray(self.artifact.model.predict(X, num_threads=1), dtype=np.float64) if len(X) else np.zeros(0)
+        out, start = [], 0
+        for (intent, _, _, length, mode), pool, qa, size in zip(work, pools, qas, sizes):
+            s = s_all[start:start + size]
+            start += size
+            out.append(self._pick(intent, pool, qa, s, length, mode))
+        return out
+
+    def _pick(self, intent: Intent, pool: Pool, qa, s: np.ndarray, length: int, mode: str) -> list[RankedTrack]:
+        t = self.table
+        order = np.argsort(-s, kind="stable").tolist()
+        keys, caps = t.key[pool.rows], t.cap_lead[pool.rows]
+        asked = [t.cap_id(a.lower()) for a in intent.include_artists]
+        uncapped = np.isin(caps, [a for a in asked if a >= 0])
+        picked = select_diverse_ids(order, length, keys.tolist(), caps.tolist(),
+                                    self.max_per_artist if mode == "playlist" else length, uncapped.tolist())
+        if mode == "playlist":
+            picked = sequence(picked, track_of=lambda i: t.tracks[pool.rows[i]])
+        out = []
+        for i in picked:
+            tr = t.tracks[pool.rows[i]]
+            knn = qa.knn_track[keys[i]] / qa.norm
+            out.append(RankedTrack(track_id=tr.track_id, title=tr.title, artists=list(tr.artists), album=tr.album,
+                                   score=round(float(s[i]), 4),
+                                   reason=_reason_for(intent, tr, float(pool.dense[i]), float(pool.lexical[i]), knn)))
+        return out
 
 
-def _reason(intent: Intent, c: Candidate, qp: QueryPriors) -> str:
-    from serving.text import norm
-
+def _reason_for(intent: Intent, track: Track, dense: float, lexical: float, knn: float) -> str:
     why = []
     wanted = {norm(a) for a in intent.include_artists}
-    hit = next((a for a in c.track.artists if norm(a) in wanted), None)
+    hit = next((a for a in track.artists if norm(a) in wanted), None)
     if hit:
         why.append(f"by {hit}, as asked")
-    if qp.knn_track(recording_key(c.track)) > 0:
+    if knn > 0:
         why.append("kept by listeners with similar requests")
-    why.append(f"similar to '{intent.search_text[:40]}' ({c.dense_score:.2f})")
-    if c.lexical_score > 0.5:
+    why.append(f"similar to '{intent.search_text[:40]}' ({dense:.2f})")
+    if lexical > 0.5:
         why.append("matches your words")
     return "; ".join(why)
 

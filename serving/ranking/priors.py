@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from serving.intent.model import Intent
-from serving.retrieval.retriever import Retriever
+from serving.retrieval.filters import passes_filters
 from serving.schemas import Candidate, Track
 from serving.text import norm
 
@@ -172,7 +172,7 @@ def expand_candidates(candidates: list[Candidate], qp: QueryPriors, intent: Inte
     missed (retrieval_rank -1 marks them). Intent filters apply to them as to retrieval:
     `admit` (track -> bool) is the retriever's full predicate (genre/era agreement, stand-in
     versions) where the ranker has the enrichment; the plain intent filters otherwise."""
-    admit = admit or (lambda t: Retriever._passes(intent, t))
+    admit = admit or (lambda t: passes_filters(intent, t))
     limit = EXPANSION if limit is None else limit
     popular = POPULAR if popular is None else popular
     if qp.q is None or not qp.priors.dialog_ids:

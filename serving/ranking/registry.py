@@ -7,13 +7,16 @@ from `ranking.artifacts_dir` (default: the ones shipped in the package).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from serving.config import RankingConfig
 from serving.ranking.base import Ranker
 from serving.ranking.baseline import BaselineRanker
 from serving.ranking.random_ranker import RandomRanker
 from serving.retrieval.embedder import Embedder
+
+if TYPE_CHECKING:
+    from serving.catalog.loader import Catalog
 
 
 class UnknownRanker(ValueError):
@@ -24,23 +27,24 @@ class UnknownRanker(ValueError):
 _RANKERS = ("baseline-v1", "baseline-v2", "random-v1")
 
 
-def _artifact_root(config: RankingConfig) -> Path:
+def artifact_root(config: RankingConfig) -> Path:
     from serving.ranking.ltr import shipped_artifacts_dir
 
     return Path(config.artifacts_dir).expanduser() if config.artifacts_dir else shipped_artifacts_dir()
 
 
 def available_rankers(config: RankingConfig | None = None) -> list[str]:
-    root = _artifact_root(config or RankingConfig())
+    root = artifact_root(config or RankingConfig())
     learned = sorted(p.name for p in root.iterdir() if (p / "meta.json").is_file()) if root.is_dir() else []
     return [*_RANKERS, *learned]
 
 
 def make_ranker(config: RankingConfig, embedder: Embedder | Callable[[], Embedder] | None = None,
-                enrichment=None) -> Ranker:
-    """`embedder` (an instance, or a factory called only if needed) serves learned rankers,
-    whose priors compare the request's embedding with past requests; so does `enrichment`
-    (the catalog attributes their borrowed candidates are filtered by)."""
+                catalog: "Catalog | None" = None, embedder_version: str | None = None, enrichment=None) -> Ranker:
+    """Learned rankers compare the request's query vector with past requests'. Served, the
+    vector comes with the request and `embedder_version` (which model made the vectors) is
+    enough; `embedder` (an instance, or a factory called only if needed) serves callers that
+    have no vector. `catalog` is what the candidate rows index."""
     if config.version == "baseline-v1":
         return BaselineRanker(version=config.version, max_per_artist=config.max_per_artist)
     if config.version == "baseline-v2":
@@ -51,12 +55,14 @@ def make_ranker(config: RankingConfig, embedder: Embedder | Callable[[], Embedde
     if config.version.startswith("ltr-"):
         from serving.ranking.ltr import LearnedRanker, RankerArtifact
 
-        if embedder is None:
-            raise UnknownRanker(f"ranker '{config.version}' needs the retriever's embedder; pass embedder=")
-        emb = embedder if isinstance(embedder, Embedder) else embedder()
-        artifact = RankerArtifact.load(config.version, _artifact_root(config))
-        enr = enrichment() if callable(enrichment) else enrichment
-        return LearnedRanker(artifact, emb, max_per_artist=config.max_per_artist, enrichment=enr)
+        if embedder is None and embedder_version is None:
+            raise UnknownRanker(f"ranker '{config.version}' needs the retriever's embedder (or its version); "
+                                "pass embedder= or embedder_version=")
+        emb = embedder if isinstance(embedder, Embedder) or embedder is None else embedder()
+        artifact = RankerArtifact.load(config.version, artifact_root(config))
+        enr = enrichment() if callable(enrichment) else enrichment  # catalog attributes that filter borrowed candidates
+        return LearnedRanker(artifact, emb, max_per_artist=config.max_per_artist, catalog=catalog, enrichment=enr,
+                             embedder_version=embedder_version)
     raise UnknownRanker(
         f"ranking.version '{config.version}' is not a known ranker; available: {', '.join(available_rankers(config))}"
     )

@@ -10,18 +10,24 @@ import asyncio
 import logging
 import threading
 import time
+from contextlib import ExitStack
+
+import numpy as np
 
 from serving import telemetry
+from serving.arm_plan import ArmPlan
 from serving.catalog.loader import load_catalog
 from serving.config import AppConfig
 from serving.errors import NotReady
-from serving.experiments.components import all_arm_components, arm_app_config, components_from_ctx, retrieval_key
+from serving.experiments.components import all_arm_components, arm_app_config, retrieval_variant
+from serving.experiments.config import ArmComponents
 from serving.intent.model import Intent
+from serving.metrics import BatchStats
 from serving.retrieval.embedder import make_embedder
 from serving.retrieval.index import load_or_build
 from serving.retrieval.retriever import Retriever
 from serving.schemas import RequestContext
-from serving.stages import RetrievalResult
+from serving.stages import RetrievalResult, StageItem
 
 log = logging.getLogger(__name__)
 
@@ -47,27 +53,38 @@ class RetrieverDeployment:
     def __init__(self, config: AppConfig):
         self._config = config
         self._retriever: Retriever | None = None
-        self._by_key: dict[str, Retriever] = {}  # experiment arms' embedder/index versions
+        self._variants: dict[str, Retriever] = {}  # by embedder|index kind: what the arms need, loaded once
+        self._plan: ArmPlan[Retriever] | None = None
         self._error: str | None = None
         self._loaded = threading.Event()
         self._started = time.monotonic()
+        self._batches = BatchStats()
         threading.Thread(target=self._load, name="index-loader", daemon=True).start()
 
     def _load(self) -> None:
         try:
             retriever = build_retriever(self._config)
-            self._by_key[retrieval_key(self._config)] = retriever
+            self._variants[retrieval_variant(self._config)] = retriever
             for comps in all_arm_components(self._config):
                 cfg = arm_app_config(self._config, comps)
-                if retrieval_key(cfg) not in self._by_key:
+                if retrieval_variant(cfg) not in self._variants:
                     same_model = cfg.retrieval.embedder == self._config.retrieval.embedder
-                    self._by_key[retrieval_key(cfg)] = build_retriever(cfg, embedder=retriever.embedder if same_model else None)
+                    self._variants[retrieval_variant(cfg)] = build_retriever(
+                        cfg, embedder=retriever.embedder if same_model else None)
+            self._plan = ArmPlan(self._resolve, all_arm_components(self._config))
             self._retriever = retriever
         except Exception as e:  # reported by ready() and every search, never swallowed
             log.exception("index load failed")
             self._error = f"{type(e).__name__}: {e}"
         finally:
             self._loaded.set()
+
+    def _resolve(self, comps: ArmComponents | None) -> Retriever:
+        retriever = self._variants.get(retrieval_variant(arm_app_config(self._config, comps)))
+        if retriever is None:
+            raise NotReady(f"the arm with components '{comps.key if comps else ''}' asks for an embedder/index this "
+                           "replica did not load; redeploy with the arm in the app's experiment config", retry_after_s=30)
+        return retriever
 
     def ready(self) -> tuple[bool, str]:
         if self._error:
@@ -76,29 +93,46 @@ class RetrieverDeployment:
             return False, f"index loading ({time.monotonic() - self._started:.0f}s so far)"
         return True, f"index {self._retriever.index.version} ready ({len(self._retriever.catalog)} tracks)"
 
-    async def _get(self) -> Retriever:
+    async def loaded_plan(self) -> ArmPlan[Retriever]:
+        """The arm plan once the indexes are loaded; NotReady (503 + Retry-After) until then."""
         if self._retriever is None and self._error is None:
             done = await asyncio.to_thread(self._loaded.wait, 0.0)
             if not done:
                 ok, why = self.ready()
                 raise NotReady(f"retriever not ready: {why}; retry shortly", retry_after_s=5)
-        if self._retriever is None:
+        if self._retriever is None or self._plan is None:
             raise NotReady(f"retriever unavailable: {self._error}", retry_after_s=30)
-        return self._retriever
+        return self._plan
 
     async def artist_names(self) -> list[str]:
-        return (await self._get()).artist_names()
+        await self.loaded_plan()
+        return self._retriever.artist_names()
+
+    def batch_stats(self) -> dict[str, int]:
+        return self._batches.snapshot()
 
     async def search(self, intent: Intent, k: int, ctx: RequestContext) -> RetrievalResult:
-        with telemetry.stage("retrieval", ctx, k=k) as scope:
-            retriever = await self._get()
-            comps = components_from_ctx(ctx)
-            if comps is not None:
-                retriever = self._by_key.get(retrieval_key(arm_app_config(self._config, comps)))
-                if retriever is None:
-                    raise NotReady(f"arm '{ctx.arm}' asks for an embedder/index this replica did not load; "
-                                   "redeploy with the arm in the app's experiment config", retry_after_s=30)
-            candidates = retriever.search(intent, k)
-            scope.versions(retriever.versions)
-            scope.candidates(len(candidates))
-        return RetrievalResult(candidates, retriever.versions)
+        return (await self.search_batch([StageItem(intent, k, k, "search", ctx)]))[0]
+
+    async def search_batch(self, items: list[StageItem]) -> list[RetrievalResult]:
+        """One arm's batch: one FAISS search and one BM25 call over all its query vectors."""
+        self._batches.record("retrieval", len(items))
+        with ExitStack() as stack:
+            scopes = [stack.enter_context(telemetry.stage("retrieval", it.ctx, k=it.k, batch=len(items)))
+                      for it in items]
+            retriever = (await self.loaded_plan()).for_arm(items[0].ctx.arm_key if items else "")
+            version = retriever.embedder.version
+            vecs = [it.query_vector for it in items]
+            if any(v is None for v in vecs) or any(it.vector_embedder != version for it in items):
+                # Only callers without the IntentModel's vectors get here (or a misconfigured arm):
+                # embedding here is correct but costs a second encode, so say so.
+                log.warning("retriever embeds %d queries itself: vectors missing or from another embedder",
+                            len(items))
+                Q = None
+            else:
+                Q = np.stack(vecs)
+            sets = retriever.search_batch([it.intent for it in items], Q, [it.k for it in items])
+            for scope, cs in zip(scopes, sets):
+                scope.versions(retriever.versions)
+                scope.candidates(len(cs))
+        return [RetrievalResult(cs, retriever.versions) for cs in sets]

@@ -6,6 +6,8 @@ were kept for; this module decides what a request admits. An artist the artifact
 about is admitted (unknown is not off-genre); a known artist whose evidence shares too little with
 the request is not. Retrieval applies the same `admits` to what it finds as the learned ranker does
 to the candidates it borrows from past playlists, so nothing reaches a playlist by another door.
+`passes_filters` is the intent's own hard filters (excluded artists and terms, the era where the
+catalog has years), applied the same way everywhere.
 """
 
 from __future__ import annotations
@@ -153,3 +155,18 @@ def known_match(c: Constraints, t: Track, enrichment: Enrichment | None) -> bool
         return False
     attrs = enrichment.artist(t.artists[0])
     return attrs is not None and attrs.confidence >= KNOWN and admits(c, t, enrichment)
+
+
+def passes_filters(intent: Intent, t: Track) -> bool:
+    if intent.exclude_artists:
+        artists = {norm(a) for a in t.artists}
+        if any(norm(x) in artists for x in intent.exclude_artists):
+            return False
+    if intent.exclude_terms:
+        text = norm(f"{t.title} {t.album or ''} {' '.join(t.tags)}")
+        if any(re.search(rf"\b{re.escape(norm(x))}", text) for x in intent.exclude_terms if norm(x)):
+            return False
+    if intent.era and t.year is not None:  # unknown years pass: the catalog may not know them
+        if not intent.era.start <= t.year <= intent.era.end:
+            return False
+    return True

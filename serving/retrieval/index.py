@@ -61,6 +61,11 @@ class VectorIndex:
         keep = ids[0] >= 0
         return scores[0][keep], ids[0][keep]
 
+    def search_batch(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(nq, k) scores and ids for many queries in one call; missing hits have id -1."""
+        k = min(k, self.index.ntotal)
+        return self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+
 
 def cache_key(catalog: Catalog, embedder: Embedder | str, index_kind: str) -> str:
     h = hashlib.sha256()

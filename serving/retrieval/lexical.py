@@ -45,15 +45,33 @@ class LexicalIndex:
         self._vocab = tokens.vocab
         self._model = bm25s.BM25(k1=k1, b=b)
         self._model.index(tokens, show_progress=False)
+        self._matrix = None  # token x track scores, made on first use
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every catalog track for the query (zeros when no query term is known)."""
-        terms = [w for w in self._bm25s.tokenize(query, stopwords="en", token_pattern=TOKEN_PATTERN,
-                                                      return_ids=False, show_progress=False)[0]]
-        terms = [w for w in terms if w in self._vocab]
-        if not terms:
-            return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self._model.get_scores(terms), dtype=np.float32)
+        return self.scores_batch([query])[0]
+
+    def scores_batch(self, queries: list[str]) -> np.ndarray:
+        """(len(queries), catalog) BM25 scores: one tokenizer call and one sparse product for
+        the batch. Each row is computed on its own, so a batch equals its queries one by one."""
+        from scipy import sparse
+
+        if self._matrix is None:
+            s = self._model.scores  # bm25s' eager index: per-token (CSC-like) doc scores
+            self._matrix = sparse.csr_matrix((s["data"], s["indices"], s["indptr"]),
+                                             shape=(len(s["indptr"]) - 1, self.size), dtype=np.float32)
+        if not queries:
+            return np.zeros((0, self.size), dtype=np.float32)
+        toks = self._bm25s.tokenize(queries, stopwords="en", token_pattern=TOKEN_PATTERN, return_ids=False,
+                                    show_progress=False)
+        rows, cols = [], []
+        for r, terms in enumerate(toks):
+            ids = self._model.get_tokens_ids([w for w in terms if w in self._vocab]) if terms else []
+            rows += [r] * len(ids)
+            cols += list(ids)
+        q = sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)),
+                              shape=(len(queries), self._matrix.shape[0]), dtype=np.float32)
+        return np.asarray((q @ self._matrix).todense(), dtype=np.float32)
 
     def search(self, query: str, k: int) -> LexicalHits:
         s = self.scores(query)

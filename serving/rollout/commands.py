@@ -10,19 +10,22 @@ import sys
 
 
 def cmd_experiment_report(args) -> int:
-    import httpx
-
+    from serving.client import SegueClient, SegueError
     from serving.experiments.report import format_table, write_png
 
     if args.summary:
         with open(args.summary) as f:
             summary = json.load(f)
     else:
-        r = httpx.get(f"{args.url.rstrip('/')}/v1/experiments/{args.experiment}", timeout=30)
-        if r.status_code != 200:
-            print(f"segue: {r.status_code} from {r.url}: {r.text[:300]}", file=sys.stderr)
+        if not args.experiment:
+            print("segue: name the experiment (segue experiment report ID --url ...) or pass --summary FILE", file=sys.stderr)
+            return 2
+        try:
+            with SegueClient(args.url, timeout_s=30) as client:
+                summary = client.experiment(args.experiment).model_dump(mode="json")
+        except SegueError as e:
+            print(f"segue: {args.url}: {e}", file=sys.stderr)
             return 1
-        summary = r.json()
     print(json.dumps(summary, indent=2) if args.json else format_table(summary))
     if args.png:
         print(f"wrote {write_png(summary, args.png)}", file=sys.stderr)

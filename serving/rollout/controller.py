@@ -11,8 +11,7 @@ import abc
 import logging
 import threading
 
-import httpx
-
+from serving.client import SegueAPIError, SegueClient
 from serving.rollout.policy import (
     RUNNING, Decision, Evidence, RolloutPolicy, RolloutState, apply, decide,
 )
@@ -32,7 +31,8 @@ class WeightActuator(abc.ABC):
     def weights(self) -> dict[str, float]: ...
 
     @abc.abstractmethod
-    def set_weights(self, weights: dict[str, float]) -> None: ...
+    def set_weights(self, weights: dict[str, float], reason: str | None = None) -> None:
+        """Put `weights` in force; `reason` travels with them (ExperimentConfig.change_reason)."""
 
 
 class StateStore(abc.ABC):
@@ -49,18 +49,19 @@ class EventSink(abc.ABC):
 
 
 class ServiceMetricsSource(MetricsSource):
-    """Reads the service's own GET /v1/experiments/{id} summary."""
+    """Reads the service's own GET /v1/experiments/{id} summary (typed client: 503s retried)."""
 
-    def __init__(self, base_url: str, timeout_s: float = 10.0):
-        self._base = base_url.rstrip("/")
-        self._timeout = timeout_s
+    def __init__(self, base_url: str, timeout_s: float = 10.0, client: SegueClient | None = None):
+        self._client = client or SegueClient(base_url, timeout_s=timeout_s)
 
     def evidence(self, experiment_id: str, control: str, canary: str, metric: str) -> Evidence:
-        r = httpx.get(f"{self._base}/v1/experiments/{experiment_id}", timeout=self._timeout)
-        if r.status_code == 404:
-            return Evidence.from_summary({}, control, canary, metric)  # no traffic yet: thin evidence
-        r.raise_for_status()
-        return Evidence.from_summary(r.json(), control, canary, metric)
+        try:
+            summary = self._client.experiment(experiment_id)
+        except SegueAPIError as e:
+            if e.status == 404:
+                return Evidence.from_summary({}, control, canary, metric)  # no traffic yet: thin evidence
+            raise
+        return Evidence.from_summary(summary.model_dump(mode="json"), control, canary, metric)
 
 
 class InMemoryStateStore(StateStore):
@@ -128,7 +129,7 @@ class RolloutController:
             want = self._weights_for(new.weight)
             have = self.actuator.weights()
             if any(abs(have.get(a, 0.0) - w) > 1e-9 for a, w in want.items()):
-                self.actuator.set_weights(want)
+                self.actuator.set_weights(want, reason=f"{decision.action}: {decision.reason}")
         if decision.action != "done":
             self.events.record(REASONS[decision.action], f"{self.experiment_id}: {decision.reason}",
                                warning=decision.action == "rollback")

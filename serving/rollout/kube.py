@@ -82,11 +82,11 @@ class RayServiceActuator(WeightActuator):
     def weights(self) -> dict[str, float]:
         return self.experiment().weights
 
-    def set_weights(self, weights: dict[str, float]) -> None:
+    def set_weights(self, weights: dict[str, float], reason: str | None = None) -> None:
         for _ in range(self.max_retries):
             obj = self._get()
             cfg = self._serve_config(obj)
-            exp = parse_experiment(current_experiment(cfg, self.app_name), "serveConfigV2").with_weights(weights)
+            exp = parse_experiment(current_experiment(cfg, self.app_name), "serveConfigV2").with_weights(weights, reason)
             _, ingress = find_ingress_experiment(cfg, self.app_name)
             ingress["user_config"] = {**(ingress.get("user_config") or {}), "experiment": exp.model_dump(mode="json")}
             body = {

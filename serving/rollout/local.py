@@ -1,10 +1,7 @@
 """Weights on a Serve app running on this Ray cluster, changed the way KubeRay changes
 them: a declarative deploy whose only difference is the Ingress `user_config`, so
-Serve calls reconfigure() on the running replicas (no restart, no dropped request).
-
-Ray has no public Python call for a declarative deploy; this uses the Serve
-controller client method behind the Serve REST API (`PUT /api/serve/applications/`,
-what KubeRay and `serve deploy` call). `serve.run` would restart the replicas.
+Serve calls reconfigure() on the running replicas (no restart, no dropped request);
+the deploy itself is serving/serve_deploy.py.
 """
 
 from __future__ import annotations
@@ -15,36 +12,7 @@ import time
 from serving.config import AppConfig
 from serving.experiments.config import ExperimentConfig
 from serving.rollout.controller import WeightActuator
-
-IMPORT_PATH = "serving.app:app_builder"
-
-
-def deploy_config(config: AppConfig, experiment: ExperimentConfig | None) -> dict:
-    """The Serve config (the shape of a RayService's serveConfigV2) for this app."""
-    return {"applications": [{
-        "name": config.name, "route_prefix": config.route_prefix, "import_path": IMPORT_PATH,
-        "args": config.model_dump(mode="json"),
-        "deployments": [{"name": "Ingress",
-                         "user_config": {"experiment": experiment.model_dump(mode="json") if experiment else None}}],
-    }]}
-
-
-def deploy(config: AppConfig, experiment: ExperimentConfig | None, wait_s: float = 120) -> None:
-    from ray import serve
-    from ray.serve.context import _get_global_client
-    from ray.serve.schema import ServeDeploySchema
-
-    _get_global_client().deploy_apps(ServeDeploySchema.model_validate(deploy_config(config, experiment)))
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        app = serve.status().applications.get(config.name)
-        if app is not None and str(app.status).endswith("RUNNING"):
-            return
-        if app is not None and str(app.status).endswith("DEPLOY_FAILED"):
-            raise RuntimeError(f"deploy of {config.name} failed: {app.message}")
-        time.sleep(0.2)
-    raise TimeoutError(f"{config.name} not RUNNING after {wait_s}s")
-
+from serving.serve_deploy import IMPORT_PATH, deploy, deploy_config  # noqa: F401 - callers import them from here
 
 class LocalServeActuator(WeightActuator):
     def __init__(self, config: AppConfig):
@@ -60,8 +28,8 @@ class LocalServeActuator(WeightActuator):
     def weights(self) -> dict[str, float]:
         return self._experiment.weights
 
-    def set_weights(self, weights: dict[str, float]) -> None:
-        new = self._experiment.with_weights(weights)
+    def set_weights(self, weights: dict[str, float], reason: str | None = None) -> None:
+        new = self._experiment.with_weights(weights, reason)
         deploy(self._config, new)
         self._experiment = new
 
@@ -99,3 +67,31 @@ def start_local(config: AppConfig, num_cpus: int = 2, timeout_s: float = 300) ->
             pass
         time.sleep(0.5)
     raise TimeoutError(f"{config.name} not ready at {base} after {timeout_s}s")
+
+
+def start_local_rollout(config: AppConfig, base_url: str, policy, interval_s: float, stop) -> None:
+    """Run local_controller in a daemon thread until `stop` is set or the rollout ends."""
+    import logging
+    import threading
+
+    logging.getLogger("serving.rollout").setLevel(logging.INFO)
+    ctl = local_controller(config, base_url, policy)
+    print(f"  rollout: {ctl.canary} of {ctl.experiment_id} along {', '.join(f'{w:.0%}' for w in ctl.policy.schedule)}, "
+          f"a look every {interval_s:g}s, {ctl.policy.min_served_per_step} canary playlists per step", flush=True)
+    threading.Thread(target=ctl.run, args=(interval_s, None, stop), name="rollout", daemon=True).start()
+
+
+def local_controller(config: AppConfig, base_url: str, policy=None):
+    """The rollout controller for the experiment of a graph this process deployed
+    declaratively: its control against its only other arm, state and events in memory
+    (the events go to the log; the decisions reach the console with the weights)."""
+    from serving.rollout.controller import InMemoryStateStore, LogEventSink, RolloutController, ServiceMetricsSource
+
+    exp = config.experiment
+    if exp is None:
+        raise ValueError("the app config has no experiment to roll out")
+    others = [a.name for a in exp.arms if a.name != exp.control_arm]
+    if len(others) != 1:
+        raise ValueError(f"experiment {exp.id} has arms {others} besides the control; a local rollout needs exactly one")
+    return RolloutController(exp.id, exp.control_arm, others[0], LocalServeActuator(config), ServiceMetricsSource(base_url),
+                             InMemoryStateStore(), LogEventSink(), policy)

@@ -107,8 +107,9 @@ class IngressGuard:
             receive = await self._buffered(receive)
 
         if limited and self.concurrency is not None and not self.concurrency.try_acquire(client):
-            raise RateLimited(f"this client already has {self.concurrency.max} requests in flight, the most "
-                              "allowed; wait for one to finish (retry after 1s)", retry_after_s=1)
+            n = self.concurrency.in_flight(client)
+            raise RateLimited(f"this client already has {n} requests in flight, its share now; wait for one "
+                              "to finish (retry after 1s)", retry_after_s=1)
         return receive
 
     async def _buffered(self, receive):

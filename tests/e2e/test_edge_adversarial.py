@@ -3,7 +3,8 @@ real graph behind Ray Serve's real HTTP proxy: one test per finding of issue 17.
 
 The tier's proxy runs with short edge timeouts (tests/e2e/conftest.py: EDGE_TIMEOUTS);
 a second app on the same proxy (/edge) has tight per-client limits and trusts one
-proxy address. Clients are told apart by their loopback source address (127.0.0.N).
+proxy address. Clients are told apart by their loopback source address (127.0.0.N); only the
+XFF-rotation test uses 127.0.0.1 on the tight-limits app.
 
 SEGUE_EDGE_TARGET=http://host:port[,strict-url] points the suite at an already running
 server instead (how it was checked to fail on the old code): then that server's
@@ -182,7 +183,8 @@ def test_1_non_utf8_header_bytes_get_400_not_500(target, name):
 
 def test_2_rotating_x_forwarded_for_does_not_bypass_the_rate_limit(target):
     path = target.strict_prefix + "/v1/search"
-    statuses = [post_json(target, path, {"query": "jazz", "limit": 1}, src="127.0.0.2",
+    # From 127.0.0.1 exactly: the peer uvicorn's proxy-headers handling trusted by default.
+    statuses = [post_json(target, path, {"query": "jazz", "limit": 1}, src="127.0.0.1",
                           headers={"X-Forwarded-For": f"203.0.113.{i}"}).status for i in range(10)]
     assert statuses.count(429) >= 4, statuses  # burst 5 at 0.5/s: the rest are limited
 

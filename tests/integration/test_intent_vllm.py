@@ -17,8 +17,10 @@ import pytest
 from serving.config import AppConfig
 from serving.intent.deployment import IntentModelDeployment
 from serving.intent.model import Intent, IntentSource
+from serving.intent.prompt_template import load_template
 from serving.intent.service import IntentService
 from serving.intent.tiny_model import cached_tiny_model
+from serving.intent.variants import IntentVariants
 from serving.intent.vllm_backend import VLLMBackend
 from serving.schemas import RequestContext
 
@@ -105,6 +107,28 @@ def test_intent_model_returns_schema_valid_llm_intents(loop, deployment):
     assert deployment.ready()[0]
 
 
+def test_prompt_version_arms_share_the_engine_and_each_render_their_own_prompt(loop, deployment, model_dir):
+    """An experiment whose arms differ only in prompt_version: one engine, two templates."""
+    cfg = AppConfig.from_dict({**_config(model_dir).model_dump(mode="json"), "experiment": {
+        "id": "prompts", "salt": "s", "arms": [
+            {"name": "v1", "weight": 0.5}, {"name": "v2", "weight": 0.5, "components": {"prompt_version": "v2"}}]}})
+
+    def no_second_engine(_cfg):
+        raise AssertionError("arms that differ only in prompt must share the running engine")
+
+    variants = IntentVariants(cfg, deployment._service, no_second_engine)
+    engine = deployment._service.backend
+    v2 = variants.plan.for_arm("prompt_version=v2")
+    assert v2.backend.engine is engine
+    prompt = PROMPTS[0]
+    assert engine.render(prompt, load_template("v2")) != engine.render(prompt)
+    assert load_template("v2").system in engine.render(prompt, load_template("v2"))
+    for key, version in (("", "v1"), ("prompt_version=v2", "v2")):
+        result = loop.run(variants.plan.for_arm(key).parse(prompt))
+        assert result.intent.source is IntentSource.llm, result.fallback_reason
+        assert result.versions["intent_prompt"] == version and result.versions["intent_backend"] == "vllm"
+
+
 class TimedVLLMBackend(VLLMBackend):
     """Records when each request's first and last output arrive from the real engine."""
 
@@ -112,7 +136,7 @@ class TimedVLLMBackend(VLLMBackend):
         self.spans = []
         super().__init__(*a, **kw)
 
-    async def generate_text(self, prompt, *, structured=None):
+    async def generate_text(self, prompt, *, structured=None, template=None):
         engine = self._engine
         real_generate = engine.generate
         marks = []
@@ -124,7 +148,7 @@ class TimedVLLMBackend(VLLMBackend):
 
         engine.generate = timed
         try:
-            return await super().generate_text(prompt, structured=structured)
+            return await super().generate_text(prompt, structured=structured, template=template)
         finally:
             engine.generate = real_generate
             if marks:
@@ -166,8 +190,8 @@ class TruncatingVLLMBackend(VLLMBackend):
     """The real engine's output with its end cut off: what a server without
     structured outputs, or a broken one, may send."""
 
-    async def generate_text(self, prompt, *, structured=None):
-        text, finish = await super().generate_text(prompt, structured=structured)
+    async def generate_text(self, prompt, *, structured=None, template=None):
+        text, finish = await super().generate_text(prompt, structured=structured, template=template)
         return text[: len(text) // 2], finish
 
 

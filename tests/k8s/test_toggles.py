@@ -140,3 +140,19 @@ def test_helm_test_hook_targets_the_serve_service():
     env = {e["name"]: e["value"] for e in pod["spec"]["containers"][0]["env"]}
     rs = one(objs, "RayService")
     assert env["SEGUE_URL"] == f"http://{rs['metadata']['name']}-serve-svc.segue-test.svc:8000"
+
+
+def _app_args(objs) -> dict:
+    import yaml
+
+    return yaml.safe_load(one(objs, "RayService")["spec"]["serveConfigV2"])["applications"][0]["args"]
+
+
+def test_trace_ui_url_reaches_the_console_config_only_when_set():
+    from serving.config import AppConfig
+
+    url = "https://jaeger.example/trace/{trace_id}"
+    args = _app_args(render_with(f"tracing.traceUiUrl={url}"))
+    assert args["telemetry"] == {"trace_ui_url": url}
+    assert AppConfig.from_dict(args).telemetry.trace_ui_url == url
+    assert "telemetry" not in _app_args(render_with())

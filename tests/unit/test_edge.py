@@ -47,6 +47,22 @@ def test_in_flight_limit_is_per_client_and_forgets_idle_clients():
     assert lim._in_flight == {}
 
 
+def test_under_load_each_active_client_gets_an_equal_share():
+    lim = ConcurrencyLimiter(4, share_above=4)
+    assert all(lim.try_acquire("greedy") for _ in range(4))  # alone, a client may use its maximum
+    assert lim.try_acquire("polite")  # nothing in flight: always let in
+    assert lim.share("greedy") == 2 and not lim.try_acquire("greedy")
+    for _ in range(2):
+        lim.release("greedy")
+    assert lim.in_flight("greedy") == 2 and not lim.try_acquire("greedy")  # still at its share
+    lim.release("polite")
+    lim.release("greedy")
+    assert lim.try_acquire("greedy")  # load gone: back to the per-client maximum
+    assert ConcurrencyLimiter(4).share("x") == 4
+    alone = ConcurrencyLimiter(10, share_above=4)
+    assert all(alone.try_acquire("only") for _ in range(10)) and not alone.try_acquire("only")
+
+
 def scope(headers=(), path="/v1/playlists", method="GET", query=b""):
     return {"type": "http", "method": method, "path": path, "raw_path": path.encode(), "query_string": query,
             "headers": list(headers), "client": ("127.0.0.1", 5000)}

@@ -1,7 +1,10 @@
 import pytest
 
 from serving.config import AppConfig, ConfigError
-from serving.experiments.config import ExperimentConfigError, experiment_from_user_config, parse_experiment
+from serving.experiments.components import arm_app_config, check_app, check_experiment, intent_variant
+from serving.experiments.config import (
+    ArmComponents, ExperimentConfigError, experiment_from_user_config, parse_experiment,
+)
 
 
 def exp(**kw):
@@ -20,11 +23,7 @@ def test_valid_config_and_defaults():
 @pytest.mark.parametrize("change, message", [
     ({"arms": [{"name": "a", "weight": 0.5}, {"name": "b", "weight": 0.4}]}, "arm weights must sum to 1, got 0.9"),
     ({"arms": [{"name": "a", "weight": 0.5}, {"name": "a", "weight": 0.5}]}, "arm names must be unique; repeated: a"),
-    ({"arms": [{"name": "a", "weight": 1, "components": {"ranker": "nope"}}]},
-     "ranker 'nope' is not registered; available: baseline-v1"),
-    ({"arms": [{"name": "a", "weight": 1, "components": {"intent_backend": "gpt"}}]}, "intent_backend 'gpt' is unknown"),
-    ({"arms": [{"name": "a", "weight": 1, "components": {"index_kind": "ivf"}}]}, "index_kind 'ivf' is unknown"),
-    ({"arms": [{"name": "a", "weight": 1, "components": {"embedder": "bert-huge"}}]}, "embedder 'bert-huge'"),
+    ({"arms": [{"name": "a", "weight": 1, "components": {"ranker": "a;b"}}]}, "cannot contain ';'"),
     ({"control": "zzz"}, "control 'zzz' is not one of the arms"),
     ({"shadow": {"name": "canary", "components": {}}}, "clashes with a live arm"),
     ({"arms": [{"name": "Bad Name", "weight": 1}]}, "arms.0.name"),
@@ -34,6 +33,45 @@ def test_invalid_configs_say_what_is_wrong(change, message):
     with pytest.raises(ExperimentConfigError) as e:
         parse_experiment(exp(**change))
     assert message in str(e.value)
+
+
+@pytest.mark.parametrize("components, message", [
+    ({"ranker": "nope"}, "arms.0.components: ranker 'nope' is not registered; available: baseline-v1"),
+    ({"intent_backend": "gpt"}, "intent_backend 'gpt' is unknown"),
+    ({"index_kind": "ivf"}, "index_kind 'ivf' is unknown"),
+    ({"embedder": "bert-huge"}, "embedder 'bert-huge'"),
+    ({"prompt_version": "v9"}, "prompt_version 'v9' has no template in serving/intent/prompts/; available: v1, v2"),
+])
+def test_unknown_versions_are_refused_when_the_app_is_built(components, message):
+    """Parsing checks shapes; which versions this build ships is checked by build_app (check_app)."""
+    data = exp(arms=[{"name": "a", "weight": 1, "components": components}])
+    parsed = parse_experiment(data)  # parses: the version names are well-formed
+    with pytest.raises(ExperimentConfigError) as e:
+        check_experiment(parsed)
+    assert message in str(e.value)
+    with pytest.raises(ConfigError, match="arms.0.components"):
+        check_app(AppConfig.from_dict({"experiment": data}))
+
+
+def test_prompt_version_arms_are_valid():
+    """prompt_version lives on the LLM backends' configs; an arm naming a shipped template is accepted."""
+    e = parse_experiment(exp(arms=[{"name": "v1", "weight": 0.5, "components": {"intent_backend": "vllm"}},
+                                   {"name": "v2", "weight": 0.5,
+                                    "components": {"intent_backend": "vllm", "prompt_version": "v2"}}]))
+    check_experiment(e)
+    cfg = arm_app_config(AppConfig(), e.components_of("v2"))
+    assert cfg.intent.vllm.prompt_version == "v2" and cfg.intent.openai.prompt_version == "v2"
+    assert intent_variant(cfg) == "vllm:v2"
+    assert intent_variant(arm_app_config(AppConfig(), e.components_of("v1"))) == "vllm:v1"
+
+
+def test_arm_keys_round_trip_and_name_the_defaults_empty():
+    c = ArmComponents(ranker="ltr-v1", prompt_version="v2")
+    assert c.key == "ranker=ltr-v1;prompt_version=v2"
+    assert ArmComponents.from_key(c.key) == c
+    assert ArmComponents().key == "" and ArmComponents.from_key("") == ArmComponents()
+    with pytest.raises(ValueError, match="not a valid component list"):
+        ArmComponents.from_key("colour=red")
 
 
 def test_app_config_carries_the_experiment_and_reports_errors_by_path():

@@ -37,7 +37,7 @@ def test_assignment_is_sticky_and_carries_the_arm_components():
     assert a.ctx.arm in ("control", "canary") and a.ctx.experiment_id == "rk"
     assert rt.assign("r2", "user-1", {}).ctx.arm == a.ctx.arm
     canary = next(rt.assign(f"r{i}", f"u{i}", {}) for i in range(100) if rt.assign("x", f"u{i}", {}).ctx.arm == "canary")
-    assert canary.ctx.components == {"ranker": "baseline-v2"}
+    assert canary.ctx.arm_key == "ranker=baseline-v2"
     assert rt.assign("anon-req", None, {}).ctx.user_key == "anon-req"  # anonymous: the request id
 
 
@@ -66,6 +66,12 @@ def test_reconfigure_moves_weights_and_rejects_bad_configs_keeping_the_old():
     assert rt.experiment.weights == {"control": 1.0, "canary": 0.0}
     with pytest.raises(ExperimentConfigError, match="did not load at start-up"):
         rt.reconfigure({"experiment": {**EXP, "arms": [{"name": "control", "weight": 1.0, "components": {"index_kind": "hnsw"}}]}})
+    with pytest.raises(ExperimentConfigError, match="ranker 'nope' is not registered"):
+        rt.reconfigure({"experiment": {**EXP, "arms": [{"name": "control", "weight": 1.0, "components": {"ranker": "nope"}}]}})
+    with pytest.raises(ExperimentConfigError, match="intent backend/prompt that the graph did not load"):
+        rt.reconfigure({"experiment": {**EXP, "arms": [{"name": "control", "weight": 1.0,
+                                                         "components": {"intent_backend": "vllm", "prompt_version": "v2"}}]}})
+    assert rt.experiment.weights == {"control": 1.0, "canary": 0.0}
     rt.reconfigure({"experiment": None})
     assert rt.assign("r", "u", {}).ctx.experiment_id is None
 
@@ -77,7 +83,7 @@ def test_served_feedback_summary_and_shadow():
         rt.served(a, "p1", ["t1", "t2"], 12.0, intent_fallback=False)
 
         async def shadow_run(ctx):
-            assert ctx.arm == "shadow" and ctx.components == {"ranker": "random-v1"}
+            assert ctx.arm == "shadow" and ctx.arm_key == "ranker=random-v1"
             return ["t2", "t3"]
 
         assert rt.maybe_shadow(a, ["t1", "t2"], shadow_run)

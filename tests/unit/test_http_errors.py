@@ -97,3 +97,17 @@ def test_client_request_id_is_echoed_when_well_formed():
     c = client(FakeStages())
     assert c.post("/v1/playlists", json={"prompt": "x"}, headers={"x-request-id": "abc-123"}).json()["request_id"] == "abc-123"
     assert c.post("/v1/playlists", json={"prompt": "x"}, headers={"x-request-id": "bad id!"}).json()["request_id"] != "bad id!"
+
+
+def test_platform_errors_are_mapped_by_type_not_name():
+    from ray.exceptions import GetTimeoutError
+    from ray.serve.exceptions import BackPressureError
+
+    from serving.errors import StageTimeout
+    from serving.http_errors import map_platform_error
+
+    assert isinstance(map_platform_error(BackPressureError(num_queued_requests=9, max_queued_requests=8)), Overloaded)
+    assert isinstance(map_platform_error(GetTimeoutError("slow")), StageTimeout)
+    BackPressureError_lookalike = type("BackPressureError", (Exception,), {})  # same name, other type
+    assert map_platform_error(BackPressureError_lookalike()) is None
+    assert map_platform_error(ValueError("x")) is None

@@ -64,9 +64,10 @@ class DictActuator(WeightActuator):
     def weights(self):
         return dict(self.w)
 
-    def set_weights(self, weights):
+    def set_weights(self, weights, reason=None):
         self.calls += 1
         self.w = dict(weights)
+        self.reason = reason
 
 
 class Scripted(MetricsSource):
@@ -83,6 +84,7 @@ def test_controller_keeps_other_arms_and_resumes_from_its_store():
     c = RolloutController("e", "control", "canary", act, metrics, store, LogEventSink(), P)
     assert c.reconcile().action == "start"
     assert act.w == {"other": 0.1, "control": 0.855, "canary": 0.045}
+    assert act.reason.startswith("start: start canary at 5.00%")  # the decision travels with the weights
     assert c.reconcile().action == "advance"
     # a new controller (restart) continues from the stored state, and re-applies idempotently
     c2 = RolloutController("e", "control", "canary", act, metrics, store, LogEventSink(), P)

@@ -115,3 +115,30 @@ def test_injection_prompts_are_data(prompt):
     assert intent.length is None and "hacked" not in intent.genres
     assert intent.exclude_artists == []  # JSON-looking text does not become a filter
     assert all(c not in intent.search_text for c in '"\\')
+
+
+def test_non_json_bodies_get_415_and_typed_fields_are_not_coerced():
+    c = client()
+    r = c.post("/v1/playlists", content=b'{"prompt": "jazz"}', headers={"content-type": "text/plain"})
+    assert r.status_code == 415 and r.json()["error"] == "unsupported_media_type" and r.json()["request_id"]
+    for bad in ('"5"', "true", "5.0"):
+        r = c.post("/v1/playlists", content='{"prompt": "jazz", "length": %s}' % bad,
+                   headers={"content-type": "application/json"})
+        assert r.status_code == 422 and r.json()["details"][0]["field"] == "length", (bad, r.text)
+
+
+def test_x_forwarded_for_counts_only_from_a_trusted_proxy():
+    # TestClient's peer is "testclient": not a trusted proxy, so XFF rotation changes nothing.
+    c = client(rate_limit={"requests_per_s": 0.01, "burst": 2})
+    codes = [c.post("/v1/playlists", json={"prompt": "x"}, headers={"x-forwarded-for": f"203.0.113.{i}"}).status_code
+             for i in range(4)]
+    assert codes == [200, 200, 429, 429]
+
+
+def test_one_request_id_per_response_and_no_slash_redirect():
+    c = client()
+    r = c.post("/v1/playlists", json={"prompt": "x"}, headers={"x-request-id": "<bad id>"})
+    ids = r.headers.get_list("x-request-id")
+    assert len(ids) == 1 and ids[0] != "<bad id>" and r.json()["request_id"] == ids[0]
+    r = c.post("/v1/playlists/", json={"prompt": "x"}, headers={"host": "evil.example"}, follow_redirects=False)
+    assert r.status_code == 404 and "location" not in r.headers and r.json()["error"] == "not_found"

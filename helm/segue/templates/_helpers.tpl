@@ -212,6 +212,10 @@ graceful_shutdown_timeout_s: {{ hasKey $d "graceful_shutdown_timeout_s" | ternar
 {{- if .Values.experiment }}
 {{- $_ := set $args "experiment" .Values.experiment }}
 {{- end }}
+{{- /* Tracing itself is set in the pods' environment; only the console's trace link is an app arg. */}}
+{{- if .Values.tracing.traceUiUrl }}
+{{- $_ := set $args "telemetry" (dict "trace_ui_url" .Values.tracing.traceUiUrl) }}
+{{- end }}
 {{- $application := merge (dict
       "name" .Values.app.name
       "route_prefix" (.Values.app.route_prefix | default "/")

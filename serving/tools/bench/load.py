@@ -27,6 +27,8 @@ def load_config(port: int, replicas: int, intent: dict | None = None) -> AppConf
         "http": {"port": port},
         "deployments": {k: dep for k in ("ingress", "intent", "retriever", "ranker")},
         "logging": {"level": "WARNING", "access_log": False},
+        # Below max_ongoing_requests, so the admission bound (503 + Retry-After) answers before Serve queues.
+        "admission": {"max_in_flight": 7},
         # Simulated listeners come from many clients (X-Forwarded-For), each under its limit.
         "security": {"trust_forwarded_for": True, "rate_limit": {"requests_per_s": 20, "burst": 40}},
     }
@@ -105,30 +107,33 @@ def kill_replicas_during_load(url, prompts, requests, concurrency, max_seconds, 
 def stall_intent_engine(url, prompts, requests, concurrency, max_seconds) -> dict:
     """The IntentModel's fault switch (user_config) stalls the LLM backend mid-load; the
     deadline must answer every request with the fallback parser."""
-    import httpx
+    from serving.client import NO_RETRIES, AsyncSegueClient, SegueAPIError, SegueConnectionError
 
     sources: dict[str, int] = {}
     res = LoadResult()
+    base = url.rpartition("/v1/")[0]
 
     async def run():
-        async with httpx.AsyncClient(timeout=60) as client:
+        async with AsyncSegueClient(base, timeout_s=60, retry=NO_RETRIES, max_connections=concurrency) as client:
             sem = asyncio.Semaphore(concurrency)
 
             async def one(i):
                 async with sem:
                     res.sent += 1
                     t = time.perf_counter()
+                    body = _body(prompts)(i)
                     try:
-                        r = await client.post(url, json=_body(prompts)(i))
-                    except httpx.HTTPError as e:
-                        res.lost += 1
-                        res.lost_errors[type(e).__name__] += 1
+                        p = await client.playlist(body["prompt"], user_id=body["user_id"])
+                    except SegueAPIError as e:
+                        res.statuses[e.status] += 1
                         return
-                    res.statuses[r.status_code] += 1
-                    if r.status_code == 200:
-                        res.latencies_ms.append((time.perf_counter() - t) * 1000)
-                        src = r.json()["intent"]["source"]
-                        sources[src] = sources.get(src, 0) + 1
+                    except SegueConnectionError as e:
+                        res.lost += 1
+                        res.lost_errors[type(e.__cause__ or e).__name__] += 1
+                        return
+                    res.statuses[200] += 1
+                    res.latencies_ms.append((time.perf_counter() - t) * 1000)
+                    sources[p.intent.source.value] = sources.get(p.intent.source.value, 0) + 1
 
             t0 = time.perf_counter()
             await asyncio.gather(*(one(i) for i in range(requests)))
@@ -207,10 +212,10 @@ def run_stall_phase(url: str, prompts: list[str], args) -> dict:
     import importlib.util
     import signal as sig
 
-    import httpx
     from ray import serve
 
     from serving.app import build_app
+    from serving.client import NO_RETRIES, SegueClient, SegueError
     from serving.intent.tiny_model import cached_tiny_model
 
     label = "stall the vLLM engine (SIGSTOP mid-load)"
@@ -225,14 +230,14 @@ def run_stall_phase(url: str, prompts: list[str], args) -> dict:
     serve.run(build_app(cfg), name=cfg.name, route_prefix=cfg.route_prefix, blocking=False)
     stall_url = f"{base}/stall/v1/playlists"
     deadline = time.perf_counter() + 900
-    while time.perf_counter() < deadline:  # wait until intents come from the LLM
-        try:
-            r = httpx.post(stall_url, json={"prompt": "jazz for a rainy sunday"}, timeout=60)
-            if r.status_code == 200 and r.json()["intent"]["source"] == "llm":
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(2)
+    with SegueClient(f"{base}/stall", timeout_s=60, retry=NO_RETRIES) as probe:
+        while time.perf_counter() < deadline:  # wait until intents come from the LLM
+            try:
+                if probe.playlist("jazz for a rainy sunday").intent.source.value == "llm":
+                    break
+            except SegueError:
+                pass
+            time.sleep(2)
     n = max(30, args.kill_requests // 10)
     parts = {}
     try:

@@ -1,7 +1,9 @@
 """A bounded HTTP load generator for benchmarks and load tests (loopback only).
 
 Every request is accounted for: answered with a status, or lost (a transport error
-or no answer before the client timeout). Nothing is retried behind the caller's back.
+or no answer before the client timeout). Requests go through the typed client
+(serving.client) with retries off: nothing is retried behind the caller's back, and a
+200 whose body is not a valid answer counts as an error, not a success.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 from urllib.parse import urlparse
 
-import httpx
 import numpy as np
+
+from serving.client import NO_RETRIES, AsyncSegueClient, SegueAPIError, SegueConnectionError, SegueError
 
 _LOOPBACK = ("127.", "localhost", "[::1]", "::1")
 
@@ -65,37 +68,49 @@ async def run_load(
     max_seconds: float = 600,
     timeout_s: float = 60,
     headers: dict | Callable[[int], dict] | None = None,
+    transport=None,
 ) -> LoadResult:
     """Send `requests` POSTs with `concurrency` workers, stopping early after `max_seconds`."""
     assert_loopback(url)
+    base, _, route = url.rpartition("/v1/")
+    if route not in ("playlists", "search"):
+        raise ValueError(f"run_load sends POST /v1/playlists or /v1/search; got {url}")
     res = LoadResult()
     counter = iter(range(requests))
     start = time.perf_counter()
     deadline = start + max_seconds
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def worker(client: AsyncSegueClient) -> None:
+        call = client.playlist if route == "playlists" else client.search
         for i in counter:
             if time.perf_counter() > deadline:
                 return
             res.sent += 1
             t0 = time.perf_counter()
+            body = dict(make_body(i))
+            text = body.pop("prompt" if route == "playlists" else "query")
             try:
-                r = await client.post(url, json=make_body(i), headers=headers(i) if callable(headers) else headers)
-            except (httpx.HTTPError, OSError) as e:
+                await call(text, **body, headers=headers(i) if callable(headers) else headers)
+                status = 200
+            except SegueAPIError as e:
+                status = e.status
+                if status in (429, 503) and e.retry_after_s is None:
+                    res.missing_retry_after += 1
+            except SegueConnectionError as e:
                 res.lost += 1
-                res.lost_errors[type(e).__name__] += 1
+                res.lost_errors[type(e.__cause__ or e).__name__] += 1
                 res.timeline.append((t0 - start, -1, (time.perf_counter() - t0) * 1000))
                 continue
+            except SegueError:  # a 2xx with a body that is not the API's answer
+                status = -2
             ms = (time.perf_counter() - t0) * 1000
-            res.statuses[r.status_code] += 1
-            res.timeline.append((t0 - start, r.status_code, ms))
-            if r.status_code == 200:
+            res.statuses[status] += 1
+            res.timeline.append((t0 - start, status, ms))
+            if status == 200:
                 res.latencies_ms.append(ms)
-            elif r.status_code in (429, 503) and "retry-after" not in r.headers:
-                res.missing_retry_after += 1
 
-    async with httpx.AsyncClient(timeout=timeout_s, limits=limits) as client:
+    async with AsyncSegueClient(base, timeout_s=timeout_s, retry=NO_RETRIES, max_connections=concurrency,
+                                transport=transport) as client:
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
     res.wall_s = time.perf_counter() - start
     return res

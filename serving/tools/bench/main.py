@@ -13,7 +13,7 @@ from pathlib import Path
 
 from serving.tools.bench.report import machine, table, write_json
 
-SECTIONS = ("startup", "graph", "retrieval", "e2e", "autoscale")
+SECTIONS = ("startup", "graph", "retrieval", "e2e", "autoscale", "stages", "embedders", "openloop")
 DIALOGS = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "cpcd" / "dialogs.train.jsonl"
 
 
@@ -24,6 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="out/bench/results.json")
     ap.add_argument("--port", type=int, default=8950)
     ap.add_argument("--variants", default=None, help="comma list of graph variants (default: all)")
+    ap.add_argument("--rates", default=None, help="openloop: comma list of arrival rates (req/s)")
+    ap.add_argument("--seconds", type=int, default=None, help="openloop: seconds per rate")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                    help="openloop: AppConfig override, e.g. batching.max_batch_size=8 (repeatable)")
     args = ap.parse_args(argv)
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     bad = [s for s in sections if s not in SECTIONS]
@@ -104,9 +108,56 @@ def main(argv: list[str] | None = None) -> int:
                 serve.shutdown()
                 ray.shutdown()
 
+    if "stages" in sections:
+        from serving.tools.bench import stage_cpu
+
+        n = 64 if q else 256
+        results["stages"] = stage_cpu.run(prompts, n, [1, 4, 16])
+        print(f"## 5. Stage CPU in one process, batch of one vs batched ({n} CPCD prompts, torch 1 thread)\n")
+        print(table(stage_cpu.HEADERS, stage_cpu.rows(results["stages"])) + "\n", flush=True)
+
+    if "embedders" in sections:
+        from serving.tools.bench import embedders
+
+        results["embedders"] = embedders.run(prompts, seconds=1.0 if q else 3.0)
+        print("## 6. Embedder runtimes (one thread; CPCD prompts)\n")
+        print(table(embedders.HEADERS, embedders.rows(results["embedders"])) + "\n", flush=True)
+
+    if "openloop" in sections:
+        from serving.tools.bench import openloop
+
+        rates = [int(r) for r in args.rates.split(",")] if args.rates else ([25, 50, 100, 150] if q else
+                                                                             [25, 50, 100, 150, 200, 300])
+        secs = args.seconds or (10 if q else 30)
+        r = openloop.run(prompts, rates, secs, args.port + 60, sequential_n=40 if q else 100,
+                         config=openloop.bench_graph_config(args.port + 60, overrides=_overrides(args)))
+        results["openloop"] = r
+        steps, cpu = openloop.tables(r)
+        s = r["sequential"]
+        print(f"## 7. Open loop (k6 constant-arrival-rate, {secs}s per rate, CPCD prompts, length 20) "
+              f"against scripts/run's default graph\n")
+        print(f"Sequential (1 client): p50 {s['p50_ms']:.1f} ms, p99 {s['p99_ms']:.1f} ms over {s['ok']} requests.\n")
+        print(steps + "\n")
+        print("CPU ms per answered request by process group, and the average batch each stage saw:\n")
+        print(cpu + "\n", flush=True)
+
     write_json(args.out, results)
     print(f"results written to {args.out}")
     return 0
+
+
+def _overrides(args) -> dict:
+    import json
+
+    out: dict = {}
+    for item in args.set:
+        key, _, raw = item.partition("=")
+        node = out
+        *path, last = key.split(".")
+        for k in path:
+            node = node.setdefault(k, {})
+        node[last] = json.loads(raw)
+    return out
 
 
 if __name__ == "__main__":
