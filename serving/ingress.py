@@ -19,7 +19,7 @@ from serving.config import AppConfig
 from serving.console.routes import add_console_routes
 from serving.errors import StageUnavailable
 from serving.http_errors import install_error_handlers
-from serving.metrics import record_feedback
+from serving.metrics import SegueMetrics, default_metrics
 from serving.intent.service import IntentResult
 from serving.pipeline import Pipeline
 from serving.security.auth import AdminAuth
@@ -27,7 +27,7 @@ from serving.security.client_id import ClientIdentity
 from serving.security.concurrency import ConcurrencyLimiter
 from serving.security.middleware import IngressGuard
 from serving.security.ratelimit import TokenBucketLimiter
-from serving.experiments.runtime import OVERRIDE_HEADER, ArmMeter, ExperimentRuntime, OutcomeSink
+from serving.experiments.runtime import OVERRIDE_HEADER, ExperimentRuntime, OutcomeSink
 from serving.schemas import (
     FeedbackRequest, FeedbackResponse, PlaylistRequest, PlaylistResponse, RequestContext, SearchRequest, SearchResponse,
 )
@@ -116,20 +116,19 @@ def _assignment(experiments: ExperimentRuntime, request: Request, user_id):
 class IngressCore:
     """Route logic, free of Serve decorators; the deployment class adds the routes."""
 
-    def __init__(self, stages: Stages, config: AppConfig, sink: OutcomeSink | None = None, meter: ArmMeter | None = None,
-                 batch: Callable | None = None):
+    def __init__(self, stages: Stages, config: AppConfig, sink: OutcomeSink | None = None,
+                 metrics: SegueMetrics | None = None, batch: Callable | None = None):
         """`batch` turns an async function of a list into an async function of one item (Ray
         Serve's @serve.batch with AppConfig.batching, given by app.py); None = no batching."""
-        if sink is None or meter is None:  # one process, no Serve: keep the outcomes here
-            from serving.experiments.runtime import LocalArmMeter
+        if sink is None:  # one process, no Serve: keep the outcomes here
             from serving.experiments.sinks import LocalOutcomeSink
 
-            sink, meter = sink or LocalOutcomeSink(), meter or LocalArmMeter()
+            sink = LocalOutcomeSink()
         self.config = config
         self.pipeline = Pipeline(stages, config)
         # The admin token is read once here, never per request.
         admin = AdminAuth.from_env(config.security.admin_token_env)
-        self.experiments = ExperimentRuntime(config, sink, meter, admin)
+        self.experiments = ExperimentRuntime(config, sink, metrics or default_metrics(), admin)
         self.admission = Admission(config.admission, config.deployments.ingress.max_ongoing_requests)
         self._submit = batch(self._run_batch) if batch is not None else self._run_one
 
@@ -196,8 +195,6 @@ class IngressCore:
 
     async def feedback(self, body: FeedbackRequest) -> FeedbackResponse:
         res = await self.experiments.feedback(body.playlist_id, body.track_id, body.event)
-        if res.counted:
-            record_feedback(res.experiment_id, res.arm, body.event)
         return FeedbackResponse(playlist_id=res.playlist_id, arm=res.arm, experiment_id=res.experiment_id,
                                 counted=res.counted)
 
@@ -220,11 +217,9 @@ def ingress_class(api: FastAPI, ingress_decorator, batch: Callable | None = None
 
     class Ingress(IngressCore):
         def __init__(self, intent, retriever, ranker, config: AppConfig, outcomes=None):
-            from serving.experiments.metrics import RayArmMeter
             from serving.experiments.sinks import HandleOutcomeSink
 
-            super().__init__(HandleStages(intent, retriever, ranker), config, HandleOutcomeSink(outcomes), RayArmMeter(),
-                             batch=batch)
+            super().__init__(HandleStages(intent, retriever, ranker), config, HandleOutcomeSink(outcomes), batch=batch)
 
         @api.post("/v1/playlists", response_model=PlaylistResponse, summary="Prompt -> ranked, sequenced playlist")
         async def playlists(self, body: PlaylistRequest, request: Request) -> PlaylistResponse:

@@ -1,7 +1,8 @@
 """Segue's Prometheus metrics, exported through Ray's metrics endpoint.
 
-Every metric is declared once in METRICS (name, kind, labels, buckets) and
-documented in docs/observability.md. On the Prometheus endpoint Ray prefixes
+Every metric is declared once in METRICS (name, kind, labels, buckets),
+documented in docs/observability.md, and queried by a dashboard panel or an alert
+in observability/ (tests/unit/test_observability_files.py checks both ways). On the Prometheus endpoint Ray prefixes
 each name with `ray_`, adds `_total` to counters, and adds the labels
 `deployment`, `replica` and `application` to metrics recorded in a replica.
 
@@ -59,9 +60,13 @@ STAGE_DURATION = MetricSpec(
     "segue_stage_duration_seconds", "histogram", "Time spent inside one pipeline stage's deployment.",
     ("stage", "arm", "experiment"), LATENCY_BUCKETS_S,
 )
+INTENT_REQUESTS = MetricSpec(
+    "segue_intent_requests", "counter", "Intents served, by backend, prompt version and source (llm or fallback_*).",
+    ("backend", "prompt_version", "source"),
+)
 INTENT_FALLBACKS = MetricSpec(
     "segue_intent_fallbacks", "counter", "Intents answered by the fast parser because the LLM backend failed.",
-    ("reason", "backend", "arm", "experiment"),
+    ("reason", "backend", "prompt_version", "arm", "experiment"),
 )
 STRUCTURED_OUTPUT_FAILURES = MetricSpec(
     "segue_intent_structured_output_failures", "counter",
@@ -73,7 +78,12 @@ CANDIDATES = MetricSpec(
     ("arm", "experiment"), CANDIDATE_BUCKETS,
 )
 FEEDBACK = MetricSpec(
-    "segue_feedback_events", "counter", "Listener feedback events (outcomes) per experiment arm.",
+    "segue_feedback_events", "counter", "Listener feedback events (outcomes) per experiment arm, counted once.",
+    ("experiment", "arm", "event"),
+)
+EXPERIMENT_EVENTS = MetricSpec(
+    "segue_experiment_events", "counter",
+    "Experiment assignment events per arm: exposure, override, error, shadow, shadow_error, shadow_dropped.",
     ("experiment", "arm", "event"),
 )
 
@@ -94,8 +104,9 @@ STAGE_BATCH_SIZE = MetricSpec(
 )
 
 METRICS: tuple[MetricSpec, ...] = (
-    REQUESTS, REQUEST_DURATION, STAGE_REQUESTS, STAGE_DURATION, INTENT_FALLBACKS,
-    STRUCTURED_OUTPUT_FAILURES, CANDIDATES, FEEDBACK, STORE_WRITES, STORE_COMMIT_DURATION, STAGE_BATCH_SIZE,
+    REQUESTS, REQUEST_DURATION, STAGE_REQUESTS, STAGE_DURATION, INTENT_REQUESTS, INTENT_FALLBACKS,
+    STRUCTURED_OUTPUT_FAILURES, CANDIDATES, FEEDBACK, EXPERIMENT_EVENTS, STORE_WRITES, STORE_COMMIT_DURATION,
+    STAGE_BATCH_SIZE,
 )
 
 
@@ -222,8 +233,13 @@ class SegueMetrics:
         self._inc(STAGE_REQUESTS, stage=stage, arm=arm, experiment=experiment, outcome=outcome)
         self._observe(STAGE_DURATION, seconds, stage=stage, arm=arm, experiment=experiment)
 
-    def intent_fallback(self, reason: str, backend: str, arm: str, experiment: str | None) -> None:
-        self._inc(INTENT_FALLBACKS, reason=reason, backend=backend, arm=arm, experiment=experiment)
+    def intent(self, backend: str, prompt_version: str | None, source: str) -> None:
+        self._inc(INTENT_REQUESTS, backend=backend, prompt_version=prompt_version, source=source)
+
+    def intent_fallback(self, reason: str, backend: str, arm: str, experiment: str | None,
+                        prompt_version: str | None = None) -> None:
+        self._inc(INTENT_FALLBACKS, reason=reason, backend=backend, prompt_version=prompt_version, arm=arm,
+                  experiment=experiment)
         if reason == "invalid_output":
             self._inc(STRUCTURED_OUTPUT_FAILURES, backend=backend, arm=arm, experiment=experiment)
 
@@ -235,6 +251,9 @@ class SegueMetrics:
 
     def feedback(self, experiment: str | None, arm: str, event: str) -> None:
         self._inc(FEEDBACK, experiment=experiment, arm=arm, event=event)
+
+    def experiment_event(self, experiment: str | None, arm: str, event: str) -> None:
+        self._inc(EXPERIMENT_EVENTS, experiment=experiment, arm=arm, event=event)
 
     def store_write(self, kind: str, outcome: str, n: int = 1) -> None:
         self._inc(STORE_WRITES, float(n), kind=kind, outcome=outcome)
@@ -258,14 +277,6 @@ def default_metrics() -> SegueMetrics:
         connected = False
     return SegueMetrics(RayBackend() if connected else NullBackend())
 
-
-def record_feedback(experiment: str | None, arm: str, event: str) -> None:
-    """Count one feedback event (e.g. "like", "skip", "save") for an experiment arm.
-
-    Called by the feedback endpoint; `event` should come from a fixed set of
-    event names: unknown shapes are reported as "other".
-    """
-    default_metrics().feedback(experiment, arm, event)
 
 
 @dataclass

@@ -189,13 +189,18 @@ class Scope:
             self.metrics.candidates(n, self.ctx.arm, self.ctx.experiment_id)
 
     def intent(self, result) -> None:
-        """An IntentResult: versions, source, fallback reason (span) and fallback counts (metrics)."""
+        """An IntentResult: versions, source, fallback reason (span); intents by backend, prompt and
+        source, and fallbacks per arm (metrics)."""
+        source = getattr(result.intent.source, "value", str(result.intent.source))
         self.versions(result.versions)
-        self.set(intent_source=getattr(result.intent.source, "value", str(result.intent.source)),
-                 fallback_reason=result.fallback_reason)
-        if result.fallback_reason and self.ctx is not None and self.metrics is not None:
+        self.set(intent_source=source, fallback_reason=result.fallback_reason)
+        if self.ctx is not None and self.metrics is not None:
             backend = result.versions.get("intent_backend", "unknown")
-            self.metrics.intent_fallback(result.fallback_reason, backend, self.ctx.arm, self.ctx.experiment_id)
+            prompt = result.versions.get("intent_prompt")
+            self.metrics.intent(backend, prompt, source)
+            if result.fallback_reason:
+                self.metrics.intent_fallback(result.fallback_reason, backend, self.ctx.arm, self.ctx.experiment_id,
+                                             prompt_version=prompt)
 
 
 def _parent(ctx: RequestContext | None):

@@ -26,6 +26,7 @@ from serving.experiments.outcomes import (
     Failed, FeedbackAccepted, FeedbackRejected, FeedbackResult, Rejection, Served, StoreDown,
 )
 from serving.experiments.shadow import ShadowRunner, sampled
+from serving.metrics import SegueMetrics
 from serving.schemas import RequestContext
 from serving.security.auth import AdminAuth
 
@@ -65,32 +66,6 @@ REJECTION_ERRORS: dict[Rejection, type[SegueError]] = {
 }
 
 
-class ArmMeter(abc.ABC):
-    """Per-arm Prometheus series; labels are bounded (experiment id, arm name, fixed events)."""
-
-    @abc.abstractmethod
-    def count(self, experiment: str, arm: str, event: str) -> None: ...
-
-    @abc.abstractmethod
-    def latency(self, experiment: str, arm: str, ms: float) -> None: ...
-
-
-class LocalArmMeter(ArmMeter):
-    """In-process counts (single-process use and tests); the served graph uses RayArmMeter."""
-
-    def __init__(self):
-        from collections import Counter
-
-        self.events: Counter = Counter()
-        self.latency_n: Counter = Counter()
-
-    def count(self, experiment: str, arm: str, event: str) -> None:
-        self.events[(experiment, arm, event)] += 1
-
-    def latency(self, experiment: str, arm: str, ms: float) -> None:
-        self.latency_n[(experiment, arm)] += 1
-
-
 @dataclass(frozen=True)
 class Assignment:
     ctx: RequestContext
@@ -114,10 +89,10 @@ def _snapshot(exp: ExperimentConfig | None) -> _Snapshot:
 
 
 class ExperimentRuntime:
-    def __init__(self, app_config, sink: OutcomeSink, meter: ArmMeter, admin: AdminAuth):
+    def __init__(self, app_config, sink: OutcomeSink, metrics: SegueMetrics, admin: AdminAuth):
         self._app_config = app_config
         self._sink = sink
-        self._meter = meter
+        self._metrics = metrics
         self._admin = admin
         # Heavy components (indexes, intent backends) are loaded when the graph starts;
         # a live config may only use those. Rankers are small and built on demand.
@@ -190,7 +165,7 @@ class ExperimentRuntime:
         arm = snap.assigner.assign(key)
         ctx = RequestContext(request_id=request_id, user_key=key, arm=arm, experiment_id=snap.experiment.id,
                              arm_key=snap.keys[arm])
-        self._meter.count(snap.experiment.id, arm, "exposure")
+        self._metrics.experiment_event(snap.experiment.id, arm, "exposure")
         return Assignment(ctx, snap.experiment.weights)
 
     def _override(self, snap: _Snapshot, request_id: str, key: str, arm: str, authorization: str) -> Assignment:
@@ -206,7 +181,7 @@ class ExperimentRuntime:
                                  f"arms: {', '.join(snap.keys)}")
         ctx = RequestContext(request_id=request_id, user_key=key, arm=arm, experiment_id=exp.id,
                              arm_key=snap.keys[arm])
-        self._meter.count(exp.id, arm, "override")
+        self._metrics.experiment_event(exp.id, arm, "override")
         return Assignment(ctx, None)
 
     # -- recording ---------------------------------------------------------------------------
@@ -223,7 +198,6 @@ class ExperimentRuntime:
 
     def served(self, a: Assignment, playlist_id: str, track_ids: list[str], latency_ms: float, intent_fallback: bool) -> None:
         ctx = a.ctx
-        self._meter.latency(ctx.experiment_id or NO_EXPERIMENT, ctx.arm, latency_ms)
         self._later(self._sink.record_served(Served(
             playlist_id=playlist_id, track_ids=tuple(track_ids), arm=ctx.arm, experiment_id=ctx.experiment_id,
             weights=a.weights, latency_ms=latency_ms, intent_fallback=intent_fallback, user_key=ctx.user_key,
@@ -231,7 +205,7 @@ class ExperimentRuntime:
 
     def failed(self, a: Assignment, latency_ms: float) -> None:
         ctx = a.ctx
-        self._meter.count(ctx.experiment_id or NO_EXPERIMENT, ctx.arm, "error")
+        self._metrics.experiment_event(ctx.experiment_id or NO_EXPERIMENT, ctx.arm, "error")
         self._later(self._sink.record_failed(Failed(ctx.arm, ctx.experiment_id, a.weights, latency_ms)))
 
     def maybe_shadow(self, a: Assignment, live_track_ids: list[str], run: Callable[[RequestContext], Awaitable[list[str]]]) -> bool:
@@ -245,7 +219,8 @@ class ExperimentRuntime:
         ctx = replace(a.ctx, arm=sh.name, arm_key=sh.components.key)
 
         async def record(ok: bool, overlap: float, latency_ms: float, dropped: bool) -> None:
-            self._meter.count(exp.id, sh.name, "shadow_dropped" if dropped else ("shadow" if ok else "shadow_error"))
+            event = "shadow_dropped" if dropped else ("shadow" if ok else "shadow_error")
+            self._metrics.experiment_event(exp.id, sh.name, event)
             await self._sink.record_shadow(exp.id, ok, overlap, latency_ms, dropped)
 
         return self._shadow.submit(lambda: run(ctx), live_track_ids, record)
@@ -258,8 +233,8 @@ class ExperimentRuntime:
             raise err(res.message, retry_after_s=2 if err is StoreUnavailable else None)
         if not isinstance(res, FeedbackAccepted):
             raise SegueError(f"feedback store answered {type(res).__name__}, not a FeedbackResult")
-        if res.counted and res.experiment_id:
-            self._meter.count(res.experiment_id, res.arm, event)
+        if res.counted:  # the one place feedback is counted
+            self._metrics.feedback(res.experiment_id, res.arm, event)
         return res
 
     async def summary(self, experiment_id: str) -> dict:

@@ -14,7 +14,6 @@ from serving.intent.faults import FaultConfig
 from serving.arm_plan import ArmPlan
 from serving.experiments.components import all_arm_components, arm_app_config
 from serving.experiments.config import ArmComponents
-from serving.intent.metrics import IntentMetrics
 from serving.metrics import BatchStats
 from serving.intent.service import IntentResult, IntentService
 from serving.intent.variants import IntentVariants
@@ -62,7 +61,6 @@ class IntentModelDeployment:
         self._backend = self._service.backend
         self._variants = IntentVariants(config, self._service, make_backend)
         self.plan = self._variants.plan
-        self._metrics = IntentMetrics.create()
         self._batches = BatchStats()
         # The query vector must come from the arm's retrieval embedder: one model per distinct
         # embedder config (the parser's own for the app's), resolved per arm at start-up.
@@ -101,8 +99,6 @@ class IntentModelDeployment:
             results = await service.parse_batch(prompts, embedder)
             for scope, result in zip(scopes, results):
                 scope.intent(result)
-        for result in results:
-            self._metrics.record(result)
         return results
 
     def batch_stats(self) -> dict[str, int]:

@@ -10,9 +10,9 @@ import httpx
 from fastapi import Request
 
 from serving.config import AppConfig
-from serving.experiments.runtime import LocalArmMeter
 from serving.experiments.sinks import LocalOutcomeSink
 from serving.ingress import IngressCore, create_api
+from serving.metrics import NullBackend, SegueMetrics
 from serving.schemas import FeedbackRequest, PlaylistRequest, PlaylistResponse, SearchRequest
 from tests.unit.test_http_errors import FakeStages
 
@@ -26,7 +26,7 @@ def console_api(config: AppConfig | None = None, stages=None):
                                             "security": {"rate_limit": {"enabled": False}}})
     api = create_api(config)
     # As in the served graph, feedback that overtakes its playlist's record waits for it.
-    core = IngressCore(stages or FakeStages(), config, LocalOutcomeSink(feedback_wait_s=2.0), LocalArmMeter())
+    core = IngressCore(stages or FakeStages(), config, LocalOutcomeSink(feedback_wait_s=2.0), SegueMetrics(NullBackend()))
 
     @api.post("/v1/playlists", response_model=PlaylistResponse)
     async def playlists(body: PlaylistRequest, request: Request):

@@ -5,29 +5,21 @@ import pytest
 from serving.config import AppConfig
 from serving.errors import InvalidRequest, NotFound, Unauthorized, UnprocessableFeedback
 from serving.experiments.config import ExperimentConfigError
-from serving.experiments.runtime import ArmMeter, ExperimentRuntime
+from serving.experiments.runtime import ExperimentRuntime
 from serving.experiments.sinks import LocalOutcomeSink
+from serving.metrics import SegueMetrics
 from serving.security.auth import AdminAuth
+from tests.unit.test_metrics import Recorder
 
 EXP = {"id": "rk", "salt": "s", "arms": [
     {"name": "control", "weight": 0.5}, {"name": "canary", "weight": 0.5, "components": {"ranker": "baseline-v2"}}],
     "shadow": {"name": "shadow", "sample_rate": 1.0, "components": {"ranker": "random-v1"}}}
 
 
-class RecordingMeter(ArmMeter):
-    def __init__(self):
-        self.events, self.latencies = [], []
-
-    def count(self, experiment, arm, event):
-        self.events.append((experiment, arm, event))
-
-    def latency(self, experiment, arm, ms):
-        self.latencies.append((experiment, arm))
-
-
-def runtime(token="secret", experiment=EXP):
+def runtime(token="secret", experiment=EXP, metrics=None):
     sink = LocalOutcomeSink()
-    rt = ExperimentRuntime(AppConfig.from_dict({"experiment": experiment}), sink, RecordingMeter(), AdminAuth(token))
+    metrics = metrics or SegueMetrics(Recorder())
+    rt = ExperimentRuntime(AppConfig.from_dict({"experiment": experiment}), sink, metrics, AdminAuth(token))
     return rt, sink
 
 
@@ -77,8 +69,10 @@ def test_reconfigure_moves_weights_and_rejects_bad_configs_keeping_the_old():
 
 
 def test_served_feedback_summary_and_shadow():
+    rec = Recorder()
+
     async def go():
-        rt, sink = runtime()
+        rt, sink = runtime(metrics=SegueMetrics(rec))
         a = rt.assign("r1", "u1", {})
         rt.served(a, "p1", ["t1", "t2"], 12.0, intent_fallback=False)
 
@@ -98,5 +92,12 @@ def test_served_feedback_summary_and_shadow():
         assert s["shadow"]["runs"] == 1 and s["shadow"]["mean_overlap_with_live"] == 0.5
         with pytest.raises(NotFound):
             await rt.summary("other")
+        return a
 
-    asyncio.run(go())
+    a = asyncio.run(go())
+    events = [(name, tags["event"]) for name, tags, _ in rec.calls]
+    # Feedback is counted once, in its own series; assignment events in the experiment series.
+    assert events.count(("segue_feedback_events", "like")) == 1
+    assert ("segue_experiment_events", "like") not in events
+    assert ("segue_experiment_events", "exposure") in events and ("segue_experiment_events", "shadow") in events
+    assert rec.calls[0][1] == {"experiment": "rk", "arm": a.ctx.arm, "event": "exposure"}

@@ -81,16 +81,32 @@ def test_alert_rules_unit_tests_pass():
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+def _series(spec) -> set[str]:
+    """What Prometheus holds for one declared metric (Ray's naming; histograms in three parts)."""
+    base = f"ray_{spec.name}"
+    return {metrics.exported_name(spec)} if spec.kind == "counter" else {f"{base}_bucket", f"{base}_sum", f"{base}_count"}
+
+
+def _used_in_rules_and_panels() -> set[str]:
+    rules = [(OBS / "alerts.yaml").read_text()]
+    dashboards = [json.loads(p.read_text()) for p in (OBS / "dashboards").glob("*.json")]
+    exprs = [t["expr"] for d in dashboards for p in d["panels"] for t in p.get("targets", [])]
+    return {n for t in rules + exprs for n in re.findall(r"\b(ray_segue_[a-z0-9_]+)", t)}
+
+
 def test_alerts_and_dashboards_name_real_segue_metrics():
     """Segue metric names in rules and dashboards exist in serving/metrics.py (with Ray's naming)."""
-    declared = set()
-    for spec in metrics.METRICS:
-        base = f"ray_{spec.name}"
-        declared |= {metrics.exported_name(spec)} if spec.kind == "counter" else {
-            f"{base}_bucket", f"{base}_sum", f"{base}_count"}
-    texts = [(OBS / "alerts.yaml").read_text()] + [p.read_text() for p in (OBS / "dashboards").glob("*.json")]
-    used = {n for t in texts for n in re.findall(r"\b(ray_segue_[a-z0-9_]+)", t)}
+    declared = set().union(*(_series(s) for s in metrics.METRICS))
+    used = _used_in_rules_and_panels()
     assert used and used <= declared, used - declared
+
+
+def test_every_declared_metric_is_used_by_a_panel_or_an_alert():
+    """A series nobody looks at is noise: each one in METRICS is queried by a dashboard panel or an
+    alert rule (add the panel with the metric)."""
+    used = _used_in_rules_and_panels()
+    unused = sorted(s.name for s in metrics.METRICS if not _series(s) & used)
+    assert not unused, f"declared in serving/metrics.py but in no dashboard panel or alert: {unused}"
 
 
 def test_dashboards_cover_the_on_call_questions():

@@ -201,7 +201,11 @@ def test_intent_fallback_has_its_own_span_and_metrics(spans, metrics, backend, r
     assert intent.attributes["segue.fallback_reason"] == reason
     assert intent.attributes["segue.version.intent_backend"] == backend.name
     falls = metrics.backend.named("segue_intent_fallbacks")
-    assert falls[0][2] == {"reason": reason, "backend": backend.name, "arm": "canary", "experiment": "exp-1"}
+    prompt = backend.versions.get("intent_prompt", "none")
+    assert falls[0][2] == {"reason": reason, "backend": backend.name, "prompt_version": prompt, "arm": "canary",
+                           "experiment": "exp-1"}
+    served = metrics.backend.named("segue_intent_requests")
+    assert served[0][2] == {"backend": backend.name, "prompt_version": prompt, "source": result.intent.source.value}
     structured = metrics.backend.named("segue_intent_structured_output_failures")
     assert len(structured) == (1 if reason == "invalid_output" else 0)
     if reason == "invalid_output":
