@@ -79,42 +79,66 @@ def http_options(config: AppConfig) -> dict:
 
 def serve_forever(config: AppConfig, num_cpus: int | None = None, ready_timeout_s: float = 900,
                   declarative: bool = False, on_ready=None) -> int:
-    """`on_ready(base_url, stop_event)` runs once the graph answers (e.g. starts the rollout
+    """Serve until SIGINT (Ctrl-C, also when sent to the whole process group) or SIGTERM, then
+    stop Serve, Ray and every process they started within ~10 s. A second signal stops at once.
+    `on_ready(base_url, stop_event)` runs once the graph answers (e.g. starts the rollout
     controller; it needs `declarative` so that weight changes do not restart replicas)."""
-    import ray
-    from ray import serve
+    from serving.shutdown import descendants, reap, stop_serving
 
     t0 = time.monotonic()
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    serving = threading.Event()
+
+    def on_signal(signum, frame):
+        if stop.is_set():  # asked twice: no more waiting
+            reap(descendants(), term_wait_s=0.5)
+            os._exit(128 + signum)
+        print(f"segue: {signal.Signals(signum).name}: shutting down", flush=True)
+        stop.set()
+        if not serving.is_set():
+            raise KeyboardInterrupt  # abort a start-up in progress (index build, ray.init, serve.run)
+
+    # Installed explicitly: a process started in the background by a non-interactive shell
+    # inherits SIGINT *ignored*, and Python then never turns Ctrl-C into KeyboardInterrupt.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    rc = 0
     try:
         base = start_local_graph(config, num_cpus, ready_timeout_s, stop, quiet=False, declarative=declarative)
-        print(f"segue ready on {base} in {time.monotonic() - t0:.1f}s (Ctrl-C to stop)", flush=True)
-        print(f"  console: {base}{config.route_prefix.rstrip('/')}/ui", flush=True)
-        if config.experiment is not None:
-            print(f"  experiment: {base}{config.route_prefix.rstrip('/')}/ui/experiments/{config.experiment.id}", flush=True)
-        if on_ready is not None:
-            on_ready(base + config.route_prefix.rstrip("/"), stop)
-        print(f"  metrics: {_metrics_url(config.http.host)}; tracing: {_tracing_summary(config)}", flush=True)
-        print(
-            f"  try: curl -s -X POST {base}/v1/playlists -H 'content-type: application/json' "
-            "-d '{\"prompt\":\"heavy metal to work out to\",\"length\":20}'",
-            flush=True,
-        )
-        stop.wait()
-        return 0
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # ray.init may have set its own
+            signal.signal(sig, on_signal)
+        if not stop.is_set():
+            serving.set()
+            print(f"segue ready on {base} in {time.monotonic() - t0:.1f}s (Ctrl-C to stop)", flush=True)
+            print(f"  console: {base}{config.route_prefix.rstrip('/')}/ui", flush=True)
+            if config.experiment is not None:
+                print(f"  experiment: {base}{config.route_prefix.rstrip('/')}/ui/experiments/{config.experiment.id}",
+                      flush=True)
+            if on_ready is not None:
+                on_ready(base + config.route_prefix.rstrip("/"), stop)
+            print(f"  metrics: {_metrics_url(config.http.host)}; tracing: {_tracing_summary(config)}", flush=True)
+            print(
+                f"  try: curl -s -X POST {base}/v1/playlists -H 'content-type: application/json' "
+                "-d '{\"prompt\":\"heavy metal to work out to\",\"length\":20}'",
+                flush=True,
+            )
+        while not stop.wait(0.5):
+            pass
     except NotReadyInTime as e:
         print(f"segue: {e}", file=sys.stderr)
-        return 1
+        rc = 1
     except KeyboardInterrupt:
-        return 0
+        pass
     finally:
-        if ray.is_initialized():
-            print("segue: shutting down", flush=True)
-            try:
-                serve.shutdown()
-            finally:
-                ray.shutdown()
+        serving.set()  # from here a signal only sets `stop` (or, twice, kills)
+        t1 = time.monotonic()
+        clean = stop_serving()
+        print(f"segue: stopped in {time.monotonic() - t1:.1f}s", flush=True)
+    if not clean:
+        # An abandoned ray.shutdown would block the interpreter's exit in Ray's atexit hook.
+        sys.stdout.flush()
+        os._exit(rc)
+    return rc
 
 
 def _wait_ready(base: str, timeout_s: float, stop: threading.Event, quiet: bool) -> bool:

@@ -74,12 +74,25 @@ class MemoEmbedder(Embedder):
         self.name = inner.name
         self.dim = inner.dim
         self._memo: dict[str, np.ndarray] = {}
+        self.recording: list[str] | None = None  # set: unknown texts are noted and answered with zeros
 
     @property
     def version(self) -> str:
         return self.inner.version
 
+    def prefetch(self, texts: list[str], batch: int = 256) -> None:
+        """Encode many texts in large batches (far cheaper per text than one at a time)."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._memo]
+        for i in range(0, len(missing), batch):
+            chunk = missing[i : i + batch]
+            for t, v in zip(chunk, self.inner.encode(chunk)):
+                self._memo[t] = v
+
     def encode(self, texts: list[str]) -> np.ndarray:
+        if self.recording is not None:
+            self.recording.extend(t for t in texts if t not in self._memo)
+            return np.stack([self._memo.get(t, np.zeros(self.dim, np.float32)) for t in texts]) if texts \
+                else np.zeros((0, self.dim), np.float32)
         missing = [t for t in dict.fromkeys(texts) if t not in self._memo]
         if missing:
             for t, v in zip(missing, self.inner.encode(missing)):

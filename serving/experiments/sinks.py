@@ -16,8 +16,10 @@ log = logging.getLogger(__name__)
 
 # A call that reached a replica which then died (kill -9, OOM, node drain) is repeated on
 # the replacement: served records and feedback are idempotent in the store (keyed by
-# playlist id and by (playlist, track, event)), so a repeat never double-counts.
-RETRY_DELAYS_S = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+# playlist id and by (playlist, track, event)), so a repeat never double-counts. Retries are
+# frequent (a served record must land before the feedback that follows it stops waiting)
+# and span ~30 s: Serve notices the death and starts a new replica within that.
+RETRY_DELAYS_S = (0.1, 0.25, 0.5) + (1.0,) * 30
 
 
 def _replica_died(exc: BaseException) -> bool:

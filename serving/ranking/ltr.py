@@ -192,6 +192,32 @@ class LearnedRanker(Ranker):
                     np.asarray([c.retrieval_rank for c in candidates], np.float32))
         return self._rank_pools([(intent, pool, q, length, mode)])[0]
 
+    def score_pool(self, intent: Intent, candidates: list[Candidate], query_vector: np.ndarray | None = None):
+        """(candidates incl. those borrowed from priors, their scores, reason-of) without ordering
+        or diversity: session feedback re-scores them (serving/ranking/feedback.py)."""
+        q = query_vector if query_vector is not None else self._embed(intent)
+        rows = [self.table.row_of.get(c.track.track_id) for c in candidates]
+        if any(r is None or self.table.tracks[r] != c.track for r, c in zip(rows, candidates)):
+            self._set_table(self.table.extended(c.track for c in candidates))
+            rows = [self.table.row_of[c.track.track_id] for c in candidates]
+        pool = Pool(np.asarray(rows, np.int64), np.asarray([c.dense_score for c in candidates], np.float32),
+                    np.asarray([c.lexical_score for c in candidates], np.float32),
+                    np.asarray([c.retrieval_rank for c in candidates], np.float32))
+        qa = self.prior_arrays.query(np.asarray(q, dtype=np.float32))
+        if self._expand:
+            pool = expand(pool, qa, intent, self.table)
+        X = features(intent, pool, qa, self.table)[:, self._cols]
+        s = np.asarray(self.artifact.model.predict(X, num_threads=1), dtype=np.float64) if len(X) else np.zeros(0)
+        mine = {r: c for r, c in zip(rows, candidates)}
+        t = self.table
+        out = [mine.get(int(r)) or Candidate(track=t.tracks[int(r)], dense_score=float(pool.dense[i]),
+                                             lexical_score=float(pool.lexical[i]), retrieval_rank=-1)
+               for i, r in enumerate(pool.rows.tolist())]
+        knn = {recording_key(c.track): float(qa.knn_track[t.key[int(r)]] / qa.norm)
+               for c, r in zip(out, pool.rows.tolist())}
+        return out, s, (lambda c: _reason_for(intent, c.track, c.dense_score, c.lexical_score,
+                                              knn.get(recording_key(c.track), 0.0)))
+
     def rank_batch(self, items: Sequence[RankItem], tracks: Sequence[Track] = ()) -> list[list[RankedTrack]]:
         work = []
         for it in items:

@@ -17,8 +17,15 @@ from serving.retrieval.embedder import Embedder
 from serving.retrieval.filters import passes_filters
 from serving.retrieval.index import VectorIndex
 from serving.retrieval.lexical import LexicalIndex, fuse_rrf, fuse_weighted, normalise
-from serving.schemas import Candidate, CandidateSet
+from serving.schemas import Candidate, Feedback, CandidateSet
 from serving.text import norm
+
+
+# Feedback expansion (sessions): neighbours borrowed per liked track, and the Rocchio weight
+# of the liked centroid in a second query. Picked on CPCD train folds (docs/quality.md).
+LIKED_NEIGHBOURS = 30
+ROCCHIO_BETA = 0.7
+NEAR_DUPLICATE_SIM = 0.95  # cosine to a disliked track at which a candidate is the same song again
 
 
 class Retriever:
@@ -38,7 +45,9 @@ class Retriever:
         self.hybrid = hybrid if lexical is not None and hybrid is not None and hybrid.enabled else None
         self.lexical = lexical if self.hybrid is not None else None
         self._by_artist: dict[str, list[int]] = defaultdict(list)
+        self._pos: dict[str, int] = {}
         for i, t in enumerate(catalog.tracks):
+            self._pos.setdefault(t.track_id, i)
             for a in t.artists:
                 self._by_artist[norm(a)].append(i)
 
@@ -64,6 +73,61 @@ class Retriever:
         """One request as Candidate objects (tools, eval); `q` is its query vector if known."""
         vecs = None if q is None else np.asarray(q, np.float32).reshape(1, -1)
         return self.search_batch([intent], vecs, [k])[0].to_candidates(self.catalog.tracks)
+
+    def has_track(self, track_id: str) -> bool:
+        return track_id in self._pos
+
+    def track(self, track_id: str):
+        i = self._pos.get(track_id)
+        return None if i is None else self.catalog.tracks[i]
+
+    def search_feedback(self, intent: Intent, k: int, feedback: Feedback | None,
+                        q: np.ndarray | None = None) -> list[Candidate]:
+        """`search`, plus what session feedback implies: the liked tracks themselves, their
+        embedding neighbours and artists' tracks, and a Rocchio query (prompt + liked centroid).
+        Every candidate carries its best cosine to a liked and to a disliked track; the ranker
+        drops disliked tracks and their near-duplicates."""
+        q = self.embed_query(intent) if q is None else np.asarray(q, np.float32)
+        cands = self.search(intent, k, q)
+        if not feedback:
+            return cands
+        V = self.index.vectors
+        liked = [self._pos[t] for t in feedback.pinned if t in self._pos]
+        disliked = [self._pos[t] for t in feedback.disliked if t in self._pos]
+        have = {c.track.track_id for c in cands}
+        extra: list[int] = []
+        if liked:
+            L = V[liked]
+            centroid = L.mean(axis=0)
+            q2 = q + ROCCHIO_BETA * centroid / max(float(np.linalg.norm(centroid)), 1e-9)
+            q2 = q2 / max(float(np.linalg.norm(q2)), 1e-9)
+            # One batched search: the Rocchio query, then each liked track's neighbours.
+            Q = np.ascontiguousarray(np.vstack([q2[None, :], L]), dtype=np.float32)
+            _, nn = self.index.search_batch(Q, max(k, LIKED_NEIGHBOURS))
+            pools = [nn[0, :k].tolist()]
+            for j, i in enumerate(liked, start=1):
+                pools.append([i])
+                pools.append(nn[j, :LIKED_NEIGHBOURS].tolist())
+                for a in self.catalog.tracks[i].artists[:1]:
+                    pools.append(self._by_artist.get(norm(a), []))
+            for pool in pools:
+                for i in pool:
+                    if i < 0:
+                        continue
+                    t = self.catalog.tracks[int(i)]
+                    if t.track_id not in have and passes_filters(intent, t):
+                        have.add(t.track_id)
+                        extra.append(int(i))
+        # Disliked tracks travel too (flagged by disliked_sim 1.0) so the ranker knows their
+        # recordings and drops every copy; it never shows them.
+        extra += [i for i in disliked if self.catalog.tracks[i].track_id not in have]
+        out = cands + [Candidate(track=self.catalog.tracks[i], dense_score=float(V[i] @ q), retrieval_rank=-1)
+                       for i in extra]
+        ids = np.asarray([self._pos[c.track.track_id] for c in out], dtype=np.int64)
+        ls = (V[ids] @ V[liked].T).max(axis=1) if liked else np.zeros(len(out))
+        ds = (V[ids] @ V[disliked].T).max(axis=1) if disliked else np.zeros(len(out))
+        return [c.model_copy(update={"liked_sim": float(l), "disliked_sim": float(d)})
+                for c, l, d in zip(out, ls.tolist(), ds.tolist())]
 
     def search_vector(self, intent: Intent, q: np.ndarray, k: int) -> list[Candidate]:
         return self.search(intent, k, q)

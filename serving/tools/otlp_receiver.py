@@ -2,7 +2,8 @@
 
 Production sends spans to an OpenTelemetry Collector (observability/otel-collector.yaml).
 On a laptop without one, this receiver stands in for it: it accepts
-`POST /v1/traces` (protobuf or JSON ExportTraceServiceRequest), keeps the spans,
+`POST /v1/traces` (protobuf or JSON ExportTraceServiceRequest; identity, gzip or deflate
+bodies), keeps the spans,
 optionally appends them to a JSONL file, and prints each trace as a tree.
 
     python -m serving.tools.otlp_receiver --port 4318            # print trees as traces complete
@@ -16,6 +17,7 @@ import json
 import sys
 import threading
 import time
+import zlib
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -59,6 +61,33 @@ def _value(v: AnyValue) -> Any:
     return getattr(v, kind) if kind else None
 
 
+# Bodies larger than this once decompressed are refused (a compressed body can expand ~1000x).
+MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024
+
+
+class UnsupportedEncoding(ValueError):
+    pass
+
+
+def decompress(body: bytes, encoding: str | None) -> bytes:
+    """Undo Content-Encoding: OTLP exporters send gzip by default (the Collector's otlphttp,
+    rotel) or deflate; the spec allows both besides identity."""
+    enc = (encoding or "identity").strip().lower()
+    if enc in ("", "identity"):
+        return body
+    if enc == "gzip":
+        d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    elif enc == "deflate":
+        # HTTP's "deflate" is zlib-wrapped; some clients send raw deflate: accept both.
+        d = zlib.decompressobj(wbits=zlib.MAX_WBITS if body[:1] == b"\x78" else -zlib.MAX_WBITS)
+    else:
+        raise UnsupportedEncoding(f"Content-Encoding '{encoding}' is not supported; send gzip, deflate or identity")
+    out = d.decompress(body, MAX_DECOMPRESSED_BYTES)
+    if d.unconsumed_tail:
+        raise ValueError(f"body expands past {MAX_DECOMPRESSED_BYTES} bytes")
+    return out
+
+
 def decode(body: bytes, content_type: str = "application/x-protobuf") -> list[SpanRecord]:
     """Spans of one OTLP ExportTraceServiceRequest."""
     req = ExportTraceServiceRequest()
@@ -87,6 +116,7 @@ class OtlpReceiver:
     def __init__(self, host: str = "127.0.0.1", port: int = 4318, jsonl: str | None = None,
                  on_spans: Callable[[list[SpanRecord]], None] | None = None):
         self._spans: list[SpanRecord] = []
+        self.encodings: dict[str, int] = defaultdict(int)  # Content-Encoding -> exports received
         self._lock = threading.Lock()
         self._jsonl = open(jsonl, "a") if jsonl else None
         self._on_spans = on_spans
@@ -100,10 +130,20 @@ class OtlpReceiver:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 ctype = self.headers.get("content-type", "application/x-protobuf")
                 try:
+                    body = decompress(body, self.headers.get("content-encoding"))
+                except UnsupportedEncoding as e:
+                    self.send_error(415, str(e))
+                    return
+                except (zlib.error, ValueError, EOFError) as e:
+                    self.send_error(400, f"body is not valid {self.headers.get('content-encoding')}: {e}")
+                    return
+                try:
                     spans = decode(body, ctype)
                 except Exception as e:  # a malformed export is the client's problem: say so
                     self.send_error(400, f"not an OTLP ExportTraceServiceRequest: {e}")
                     return
+                with receiver._lock:
+                    receiver.encodings[(self.headers.get("content-encoding") or "identity").lower()] += 1
                 receiver._add(spans)
                 payload = ExportTraceServiceResponse().SerializeToString()
                 self.send_response(200)

@@ -48,17 +48,61 @@ def otlp_receiver():
 
 
 @pytest.fixture(scope="session")
+def otlp_collector(otlp_receiver, tmp_path_factory):
+    """A real third-party OTLP pipeline between the graph and the receiver: rotel (PyPI, the
+    `test` extra) receives OTLP/HTTP and re-exports it gzip-compressed, as the OpenTelemetry
+    Collector's otlphttp exporter does. None where rotel is not installed (the graph then
+    exports to the receiver directly and the pipeline test skips)."""
+    import subprocess
+    import time
+    from importlib import resources
+
+    try:
+        agent = resources.files("rotel") / "rotel-agent"
+    except ModuleNotFoundError:
+        yield None
+        return
+    port = free_port()
+    log = open(tmp_path_factory.mktemp("rotel") / "rotel.log", "w")
+    proc = subprocess.Popen(
+        [str(agent), "start", "--otlp-http-endpoint", f"127.0.0.1:{port}",
+         "--otlp-grpc-endpoint", f"127.0.0.1:{free_port()}", "--exporter", "otlp",
+         "--otlp-exporter-endpoint", otlp_receiver.endpoint, "--otlp-exporter-protocol", "http",
+         "--batch-timeout", "100ms", "--pid-file", str(tmp_path_factory.mktemp("rotel-pid") / "rotel.pid")],
+        stdout=log, stderr=subprocess.STDOUT)
+    endpoint = f"http://127.0.0.1:{port}"
+    import httpx
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # listening once it answers anything over HTTP
+        try:
+            httpx.post(f"{endpoint}/v1/traces", content=b"", timeout=1)
+            break
+        except httpx.HTTPError:
+            if proc.poll() is not None:
+                pytest.fail(f"rotel-agent exited with {proc.returncode}; see {log.name}")
+            time.sleep(0.1)
+    yield endpoint
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
 def metrics_port() -> int:
     return free_port()
 
 
 @pytest.fixture(scope="session")
-def base_url(otlp_receiver, metrics_port):
+def base_url(otlp_receiver, otlp_collector, metrics_port):
     import ray
     from ray import serve
 
     os.environ.setdefault("OTEL_BSP_SCHEDULE_DELAY", "200")  # spans reach the receiver within ~0.2 s
-    telemetry = {"enabled": True, "otlp_endpoint": otlp_receiver.endpoint, "service_name": "segue-e2e",
+    telemetry = {"enabled": True, "otlp_endpoint": otlp_collector or otlp_receiver.endpoint, "service_name": "segue-e2e",
                  "metrics_export_port": metrics_port}
     url = start_local_graph(e2e_config(telemetry=telemetry))
     yield url

@@ -136,3 +136,90 @@ def test_feedback_validation_and_override(service):
         r = playlist(c, base, "qa", **{"X-Segue-Arm": "canary", "Authorization": f"Bearer {TOKEN}"})
         assert r.status_code == 200 and r.json()["arm"] == "canary"
         assert c.get(f"{base}/v1/experiments/unknown").status_code == 404
+
+
+def _outcome_store_pids() -> list[int]:
+    """Our OutcomeStore replica: a descendant of this test's raylet (never another Ray's)."""
+    import psutil
+    import ray._private.worker as w
+    from ray._private import ray_constants
+
+    raylet = w._global_node.all_processes[ray_constants.PROCESS_TYPE_RAYLET][0].process.pid
+    out = []
+    for p in psutil.Process(raylet).children(recursive=True):
+        try:
+            if "OutcomeStore" in " ".join(p.cmdline()):
+                out.append(p.pid)
+        except psutil.Error:
+            pass
+    return out
+
+
+def test_kill_9_of_the_outcome_store_mid_load_loses_no_acknowledged_feedback(service):
+    """Playlists and feedback from 8 clients; the OutcomeStore replica is SIGKILLed a third of
+    the way in. Afterwards every 200 playlist is counted as served and every acknowledged
+    (counted) like is in the summary: the records are in the store, not in the replica."""
+    import os
+    import signal
+    import time
+
+    base, _ = service
+    r0 = httpx.get(f"{base}/v1/experiments/e2e-ranker", timeout=60)
+    summary0 = r0.json()["arms"] if r0.status_code == 200 else {}  # 404: no traffic yet (this test alone)
+    served, acked, other = Counter(), Counter(), Counter()
+    lock = threading.Lock()
+    n_users, killed_at = 240, threading.Event()
+
+    def post(c: httpx.Client, path: str, body: dict) -> httpx.Response:
+        for _ in range(60):  # a client that honours Retry-After
+            r = c.post(f"{base}{path}", json=body, timeout=120)
+            if r.status_code not in (429, 503):
+                return r
+            time.sleep(float(r.headers.get("retry-after", 1)))
+        return r
+
+    def one(i: int) -> None:
+        with httpx.Client() as c:
+            r = post(c, "/v1/playlists", {"prompt": PROMPTS[i % 4], "user_id": f"kill-{i}", "length": 5})
+            if r.status_code != 200:
+                with lock:
+                    other[f"playlist {r.status_code}"] += 1
+                return
+            body = r.json()
+            with lock:
+                served[body["arm"]] += 1
+            f = post(c, "/v1/feedback", {"playlist_id": body["playlist_id"], "track_id": body["tracks"][0]["track_id"],
+                                         "event": "like"})
+            with lock:
+                if f.status_code == 200 and f.json()["counted"]:
+                    acked[body["arm"]] += 1
+                else:
+                    other[f"feedback {f.status_code}"] += 1
+
+    def killer() -> None:
+        while sum(served.values()) < n_users // 3:
+            time.sleep(0.05)
+        pids = _outcome_store_pids()
+        assert pids, "no OutcomeStore replica process found"
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        killed_at.set()
+
+    k = threading.Thread(target=killer)
+    k.start()
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(one, range(n_users)))
+    k.join(30)
+    assert killed_at.is_set()
+    assert other == Counter(), other  # every playlist 200, every like acknowledged once
+    deadline = time.monotonic() + 60
+    while True:  # served records still being retried onto the new replica land within seconds
+        arms = httpx.get(f"{base}/v1/experiments/e2e-ranker", timeout=60).json()["arms"]
+        got_served = {a: arms[a]["served"] - summary0.get(a, {}).get("served", 0) for a in arms}
+        got_likes = {a: arms[a]["events"]["like"] - summary0.get(a, {}).get("events", {}).get("like", 0) for a in arms}
+        if {a: n for a, n in got_served.items() if n} == dict(served) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert {a: n for a, n in got_served.items() if n} == dict(served)
+    assert {a: n for a, n in got_likes.items() if n} == dict(acked)
+    print(f"kill -9 mid-load: served {dict(served)}, acknowledged likes {dict(acked)}: all counted")

@@ -155,6 +155,31 @@ def test_request_without_traceparent_still_yields_a_single_trace(graph):
     assert elsewhere == []
 
 
+def test_spans_through_a_third_party_otlp_pipeline_stay_one_trace_per_request(graph, otlp_collector):
+    """The tier exports through rotel (a real OTLP collector from PyPI) to the receiver; rotel
+    re-batches spans of many requests and gzips them. Each request is still one connected
+    trace holding every stage span, and nothing of it lands in another trace."""
+    if otlp_collector is None:
+        pytest.skip("rotel is not installed (pip install rotel; the `test` extra has it)")
+    from concurrent.futures import ThreadPoolExecutor
+
+    before = graph.receiver.encodings.get("gzip", 0)
+    prompts = ["late night lo-fi beats", "90s hip hop party", "calm piano for studying", "heavy metal workout",
+               "sunny reggae afternoon", "sad indie songs"]
+    with ThreadPoolExecutor(6) as pool:
+        responses = list(pool.map(lambda p: graph.playlist(p, length=5), prompts))
+    assert [r.status_code for r in responses] == [200] * len(prompts)
+    for r in responses:
+        trace_id = r.headers["x-trace-id"]
+        spans = graph.trace(trace_id)
+        by_id = {s.span_id: s for s in spans}
+        assert set(SEGUE_SPANS) <= {s.name for s in spans}
+        assert sum(s.parent_id not in by_id for s in spans) == 1  # one root: one connected trace
+        rid = r.json()["request_id"]
+        assert all(s.trace_id == trace_id for s in graph.receiver.spans() if s.attributes.get("segue.request_id") == rid)
+    assert graph.receiver.encodings.get("gzip", 0) > before  # they came through rotel, gzip-compressed
+
+
 def test_errors_are_traced_with_status_and_trace_id(graph):
     traceparent, trace_id, _ = new_traceparent()
     r = graph.playlist("", headers={"traceparent": traceparent})

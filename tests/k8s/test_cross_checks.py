@@ -129,7 +129,7 @@ def test_selectors_match_pod_labels(scenario):
     objs = render_scenario(scenario)
     rs = one(objs, "RayService")
     pods = {f"ray-{g}": t["metadata"]["labels"] for g, t in rayservice_pod_templates(rs)}
-    for dep in by_kind(objs, "Deployment"):
+    for dep in [*by_kind(objs, "Deployment"), *by_kind(objs, "StatefulSet")]:
         tmpl_labels = dep["spec"]["template"]["metadata"]["labels"]
         assert labels_match(dep["spec"]["selector"], tmpl_labels), dep["metadata"]["name"]
         pods[dep["metadata"]["name"]] = tmpl_labels
@@ -153,7 +153,7 @@ def _container_ports(objs) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     rs = one(objs, "RayService")
     templates = [t for _, t in rayservice_pod_templates(rs)]
-    templates += [d["spec"]["template"] for d in by_kind(objs, "Deployment")]
+    templates += [d["spec"]["template"] for d in [*by_kind(objs, "Deployment"), *by_kind(objs, "StatefulSet")]]
     for t in templates:
         comp = t["metadata"]["labels"]["app.kubernetes.io/component"]
         for c in t["spec"]["containers"]:

@@ -142,6 +142,44 @@ def test_helm_test_hook_targets_the_serve_service():
     assert env["SEGUE_URL"] == f"http://{rs['metadata']['name']}-serve-svc.segue-test.svc:8000"
 
 
+def test_store_defaults_to_sqlite_and_no_database_objects():
+    objs = render_with()
+    assert not [o for o in objs if "postgresql" in o["metadata"]["name"]]
+    for env in _env(objs).values():
+        assert "SEGUE_DB_PASSWORD" not in env
+
+
+def test_store_password_from_an_existing_secret():
+    objs = render_with("app.store.backend=postgres", "app.store.postgres.url=postgresql://segue@db.example:5432/segue",
+                       "database.existingSecret=segue-db")
+    assert not [o for o in objs if "postgresql" in o["metadata"]["name"]]
+    for env in _env(objs).values():
+        assert env["SEGUE_DB_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "segue-db", "key": "password"}
+
+
+def test_demo_postgresql_statefulset_is_wired_to_the_store():
+    import base64
+
+    from serving.config import AppConfig
+    from tests.k8s.k8s_support import serve_config
+
+    objs = render_with("postgresql.enabled=true", "networkPolicy.enabled=true")
+    sts = one(objs, "StatefulSet", "-postgresql")
+    svc = one(objs, "Service", "-postgresql")
+    secret = one(objs, "Secret", "-postgresql")
+    assert len(base64.b64decode(secret["data"]["password"])) == 32
+    pod = sts["spec"]["template"]["spec"]
+    assert pod["containers"][0]["image"] == "postgres:16.4"
+    pw = next(e for e in pod["containers"][0]["env"] if e["name"] == "POSTGRES_PASSWORD")
+    assert pw["valueFrom"]["secretKeyRef"] == {"name": secret["metadata"]["name"], "key": "password"}
+    for env in _env(objs).values():  # the Ray pods get the same password
+        assert env["SEGUE_DB_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": secret["metadata"]["name"], "key": "password"}
+    [app] = serve_config(one(objs, "RayService"))["applications"]
+    store = AppConfig.from_dict(app["args"]).store
+    assert store.backend == "postgres" and f"@{svc['metadata']['name']}:5432/" in store.postgres.url
+    assert one(objs, "NetworkPolicy", "-postgresql")["spec"]["ingress"][0]["ports"] == [{"port": 5432, "protocol": "TCP"}]
+
+
 def _app_args(objs) -> dict:
     import yaml
 

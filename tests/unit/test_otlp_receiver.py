@@ -65,3 +65,40 @@ def test_receiver_rejects_garbage():
                        headers={"content-type": "application/x-protobuf"})
         assert r.status_code == 400
         assert httpx.post(f"{rx.endpoint}/v1/metrics", content=b"").status_code == 404
+
+
+@pytest.mark.parametrize("compression", ["gzip", "deflate"])
+def test_receiver_reads_compressed_exports_from_the_real_exporter(compression):
+    from opentelemetry.exporter.otlp.proto.http import Compression
+
+    with OtlpReceiver(port=free_port()) as rx:
+        provider = TracerProvider(resource=Resource.create({"service.name": "segue-test"}))
+        exporter = OTLPSpanExporter(endpoint=f"{rx.endpoint}/v1/traces", compression=Compression(compression))
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        with provider.get_tracer("t").start_as_current_span("segue.ingress"):
+            pass
+        provider.shutdown()
+        spans = rx.wait_for(lambda got: len(got) == 1, timeout_s=10)
+    assert spans[0].name == "segue.ingress" and spans[0].service == "segue-test"
+
+
+def test_receiver_names_bad_and_unknown_encodings():
+    import gzip
+    import zlib
+
+    import httpx
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    from serving.tools.otlp_receiver import MAX_DECOMPRESSED_BYTES, decompress
+
+    raw = ExportTraceServiceRequest().SerializeToString() + b"\x0a\x00"
+    assert decompress(zlib.compress(raw), "deflate") == raw
+    assert decompress(zlib.compress(raw)[2:-4], "deflate") == raw  # raw deflate, as some clients send it
+    with pytest.raises(ValueError, match="expands past"):
+        decompress(gzip.compress(b"\0" * (MAX_DECOMPRESSED_BYTES + 1)), "gzip")
+    with OtlpReceiver(port=free_port()) as rx:
+        url, proto = f"{rx.endpoint}/v1/traces", {"content-type": "application/x-protobuf"}
+        r = httpx.post(url, content=b"not gzip", headers={**proto, "content-encoding": "gzip"})
+        assert r.status_code == 400 and "gzip" in r.text
+        r = httpx.post(url, content=raw, headers={**proto, "content-encoding": "br"})
+        assert r.status_code == 415 and "gzip, deflate" in r.text

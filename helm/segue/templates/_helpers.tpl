@@ -76,15 +76,19 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end }}
 
-{{/* Secret and key holding the admin token; fails with the fix when neither source is given. */}}
+{{/* Secret holding the admin token: an existing one, or the chart's (from adminToken.value,
+or generated once and kept across upgrades). */}}
 {{- define "segue.adminSecretName" -}}
 {{- if .Values.adminToken.existingSecret }}
 {{- .Values.adminToken.existingSecret }}
-{{- else if .Values.adminToken.value }}
-{{- include "segue.componentName" (list . "admin") }}
 {{- else }}
-{{- fail "adminToken: an admin token is required and there is no default. Create a Secret (kubectl create secret generic segue-admin --from-literal=token=$(openssl rand -hex 32)) and set adminToken.existingSecret=segue-admin, or set adminToken.value" }}
+{{- include "segue.componentName" (list . "admin") }}
 {{- end }}
+{{- end }}
+
+{{/* Secret with the store's database password: an existing one, or the demo database's. */}}
+{{- define "segue.databaseSecretName" -}}
+{{- if .Values.database.existingSecret }}{{ .Values.database.existingSecret }}{{ else }}{{ include "segue.componentName" (list . "postgresql") }}{{ end }}
 {{- end }}
 
 {{- define "segue.adminSecretKey" -}}
@@ -120,11 +124,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   value: "1"
 - name: TRANSFORMERS_OFFLINE
   value: "1"
-{{- if .Values.database.existingSecret }}
+{{- if or .Values.database.existingSecret .Values.postgresql.enabled }}
 - name: {{ .Values.app.store.postgres.password_env | default "SEGUE_DB_PASSWORD" }}
   valueFrom:
     secretKeyRef:
-      name: {{ .Values.database.existingSecret }}
+      name: {{ include "segue.databaseSecretName" . }}
       key: {{ .Values.database.existingSecretKey }}
 {{- end }}
 {{- if .Values.tracing.enabled }}
@@ -209,6 +213,15 @@ graceful_shutdown_timeout_s: {{ hasKey $d "graceful_shutdown_timeout_s" | ternar
       (dict "name" "OutcomeStore" "num_replicas" 1 "ray_actor_options" (dict "num_cpus" 0.0)) }}
 {{- /* The experiment goes into args too: every deployment loads the component versions its arms name. */}}
 {{- $args := deepCopy .Values.app }}
+{{- if .Values.postgresql.enabled }}
+{{- /* The demo database: the store points at it (user/db "segue", password from its Secret). */}}
+{{- $store := deepCopy ($args.store | default dict) }}
+{{- $pgcfg := deepCopy ($store.postgres | default dict) }}
+{{- $_ := set $pgcfg "url" (printf "postgresql://segue@%s:5432/segue" (include "segue.componentName" (list . "postgresql"))) }}
+{{- $_ := set $store "postgres" $pgcfg }}
+{{- $_ := set $store "backend" "postgres" }}
+{{- $_ := set $args "store" $store }}
+{{- end }}
 {{- if .Values.experiment }}
 {{- $_ := set $args "experiment" .Values.experiment }}
 {{- end }}

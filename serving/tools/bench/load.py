@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+import tempfile
 import threading
 import time
 
@@ -18,6 +20,9 @@ from serving.tools.bench.report import table, write_json
 from serving.config import AppConfig
 
 DEPLOYMENTS = ("Ingress", "IntentModel", "Retriever", "Ranker")
+# Killed too: the experiment records it holds are in the store, so nothing may be lost.
+KILLED = DEPLOYMENTS + ("OutcomeStore",)
+FIXED_REPLICAS = {"OutcomeStore": 1}
 
 
 def load_config(port: int, replicas: int, intent: dict | None = None) -> AppConfig:
@@ -31,6 +36,8 @@ def load_config(port: int, replicas: int, intent: dict | None = None) -> AppConf
         "admission": {"max_in_flight": 7},
         # Simulated listeners come from many clients (X-Forwarded-For), each under its limit.
         "security": {"trust_forwarded_for": True, "rate_limit": {"requests_per_s": 20, "burst": 40}},
+        # A store of its own: a load run's playlists never mix with scripts/run's experiment.
+        "store": {"sqlite_path": os.path.join(tempfile.mkdtemp(prefix="segue-load-"), "segue.db")},
     }
     if intent:
         data["intent"] = intent
@@ -76,7 +83,7 @@ def kill_replicas_during_load(url, prompts, requests, concurrency, max_seconds, 
 
     def killer():
         time.sleep(5)
-        for dep in DEPLOYMENTS:
+        for dep in KILLED:
             if done.is_set():
                 return
             names = _replica_actors(dep)
@@ -90,7 +97,7 @@ def kill_replicas_during_load(url, prompts, requests, concurrency, max_seconds, 
             while time.perf_counter() - t_kill < 120:
                 time.sleep(0.25)
                 fresh = set(_replica_actors(dep)) - set(names)
-                if fresh and _running(dep) >= replicas:
+                if fresh and _running(dep) >= FIXED_REPLICAS.get(dep, replicas):
                     recovered = time.perf_counter() - t_kill
                     break
             kills.append({"deployment": dep, "replica": names[0].split("#")[-1], "recovery_s": recovered})
@@ -195,11 +202,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _engine_processes() -> list:
+    """vLLM engine cores of *this* run: descendants of this process (the Ray it started),
+    never another user's or another session's engine on the same machine."""
     import psutil
 
+    from serving.shutdown import descendants
+
     procs = []
-    for p in psutil.process_iter(["name", "cmdline"]):
-        text = " ".join([p.info.get("name") or ""] + (p.info.get("cmdline") or []))
+    for p in descendants():
+        try:
+            text = " ".join([p.name()] + p.cmdline())
+        except psutil.Error:
+            continue
         if "EngineCore" in text:
             procs.append(p)
     return procs
