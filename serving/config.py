@@ -88,6 +88,11 @@ class DeploymentsConfig(Frozen):
 
 class CatalogConfig(Frozen):
     path: str | None = Field(default=None, description="JSONL or Parquet catalog; None = the shipped CPCD catalog.")
+    enrichment: bool = Field(default=True, description="Genre/era/language attributes from the enrichment artifact "
+                             "as retrieval filters and 'like X' neighbours (built at first start if not shipped).")
+    enrichment_dialogs: str | None = Field(
+        default=None, description="CPCD-format curation dialogs (JSONL, optionally .gz) the enrichment learns from; "
+        "None = the training-dialog evidence shipped in the package.")
 
 
 class EmbedderConfig(Frozen):
