@@ -88,6 +88,11 @@ class DeploymentsConfig(Frozen):
 
 class CatalogConfig(Frozen):
     path: str | None = Field(default=None, description="JSONL or Parquet catalog; None = the shipped CPCD catalog.")
+    enrichment: bool = Field(default=True, description="Genre/era/language attributes from the enrichment artifact "
+                             "as retrieval filters and 'like X' neighbours (built at first start if not shipped).")
+    enrichment_dialogs: str | None = Field(
+        default=None, description="CPCD-format curation dialogs (JSONL, optionally .gz) the enrichment learns from; "
+        "None = the training-dialog evidence shipped in the package.")
 
 
 class EmbedderConfig(Frozen):
@@ -179,6 +184,13 @@ class SecurityConfig(Frozen):
         return self
 
 
+class SessionsConfig(Frozen):
+    ttl_s: float = Field(default=86400.0, gt=0, description="A session untouched this long expires (404 after).")
+    max_turns: int = Field(default=20, ge=1, le=200, description="Turns per session (the first included); past it, 409.")
+    max_sessions: int = Field(default=100000, ge=1, description="Stored sessions kept; the least recently used go first.")
+    max_feedback: int = Field(default=100, ge=1, le=1000, description="Track ids per turn in liked + disliked.")
+
+
 class BatchingConfig(Frozen):
     """Micro-batching in the Ingress: concurrent requests are gathered (Ray Serve's @serve.batch)
     and each stage is called once per batch, grouped by arm."""
@@ -224,6 +236,7 @@ class AppConfig(Frozen):
         default=None, description="A/B or canary experiment; weights change live via the Ingress user_config."
     )
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    sessions: SessionsConfig = Field(default_factory=SessionsConfig)
     batching: BatchingConfig = Field(default_factory=BatchingConfig)
     admission: AdmissionConfig = Field(default_factory=AdmissionConfig)
     store: StoreConfig = Field(

@@ -39,6 +39,12 @@ class Unauthorized(SegueError):
     code = "unauthorized"
 
 
+class Conflict(SegueError):
+    """409: the request clashes with the object's state (a session past its turn limit, a concurrent turn)."""
+
+    code = "conflict"
+
+
 class UnprocessableFeedback(SegueError):
     """422: feedback names a track that is not in the playlist it refers to."""
 
@@ -127,6 +133,7 @@ STATUS: dict[type[SegueError], int] = {
     InvalidRequest: 400,
     Unauthorized: 401,
     NotFound: 404,
+    Conflict: 409,
     UnprocessableFeedback: 422,
     InvalidHeader: 400,
     MethodNotAllowed: 405,

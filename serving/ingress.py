@@ -20,6 +20,7 @@ from serving.console.routes import add_console_routes
 from serving.errors import StageUnavailable
 from serving.http_errors import install_error_handlers
 from serving.metrics import SegueMetrics, default_metrics
+from serving.intent.model import Intent
 from serving.intent.service import IntentResult
 from serving.pipeline import Pipeline
 from serving.security.auth import AdminAuth
@@ -29,9 +30,11 @@ from serving.security.middleware import IngressGuard
 from serving.security.ratelimit import TokenBucketLimiter
 from serving.experiments.runtime import OVERRIDE_HEADER, ExperimentRuntime, OutcomeSink
 from serving.schemas import (
-    FeedbackRequest, FeedbackResponse, PlaylistRequest, PlaylistResponse, RequestContext, SearchRequest, SearchResponse,
+    Feedback, FeedbackRequest, FeedbackResponse, PlaylistRequest, PlaylistResponse, RequestContext, SearchRequest,
+    SearchResponse,
 )
 from serving.stages import RankResult, Stages
+from serving.sessions.schemas import SessionHistory, SessionRequest, SessionResponse, TurnRequest
 
 log = logging.getLogger(__name__)
 EXPERIMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -58,6 +61,22 @@ class HandleStages(Stages):
         def call():
             retrieval = self._retriever.search_batch.remote(items)
             return self._ranker.rank_batch.remote(items, retrieval)
+
+        return await _retry_on_replica_death(call)
+
+    async def update_intent(self, previous: Intent, message: str, ctx: RequestContext):
+        return await _retry_on_replica_death(lambda: self._intent.update.remote(previous, message, ctx))
+
+    async def unknown_tracks(self, track_ids: list[str]) -> list[str]:
+        if not track_ids:
+            return []
+        return await _retry_on_replica_death(lambda: self._retriever.unknown_tracks.remote(track_ids))
+
+    async def retrieve_and_rank_feedback(self, intent: Intent, k: int, length: int, ctx: RequestContext,
+                                         feedback: Feedback) -> RankResult:
+        def call():
+            retrieval = self._retriever.search_feedback.remote(intent, k, ctx, feedback)
+            return self._ranker.rank_feedback.remote(intent, retrieval, length, ctx, feedback)
 
         return await _retry_on_replica_death(call)
 
@@ -117,7 +136,7 @@ class IngressCore:
     """Route logic, free of Serve decorators; the deployment class adds the routes."""
 
     def __init__(self, stages: Stages, config: AppConfig, sink: OutcomeSink | None = None,
-                 metrics: SegueMetrics | None = None, batch: Callable | None = None):
+                 metrics: SegueMetrics | None = None, batch: Callable | None = None, sessions=None):
         """`batch` turns an async function of a list into an async function of one item (Ray
         Serve's @serve.batch with AppConfig.batching, given by app.py); None = no batching."""
         if sink is None:  # one process, no Serve: keep the outcomes here
@@ -130,7 +149,49 @@ class IngressCore:
         admin = AdminAuth.from_env(config.security.admin_token_env)
         self.experiments = ExperimentRuntime(config, sink, metrics or default_metrics(), admin)
         self.admission = Admission(config.admission, config.deployments.ingress.max_ongoing_requests)
+        self.sessions = sessions  # a SessionService, or None where no store is configured
         self._submit = batch(self._run_batch) if batch is not None else self._run_one
+
+    def _sessions(self):
+        if self.sessions is None:
+            from serving.errors import NotReady
+
+            raise NotReady("sessions need the store; it is not configured on this deployment", retry_after_s=30)
+        return self.sessions
+
+    async def create_session(self, body: SessionRequest, request: Request) -> SessionResponse:
+        svc = self._sessions()
+        a = _assignment(self.experiments, request, body.user_id)
+        t0 = time.perf_counter()
+        with telemetry.request("session", a.ctx, request.headers) as scope:
+            try:
+                resp = await svc.create(body, scope.ctx)
+            except Exception:
+                self.experiments.failed(a, (time.perf_counter() - t0) * 1000)
+                raise
+            scope.set(session_id=resp.session_id, turn=0, tracks=len(resp.playlist))
+            scope.versions(resp.versions)
+        # The session's first playlist is an exposure of its arm, like any served playlist.
+        from serving.playlist_ids import new_playlist_id
+
+        self.experiments.served(a, new_playlist_id(), [t.track_id for t in resp.playlist],
+                                (time.perf_counter() - t0) * 1000,
+                                intent_fallback=resp.intent.source.value.startswith("fallback_"))
+        return resp
+
+    async def session_turn(self, session_id: str, body: TurnRequest, request: Request) -> SessionResponse:
+        svc = self._sessions()
+        state = await svc.load_for_turn(session_id, body)
+        rid = getattr(request.state, "request_id", None) or uuid.uuid4().hex
+        ctx = svc.turn_context(state, RequestContext(request_id=rid, user_key=state.user_id))
+        with telemetry.request("session_turn", ctx, request.headers) as scope:
+            resp = await svc.turn(state, body, scope.ctx)
+            scope.set(session_id=resp.session_id, turn=resp.turn, tracks=len(resp.playlist))
+            scope.versions(resp.versions)
+        return resp
+
+    async def session_history(self, session_id: str) -> SessionHistory:
+        return await self._sessions().history(session_id)
 
     async def _run_one(self, item):
         return (await self._run_batch([item]))[0]
@@ -219,7 +280,14 @@ def ingress_class(api: FastAPI, ingress_decorator, batch: Callable | None = None
         def __init__(self, intent, retriever, ranker, config: AppConfig, outcomes=None):
             from serving.experiments.sinks import HandleOutcomeSink
 
-            super().__init__(HandleStages(intent, retriever, ranker), config, HandleOutcomeSink(outcomes), batch=batch)
+            from serving.sessions.engine import SessionEngine
+            from serving.sessions.service import SessionService
+            from serving.sessions.store import HandleSessionRepository
+
+            stages = HandleStages(intent, retriever, ranker)
+            sessions = (SessionService(SessionEngine(stages, config), HandleSessionRepository(outcomes), config.sessions)
+                        if outcomes is not None else None)
+            super().__init__(stages, config, HandleOutcomeSink(outcomes), batch=batch, sessions=sessions)
 
         @api.post("/v1/playlists", response_model=PlaylistResponse, summary="Prompt -> ranked, sequenced playlist")
         async def playlists(self, body: PlaylistRequest, request: Request) -> PlaylistResponse:
@@ -241,6 +309,21 @@ def ingress_class(api: FastAPI, ingress_decorator, batch: Callable | None = None
                                             description="An experiment id from the config, e.g. ranker-canary"),
         ) -> dict:
             return await self.experiment_summary(experiment_id)
+
+        @api.post("/v1/sessions", response_model=SessionResponse,
+                  summary="Start a conversation: first prompt -> playlist (turn 0)")
+        async def sessions_route(self, body: SessionRequest, request: Request) -> SessionResponse:
+            return await self.create_session(body, request)
+
+        @api.post("/v1/sessions/{session_id}/turns", response_model=SessionResponse,
+                  summary="Refine: a message and/or liked/disliked track ids -> the next playlist")
+        async def session_turn_route(self, session_id: str, body: TurnRequest, request: Request) -> SessionResponse:
+            return await self.session_turn(session_id, body, request)
+
+        @api.get("/v1/sessions/{session_id}", response_model=SessionHistory,
+                 summary="A session's history: every turn's message, feedback, intent and tracks")
+        async def session_history_route(self, session_id: str) -> SessionHistory:
+            return await self.session_history(session_id)
 
         @api.get("/ui/config.json", include_in_schema=False)
         async def console_config_route(self) -> dict:

@@ -16,12 +16,13 @@ from serving.arm_plan import ArmPlan
 from serving.config import AppConfig
 from serving.playlist_ids import new_playlist_id
 from serving.intent.deployment import build_intent_service
+from serving.intent.model import Intent
 from serving.intent.service import IntentResult, IntentService
 from serving.ranking.base import Ranker, RankItem
 from serving.ranking.registry import make_ranker
 from serving.retrieval.deployment import build_retriever
 from serving.retrieval.retriever import Retriever
-from serving.schemas import PlaylistRequest, PlaylistResponse, RequestContext, SearchRequest, SearchResponse
+from serving.schemas import Feedback, PlaylistRequest, PlaylistResponse, RequestContext, SearchRequest, SearchResponse
 from serving.stages import Mode, RankResult, Stages, StageItem
 
 Request = Union[PlaylistRequest, SearchRequest]
@@ -113,7 +114,8 @@ class InProcessStages(Stages):
     def from_config(cls, config: AppConfig, progress=None) -> "InProcessStages":
         retriever = build_retriever(config, progress=progress)
         intent = build_intent_service(config, embedder=retriever.embedder)
-        ranker = make_ranker(config.ranking, embedder=retriever.embedder, catalog=retriever.catalog)
+        ranker = make_ranker(config.ranking, embedder=retriever.embedder, catalog=retriever.catalog,
+                             enrichment=retriever.enrichment)
         return cls(intent, retriever, ranker)
 
     async def intent_batch(self, prompts: Sequence[str], ctxs: Sequence[RequestContext]) -> list[IntentResult]:
@@ -134,6 +136,24 @@ class InProcessStages(Stages):
             self.retriever.catalog.tracks)
         versions = {**self.retriever.versions, "ranker": self.ranker.version}
         return [RankResult(tracks, len(cs), versions) for tracks, cs in zip(ranked, sets)]
+
+    async def update_intent(self, previous: Intent, message: str, ctx: RequestContext):
+        return await self.intent_service.update(previous, message)
+
+    async def unknown_tracks(self, track_ids: list[str]) -> list[str]:
+        return [t for t in track_ids if not self.retriever.has_track(t)]
+
+    async def retrieve_and_rank_feedback(self, intent: Intent, k: int, length: int, ctx: RequestContext,
+                                         feedback: Feedback) -> RankResult:
+        from serving.ranking.feedback import FeedbackRanking
+
+        q = self.retriever.embed_query(intent)
+        candidates = self.retriever.search_feedback(intent, k, feedback, q)
+        if getattr(self, "_feedback_ranking", None) is None or self._feedback_ranking.ranker is not self.ranker:
+            self._feedback_ranking = FeedbackRanking(self.ranker)
+        tracks = self._feedback_ranking.rank(intent, candidates, length, feedback,
+                                             getattr(self.ranker, "max_per_artist", 5), "playlist", q)
+        return RankResult(tracks, len(candidates), {**self.retriever.versions, "ranker": self.ranker.version})
 
     async def ready(self) -> tuple[bool, str]:
         return True, "in-process"

@@ -39,6 +39,9 @@ class Candidate(BaseModel):
     dense_score: float
     lexical_score: float = 0.0
     retrieval_rank: int
+    # Session feedback (0 without it): the best cosine to a liked / a disliked track's vector.
+    liked_sim: float = 0.0
+    disliked_sim: float = 0.0
 
 
 class RankedTrack(BaseModel):
@@ -130,6 +133,29 @@ class RequestContext:
     # The arm's key (ArmComponents.key, e.g. "ranker=baseline-v2"; "" = the app defaults): each
     # deployment looks its components up by it in its arm plan (serving/arm_plan.py).
     arm_key: str = ""
+    # Set on session turns: every span of the turn's trace carries them.
+    session_id: str | None = None
+    turn: int | None = None
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A session's listener feedback as it travels to retrieval and ranking: plain track ids.
+
+    `liked` pull similar tracks and artists up and stay at the top of the playlist (in
+    order); `disliked` and their near-duplicates never come back; `keep` are shown tracks
+    the listener asked to keep ("keep the first five"), placed first like liked ones."""
+
+    liked: tuple[str, ...] = ()
+    disliked: tuple[str, ...] = ()
+    keep: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.liked or self.disliked or self.keep)
+
+    @property
+    def pinned(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys([*self.keep, *self.liked]))
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import numpy as np
 
 from serving.intent.model import Intent
 from serving.intent.service import IntentResult
-from serving.schemas import CandidateSet, RankedTrack, RequestContext
+from serving.schemas import CandidateSet, Feedback, RankedTrack, RequestContext
 
 Mode = Literal["playlist", "search"]
 
@@ -63,6 +63,20 @@ class Stages(abc.ABC):
 
     async def retrieve_and_rank_batch(self, items: Sequence[StageItem]) -> list[RankResult]:
         return [await self.retrieve_and_rank(it.intent, it.k, it.length, it.mode, it.ctx) for it in items]
+
+    # --- sessions (serving/sessions/engine.py) ---------------------------------------------------
+    async def update_intent(self, previous: Intent, message: str, ctx: RequestContext):
+        """A session turn: (IntentResult, EditResult) for the previous intent refined by `message`."""
+        raise NotImplementedError(f"{type(self).__name__} does not serve sessions")
+
+    async def retrieve_and_rank_feedback(self, intent: Intent, k: int, length: int, ctx: RequestContext,
+                                         feedback: Feedback) -> RankResult:
+        """A session turn's playlist: retrieval and ranking that use the listener's feedback."""
+        raise NotImplementedError(f"{type(self).__name__} does not serve sessions")
+
+    async def unknown_tracks(self, track_ids: list[str]) -> list[str]:
+        """The ids that are not in the catalog, in order."""
+        raise NotImplementedError(f"{type(self).__name__} does not serve sessions")
 
     @abc.abstractmethod
     async def ready(self) -> tuple[bool, str]: ...

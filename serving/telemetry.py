@@ -148,6 +148,9 @@ def request_attributes(ctx: RequestContext) -> dict[str, Any]:
     attrs = {"segue.request_id": ctx.request_id, "segue.arm": ctx.arm}
     if ctx.experiment_id:
         attrs["segue.experiment_id"] = ctx.experiment_id
+    if getattr(ctx, "session_id", None):
+        attrs["segue.session_id"] = ctx.session_id
+        attrs["segue.turn"] = ctx.turn
     return attrs
 
 

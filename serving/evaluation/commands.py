@@ -35,9 +35,11 @@ def ablation_variants(config: AppConfig) -> list:
     from serving.evaluation.runner import Variant
     from serving.ranking.training import TrainParams
 
-    def with_(hybrid: bool, ranker: str) -> AppConfig:
+    def with_(hybrid: bool, ranker: str, enrichment: bool = False) -> AppConfig:
         r = config.retrieval.model_copy(update={"hybrid": config.retrieval.hybrid.model_copy(update={"enabled": hybrid})})
-        return config.model_copy(update={"retrieval": r, "ranking": config.ranking.model_copy(update={"version": ranker})})
+        c = config.catalog.model_copy(update={"enrichment": enrichment and config.catalog.enrichment})
+        return config.model_copy(update={"retrieval": r, "catalog": c,
+                                         "ranking": config.ranking.model_copy(update={"version": ranker})})
 
     learned = config.ranking.version if config.ranking.version.startswith("ltr-") else DEFAULT_ARTIFACT_VERSION
     return [
@@ -46,7 +48,8 @@ def ablation_variants(config: AppConfig) -> list:
         Variant("+ hybrid BM25", with_(True, "baseline-v1")),
         Variant("+ learned ranker, no priors", with_(True, learned), train=TrainParams(use_priors=False)),
         Variant("+ priors as features", with_(True, learned), train=TrainParams(expand=False)),
-        Variant("+ priors' candidates (full)", with_(True, learned)),
+        Variant("+ priors' candidates", with_(True, learned)),
+        Variant("+ enrichment filters, like-X (full)", with_(True, learned, enrichment=True)),
     ]
 
 
@@ -65,6 +68,8 @@ def cmd_eval(args) -> int:
     if args.limit:
         dialogs = dialogs[: args.limit]
     quiet = args.quiet or args.json
+    if args.turns == "all":
+        return _cmd_eval_turns(args, dialogs, catalog_path, quiet)
     if not quiet and args.dialogs:
         print(f"segue eval: {len(dialogs)} dialogs ({skipped} skipped: empty goal or no user turn)", file=sys.stderr)
     coherence = []
@@ -103,6 +108,74 @@ def cmd_eval(args) -> int:
         if coherence:
             print(coh.markdown(coherence, per_prompt=True))
     return 0
+
+
+def _cmd_eval_turns(args, dialogs, catalog_path, quiet: bool) -> int:
+    """CPCD's official per-turn protocol (serving/evaluation/turns.py), one row per system."""
+    from serving.evaluation.runner import Evaluator, Variant
+    from serving.evaluation.turn_report import markdown_turns
+    from serving.evaluation.turn_runner import TurnEvaluator
+
+    if args.url:
+        raise ValueError("--turns all runs in process; --url is only for first-turn evaluation")
+    ev = Evaluator(dialogs, catalog_path=catalog_path, length=args.length, cv=args.cv, n_folds=args.folds,
+                   seed=args.seed, progress=not args.quiet)
+    shard = (1, 1)
+    if args.shard:
+        i, _, n = args.shard.partition("/")
+        if not (i.isdigit() and n.isdigit() and 1 <= int(i) <= int(n)):
+            raise ValueError(f"--shard takes I/N with 1 <= I <= N, e.g. 1/3 (got '{args.shard}')")
+        shard = (int(i), int(n))
+        if not args.out:
+            raise ValueError("--shard needs --out DIR: each shard writes its dialogs' rows there and the "
+                             "last one to finish prints the table over all shards")
+    tev = TurnEvaluator(ev, length=args.length, shard=shard)
+    configs = args.config or [None]
+    results = []
+    for c in configs:
+        variant = Variant(Path(c).stem if c else "default", load_config(c))
+        for system in args.system or ["naive", "session"]:
+            res = tev.run(system, variant)
+            res.system = f"{res.system} ({variant.name})" if len(configs) > 1 else res.system
+            if shard != (1, 1):
+                res = _merge_shards(res, Path(args.out).expanduser(), f"{system}-{variant.name}", shard)
+                if res is None:
+                    continue
+            results.append(res)
+            if not quiet:
+                print(f"  {res.system}: {json.dumps({m: round(res.summary.macro[m], 4) for m in ('hit@20', 'hit@100', 'recall@100')})}"
+                      f" {res.summary.dialogs} dialogs, {res.summary.turns} turns, {res.seconds:.0f}s", file=sys.stderr)
+    if not results:
+        print(f"segue eval: shard {args.shard} written to {args.out}; run the other shards to get the table",
+              file=sys.stderr)
+        return 0
+    if args.out:
+        d = Path(args.out).expanduser()
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "turns.json").write_text(json.dumps([r.as_json() for r in results], indent=2))
+        (d / "turns.md").write_text(markdown_turns(results, str(args.dialogs)))
+    if args.json:
+        print(json.dumps([r.as_json() for r in results]))
+    else:
+        print(markdown_turns(results, str(args.dialogs)))
+    return 0
+
+
+def _merge_shards(res, out: Path, name: str, shard: tuple[int, int]):
+    """Write this shard's per-dialog rows; once every shard of N is there, the result over all."""
+    from serving.evaluation.turn_runner import TurnResult
+    from serving.evaluation.turns import summarise_turns
+
+    out.mkdir(parents=True, exist_ok=True)
+    i, n = shard
+    (out / f"turns-{name}-shard{i}of{n}.json").write_text(json.dumps(res.per_dialog))
+    parts = [out / f"turns-{name}-shard{j}of{n}.json" for j in range(1, n + 1)]
+    if not all(p.is_file() for p in parts):
+        return None
+    rows: dict = {}
+    for p in parts:
+        rows.update(json.loads(p.read_text()))
+    return TurnResult(res.system, summarise_turns(list(rows.values())), res.note + f"; {n} shards", res.seconds, rows)
 
 
 def _coherence_set(args):
@@ -166,6 +239,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--length", type=int, default=100, help="playlist length asked for (metrics need 100)")
     p.add_argument("--limit", type=int, default=None, help="only the first N dialogs (smoke runs)")
+    p.add_argument("--turns", choices=["first", "all"], default="first",
+                   help="first: first-turn prompt vs goal; all: CPCD's official turn-by-turn protocol "
+                        "(seeds + dislikes of earlier turns as feedback; macro/micro/per-turn metrics)")
+    p.add_argument("--system", action="append", choices=["naive", "session"], default=None,
+                   help="with --turns all: which systems to replay (default both: the joined-prompt "
+                        "baseline and the session engine)")
+    p.add_argument("--shard", default=None, metavar="I/N",
+                   help="with --turns all: replay only the I-th of N slices of the dialogs (folds still use all; "
+                        "fold models are cached on disk), so a long evaluation runs in several short jobs")
     p.add_argument("--out", default=None, help="directory for report.md, metrics.png and per-dialog rows")
     p.add_argument("--json", action="store_true", help="print one JSON object: hit@20, hit@100, recall@50, ndcg@20, n")
     p.add_argument("--quiet", action="store_true")

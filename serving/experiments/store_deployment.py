@@ -24,6 +24,10 @@ class OutcomeStoreDeployment:
         db = open_database(store_cfg)  # runs pending migrations before the first request
         log.info("outcome store on %s", db.describe())
         self._svc = OutcomeService(OutcomeStore(db, store_cfg.retention), store_cfg.writer, metrics=default_metrics())
+        from serving.sessions.store import SqlSessionRepository
+
+        # Sessions share the database and its writer: one store, one schema (002_sessions.sql).
+        self._sessions = SqlSessionRepository(db, self._svc.writer)
 
     async def record_served(self, rec: Served) -> bool:
         return await self._svc.record_served(rec)
@@ -39,6 +43,18 @@ class OutcomeStoreDeployment:
 
     async def summary(self, experiment_id: str, control: str | None) -> dict | None | StoreDown:
         return await self._svc.summary(experiment_id, control)
+
+    async def session_get(self, session_id: str) -> str | None:
+        state = await self._sessions.get(session_id)
+        return state.model_dump_json() if state is not None else None
+
+    async def session_put(self, state_json: str, expected_turns: int) -> bool:
+        from serving.sessions.state import DialogState
+
+        return await self._sessions.put(DialogState.model_validate_json(state_json), expected_turns)
+
+    async def session_purge(self, expired_before: float, keep: int) -> int:
+        return await self._sessions.purge(expired_before, keep)
 
     def stats(self) -> dict:
         return self._svc.stats()

@@ -29,6 +29,13 @@ class IntentBackend(abc.ABC):
     @abc.abstractmethod
     async def generate(self, prompt: str) -> Intent: ...
 
+    async def update(self, previous: Intent, message: str) -> Intent:
+        """A session turn: the previous intent refined by the listener's new message. LLM backends
+        get the conversation through their own prompt template (prompt_template.conversation_prompt)."""
+        from serving.intent.prompt_template import conversation_prompt
+
+        return await self.generate(conversation_prompt(previous, message))
+
     @property
     def versions(self) -> dict[str, str]:
         return {"intent_backend": self.name}

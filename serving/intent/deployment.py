@@ -9,6 +9,8 @@ from serving import telemetry
 from serving.catalog.loader import load_catalog
 from serving.config import AppConfig
 from serving.intent.backend import IntentBackend
+from serving.intent.edits import EditResult, EditRules
+from serving.intent.model import Intent
 from serving.intent.fallback import FastParser
 from serving.intent.faults import FaultConfig
 from serving.arm_plan import ArmPlan
@@ -51,7 +53,8 @@ def build_intent_service(
     artists = sorted({a for t in catalog.tracks for a in t.artists})
     parser = FastParser(embedder, artists, tag_threshold=config.intent.tag_threshold)
     backend = backend if backend is not None else make_backend(config)
-    return IntentService(backend, parser, deadline_s=config.intent.deadline_ms / 1000)
+    edits = EditRules(artists, ((t.track_id, t.title) for t in catalog.tracks))
+    return IntentService(backend, parser, deadline_s=config.intent.deadline_ms / 1000, edits=edits)
 
 
 class IntentModelDeployment:
@@ -100,6 +103,15 @@ class IntentModelDeployment:
             for scope, result in zip(scopes, results):
                 scope.intent(result)
         return results
+
+    async def update(self, previous: Intent, message: str, ctx: RequestContext) -> tuple[IntentResult, EditResult]:
+        """A session turn's intent: the previous one refined by the new message."""
+        with telemetry.stage("intent", ctx, session_update=True) as scope:
+            service = self.plan.for_arm(ctx.arm_key)
+            result, edits = await service.update(previous, message)
+            scope.intent(result)
+        self._metrics.record(result)
+        return result, edits
 
     def batch_stats(self) -> dict[str, int]:
         return self._batches.snapshot()

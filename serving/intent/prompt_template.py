@@ -48,6 +48,15 @@ class PromptTemplate:
         return f"{self.system}\n\n{shots}Request: {_one_line(prompt)}\nIntent: "
 
 
+def conversation_prompt(previous: Intent, message: str) -> str:
+    """A session turn for an LLM backend: the previous intent and the listener's new message,
+    rendered as the request of the same template, so the answer is the updated intent under
+    the same JSON schema (every field, not a diff)."""
+    return (f"Current intent: {intent_json(previous)} The listener now says: {_one_line(message)} "
+            "Update the current intent to reflect the new message (add, remove or change fields; keep "
+            "everything the message does not change) and answer with the complete updated intent.")
+
+
 def _one_line(prompt: str) -> str:
     # A newline in user text must not be able to start a fake "Intent:" line.
     return " ".join(prompt.split())

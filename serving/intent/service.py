@@ -11,6 +11,7 @@ import numpy as np
 
 from serving import telemetry
 from serving.intent.backend import IntentBackend, IntentBackendUnavailable, IntentOutputError
+from serving.intent.edits import EditResult, EditRules
 from serving.intent.fallback import FastParser, Parsed
 from serving.intent.model import Intent, IntentSource
 from serving.retrieval.embedder import Embedder
@@ -41,6 +42,7 @@ class IntentService:
     parser: FastParser
     deadline_s: float
     fallbacks: Counter = field(default_factory=Counter)
+    edits: EditRules = field(default_factory=EditRules)
 
     async def parse(self, prompt: str, embedder: Embedder | None = None) -> IntentResult:
         return (await self.parse_batch([prompt], embedder))[0]
@@ -108,6 +110,36 @@ class IntentService:
             for i, vec in zip(todo, emb.encode([intents[i].query_text() for i in todo])):
                 out[i] = vec
         return out, emb.version
+
+    async def update(self, previous: Intent, message: str) -> tuple[IntentResult, EditResult]:
+        """A session turn: the previous intent refined by a new message. The LLM (when
+        configured) rewrites the whole intent; the fast edit rules answer otherwise, and
+        always supply the session directives (keep the first N, anchor tracks)."""
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        fast = self.edits.apply(previous, message, self.parser.parse(message))
+        versions = {**self._versions(), "intent_edits": self.edits.version}
+        if self.backend is None:
+            return IntentResult(fast.intent, versions, None, (loop.time() - t0) * 1000), fast
+        try:
+            intent = await asyncio.wait_for(self.backend.update(previous, message), timeout=self.deadline_s)
+            intent = intent.model_copy(update={"source": IntentSource.llm})
+            return (IntentResult(intent, versions, None, (loop.time() - t0) * 1000),
+                    EditResult(intent, fast.keep_first, fast.anchors, fast.ops))
+        except asyncio.TimeoutError:
+            reason, source = "timeout", IntentSource.fallback_timeout
+        except IntentBackendUnavailable as e:
+            reason, source = e.reason, IntentSource.fallback_error
+        except IntentOutputError as e:
+            reason, source = "invalid_output", IntentSource.fallback_invalid
+            log.warning("intent backend %s produced an invalid update: %s", self.backend.name, e)
+        except Exception as e:  # any engine failure degrades to the edit rules, visibly
+            reason, source = "engine_error", IntentSource.fallback_error
+            log.warning("intent backend %s failed on an update: %r", self.backend.name, e)
+        self.fallbacks[reason] += 1
+        intent = fast.intent.model_copy(update={"source": source})
+        return (IntentResult(intent, versions, reason, (loop.time() - t0) * 1000),
+                EditResult(intent, fast.keep_first, fast.anchors, fast.ops))
 
     def stats(self) -> dict:
         """Fallback counts by reason and the backend's readiness, for tests and admin views."""

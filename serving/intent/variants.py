@@ -38,7 +38,8 @@ class IntentVariants:
             self.engines[kind] = self._make_backend(cfg)
         engine, version = self.engines[kind], prompt_version(cfg)
         backend = engine.with_prompt(version) if engine is not None and version is not None else engine
-        self._services[key] = IntentService(backend, self.default.parser, deadline_s=cfg.intent.deadline_ms / 1000)
+        self._services[key] = IntentService(backend, self.default.parser, deadline_s=cfg.intent.deadline_ms / 1000,
+                                            edits=self.default.edits)
 
     def _resolve(self, comps: ArmComponents | None) -> IntentService:
         service = self._services.get(intent_variant(arm_app_config(self._config, comps)))

@@ -21,7 +21,8 @@ from serving.ranking.base import Ranker, RankItem
 from serving.ranking.ltr import ArtifactError
 from serving.ranking.registry import make_ranker
 from serving.retrieval.embedder import embedder_version
-from serving.schemas import RequestContext
+from serving.ranking.feedback import FeedbackRanking
+from serving.schemas import Feedback, RequestContext
 from serving.stages import Mode, RankResult, RetrievalResult, StageItem
 
 
@@ -31,7 +32,26 @@ class RankerDeployment:
         self._catalog = load_catalog(config.catalog.path)
         self._rankers: dict[str, Ranker] = {}  # the variants: one object per ranker version
         self._batches = BatchStats()
+        self._feedback: dict[str, FeedbackRanking] = {}
         self.plan: ArmPlan[Ranker] = ArmPlan(self._resolve, all_arm_components(config))
+
+    def _enrichment_once(self):
+        # The same artifact the Retriever filters with (shipped, cached, or built from the index cache),
+        # so borrowed candidates obey the same genre/era/stand-in rules. Only learned rankers borrow.
+        if not hasattr(self, "_enrichment"):
+            from serving.catalog.enrichment.store import load_or_build
+
+            cfg = self._config
+
+            def vectors():
+                from serving.retrieval.embedder import make_embedder
+                from serving.retrieval.index import load_or_build as load_index
+
+                emb = make_embedder(cfg.retrieval.embedder)
+                return load_index(self._catalog, emb, cfg.retrieval.index_kind, cfg.retrieval.cache_dir).vectors
+
+            self._enrichment = load_or_build(cfg, self._catalog, embedder_version(cfg.retrieval.embedder), vectors)
+        return self._enrichment
 
     def _resolve(self, comps: ArmComponents | None) -> Ranker:
         # A live config may name a registered ranker no arm used at start-up: built once, here.
@@ -40,8 +60,25 @@ class RankerDeployment:
         if version not in self._rankers:
             self._rankers[version] = make_ranker(self._config.ranking.model_copy(update={"version": version}),
                                                  catalog=self._catalog,
-                                                 embedder_version=embedder_version(cfg.retrieval.embedder))
+                                                 embedder_version=embedder_version(cfg.retrieval.embedder),
+                                                 enrichment=self._enrichment_once)
         return self._rankers[version]
+
+    def rank_feedback(self, intent: Intent, retrieval, length: int, ctx: RequestContext, feedback: Feedback
+                      ) -> RankResult:
+        """A session turn: `retrieval` is Retriever.search_feedback's (candidates, q, versions)."""
+        candidates, q, versions = retrieval
+        ranker = self.plan.for_arm(ctx.arm_key)
+        if ranker.version not in self._feedback:
+            self._feedback[ranker.version] = FeedbackRanking(ranker)
+        with telemetry.stage("ranking", ctx, candidates=len(candidates), length=length, mode="playlist",
+                             feedback=True) as scope:
+            tracks = self._feedback[ranker.version].rank(
+                intent, candidates, length, feedback,
+                getattr(ranker, "max_per_artist", self._config.ranking.max_per_artist), "playlist", q)
+            scope.versions({"ranker": ranker.version})
+            scope.set(tracks=len(tracks))
+        return RankResult(tracks=tracks, n_candidates=len(candidates), versions={**versions, "ranker": ranker.version})
 
     def batch_stats(self) -> dict[str, int]:
         return self._batches.snapshot()

@@ -26,7 +26,7 @@ from serving.metrics import BatchStats
 from serving.retrieval.embedder import make_embedder
 from serving.retrieval.index import load_or_build
 from serving.retrieval.retriever import Retriever
-from serving.schemas import RequestContext
+from serving.schemas import Feedback, RequestContext
 from serving.stages import RetrievalResult, StageItem
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,10 @@ def build_retriever(config: AppConfig, embedder=None, progress=None) -> Retrieve
         from serving.retrieval.lexical import LexicalIndex
 
         lexical = LexicalIndex(catalog)
-    return Retriever(catalog, embedder, index, lexical=lexical, hybrid=config.retrieval.hybrid)
+    from serving.catalog.enrichment.store import load_or_build as load_enrichment
+
+    enrichment = load_enrichment(config, catalog, embedder.version, index.vectors)
+    return Retriever(catalog, embedder, index, lexical=lexical, hybrid=config.retrieval.hybrid, enrichment=enrichment)
 
 
 class RetrieverDeployment:
@@ -107,6 +110,21 @@ class RetrieverDeployment:
 
     def batch_stats(self) -> dict[str, int]:
         return self._batches.snapshot()
+
+    async def unknown_tracks(self, track_ids: list[str]) -> list[str]:
+        retriever = (await self.loaded_plan()).for_arm("")
+        return [t for t in track_ids if not retriever.has_track(t)]
+
+    async def search_feedback(self, intent: Intent, k: int, ctx: RequestContext, feedback: Feedback):
+        """A session turn's candidates (Candidate objects with liked/disliked similarity), its
+        query vector and versions: (candidates, q, versions) for Ranker.rank_feedback."""
+        with telemetry.stage("retrieval", ctx, k=k, feedback=True) as scope:
+            retriever = (await self.loaded_plan()).for_arm(ctx.arm_key)
+            q = retriever.embed_query(intent)
+            candidates = retriever.search_feedback(intent, k, feedback, q)
+            scope.versions(retriever.versions)
+            scope.candidates(len(candidates))
+        return candidates, q, retriever.versions
 
     async def search(self, intent: Intent, k: int, ctx: RequestContext) -> RetrievalResult:
         return (await self.search_batch([StageItem(intent, k, k, "search", ctx)]))[0]

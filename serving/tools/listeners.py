@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from serving.client import AsyncSegueClient, SegueError
+from serving.client import AsyncSegueClient, RetryPolicy, SegueError
 from serving.schemas import MAX_PROMPT_CHARS
 from serving.tools.bench.loadgen import assert_loopback, prompts_from_dialogs
 
@@ -73,7 +73,9 @@ async def run(url: str, listeners: list[Listener], requests: int, concurrency: i
     rng = random.Random(seed)
     order = [rng.randrange(len(listeners)) for _ in range(requests)]
     tally, sem = Tally(), asyncio.Semaphore(concurrency)
-    async with AsyncSegueClient(url, timeout_s=120, max_connections=concurrency, transport=transport) as client:
+    # Patient like real listeners: past the per-client rate limit (429 + Retry-After) they wait and retry.
+    retry = RetryPolicy(attempts=8)
+    async with AsyncSegueClient(url, timeout_s=120, retry=retry, max_connections=concurrency, transport=transport) as client:
 
         async def one(i: int) -> None:
             who = listeners[order[i]]

@@ -1,8 +1,9 @@
 """`segue serve` (what scripts/run execs) stops for real: Ctrl-C typed into a real terminal
 (a pseudo-terminal: the line discipline sends SIGINT to the whole foreground process group),
-SIGINT to the process group of a job started in the background by a non-interactive shell
-(which inherits SIGINT ignored), and SIGTERM. Each time Serve, Ray, their agents and every
-other process the server started are gone within 10 s.
+and SIGTERM to a job started in the background by a non-interactive shell (which inherits
+SIGINT ignored; tests/unit/test_shutdown.py checks SIGINT to such a job's process group
+without Ray). Each time Serve, Ray, their agents and every other process the server started
+are gone within 10 s.
 
 The runs share one SQLite store (as scripts/run does across restarts): each run finds the
 experiment evidence of the runs before it and adds to it."""
@@ -130,7 +131,12 @@ def _start(mode: str, config: Path, port: int):
     return proc.pid, r
 
 
-@pytest.mark.parametrize("mode", ["pty-ctrl-c", "sigint-to-process-group", "sigterm"])
+# The process-group SIGINT run is kept out of the default tier to hold CI time down (~45 s a run);
+# SEGUE_SHUTDOWN_ALL_MODES=1 adds it.
+MODES = ["pty-ctrl-c", "sigterm"] + (["sigint-to-process-group"] if os.environ.get("SEGUE_SHUTDOWN_ALL_MODES") else [])
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_serve_stops_with_every_child_within_10s(mode, tmp_path, mini_catalog_path, shared):
     port = free_port()
     pid, fd = _start(mode, _config(tmp_path, mini_catalog_path, shared["dir"]), port)

@@ -61,7 +61,8 @@ def test_every_llm_failure_is_answered_by_the_parser_and_counted(backend, source
     assert result.fallback_reason == reason
     assert service.stats()["fallbacks"] == ({reason: 1} if reason else {})
     if reason:  # the parser's answer, not an empty intent
-        assert result.intent.include_artists == ["Miles Davis"] and "jazz" in result.intent.genres
+        # "like Miles Davis" asks for music like his (issue 14), not only his.
+        assert result.intent.similar_artists == ["Miles Davis"] and "jazz" in result.intent.genres
 
 
 # --- the OpenAI-compatible backend against a fake server -----------------------------
@@ -185,3 +186,24 @@ def test_engine_arguments_follow_the_config():
     assert "distributed_executor_backend" not in kw  # TP > 1 needs vLLM's multiprocess executor
     assert kw["structured_outputs_config"]["backend"] == "xgrammar"
     assert engine_kwargs(VLLMConfig(), "/m")["distributed_executor_backend"] == "uni"
+
+
+def test_session_update_sends_the_conversation_and_returns_the_schema_intent():
+    from serving.intent.model import Intent
+
+    seen = []
+    previous = Intent(search_text="dance party", genres=["pop"], include_artists=["Drake"])
+    result, edits = asyncio.run(_service(_openai(seen)).update(previous, "no more Drake, keep the first five"))
+    last = seen[0]["body"]["messages"][-1]["content"]
+    assert '"include_artists":["Drake"]' in last and "no more Drake, keep the first five" in last
+    assert seen[0]["body"]["response_format"]["type"] == "json_schema"  # same schema as a first turn
+    assert result.intent.source is IntentSource.llm and result.intent.genres == ["jazz"]  # the LLM's answer
+    assert edits.keep_first == 5  # session directives always come from the fast rules
+
+
+def test_session_update_falls_back_to_the_edit_rules():
+    from serving.intent.model import Intent
+
+    previous = Intent(search_text="dance party", include_artists=["Miles Davis"])
+    result, _ = asyncio.run(_service(_openai([], status=503)).update(previous, "no more Miles Davis"))
+    assert result.intent.source is IntentSource.fallback_error and result.intent.exclude_artists == ["Miles Davis"]

@@ -9,6 +9,7 @@ import time
 import psutil
 
 from serving.shutdown import descendants, reap
+from tests.conftest import ROOT
 
 STUBBORN = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
 # The middle process starts a stubborn grandchild and exits: the grandchild is orphaned.
@@ -35,3 +36,34 @@ def test_reap_stops_children_that_ignore_sigterm_and_orphans_recorded_before():
     outsider.kill()
     outsider.wait()
     child.wait(5)
+
+
+SERVE_WITHOUT_RAY = """
+import sys
+import serving.server as srv
+import serving.shutdown as sd
+from serving.config import AppConfig
+
+srv.start_local_graph = lambda *a, **k: "http://127.0.0.1:1"  # no Ray here: the signal handling only
+srv._metrics_url = lambda host: "-"
+sd.stop_serving = lambda: True
+sys.exit(srv.serve_forever(AppConfig()))
+"""
+
+
+def test_sigint_stops_serve_even_when_the_shell_started_it_with_sigint_ignored():
+    """`cmd &` in a non-interactive shell starts cmd with SIGINT ignored; Python then never
+    raises KeyboardInterrupt, which is why Ctrl-C used to leave the service up."""
+    import os
+    import signal
+
+    def as_background_job():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    p = subprocess.Popen([sys.executable, "-c", SERVE_WITHOUT_RAY], stdout=subprocess.PIPE, text=True,
+                         preexec_fn=as_background_job, start_new_session=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert "segue ready on" in p.stdout.readline()
+    os.killpg(p.pid, signal.SIGINT)  # as a terminal's Ctrl-C reaches the whole group
+    assert p.wait(10) == 0
+    assert "SIGINT: shutting down" in p.stdout.read()

@@ -20,6 +20,10 @@
     link.textContent = "Experiment " + exp.id;
     link.classList.remove("hidden");
     if (!exp.allow_override) return;
+    if (!exp.admin_enabled) {
+      $("hint").textContent += " Arm overrides are off: the server was started without an admin token (SEGUE_ADMIN_TOKEN).";
+      return;
+    }
     const arms = exp.arms.map((a) => a.name).concat(exp.shadow ? [exp.shadow.name] : []);
     for (const name of arms) {
       $("arm").append(el("option", { value: name, text: name }));

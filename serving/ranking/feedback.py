@@ -1,0 +1,185 @@
+"""Ranking with session feedback: liked tracks pull their neighbours up, disliked ones never return.
+
+Works over any ranker: the ranker scores the candidates as usual (search mode: no
+diversity yet), and the feedback adds, per candidate,
+- embedding similarity to the liked tracks (computed by the retriever: `Candidate.liked_sim`);
+- item co-occurrence: in how many curated training playlists the candidate sits next to a
+  liked track (item-item collaborative filtering over the learned ranker's priors, so the
+  counts come from training dialogs only; none for rule-based rankers);
+- a liked lead artist, and artists that co-occur with liked artists in those playlists.
+Then disliked tracks and their near-duplicates (same recording, or near-identical vectors)
+are removed, pinned tracks (kept and liked, in order) go first, and the usual artist cap
+and sequencing shape the rest.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from serving.intent.model import Intent
+from serving.ranking.base import Ranker
+from serving.ranking.diversity import recording_key, select_diverse, sequence
+from serving.retrieval.filters import passes_filters
+from serving.retrieval.retriever import NEAR_DUPLICATE_SIM
+from serving.text import norm
+from serving.schemas import Candidate, Feedback, RankedTrack, Track
+
+
+@dataclass(frozen=True)
+class FeedbackWeights:
+    """Picked on CPCD train folds (docs/quality.md); the base ranker's score is z-normalised."""
+
+    liked_sim: float = 2.0
+    cooc: float = 3.0
+    liked_artist: float = 1.0
+    cooc_artist: float = 0.3
+    cooc_expansion: int = 200  # co-occurring recordings borrowed as candidates
+
+
+class CoOccurrence:
+    """Recording and lead-artist co-occurrence in the priors' kept playlists."""
+
+    def __init__(self, goal_keys: list[frozenset[str]], goal_artists: list[frozenset[str]]):
+        self.goal_keys = goal_keys
+        self.goal_artists = goal_artists
+        self._by_key: dict[str, list[int]] = defaultdict(list)
+        self._by_artist: dict[str, list[int]] = defaultdict(list)
+        for d, g in enumerate(goal_keys):
+            for k in g:
+                self._by_key[k].append(d)
+        for d, g in enumerate(goal_artists):
+            for a in g:
+                self._by_artist[a].append(d)
+
+    def tracks(self, liked_keys: list[str]) -> Counter:
+        """recording -> sum over liked tracks and the playlists holding both of 1/log2(1+|playlist|)."""
+        out: Counter = Counter()
+        for lk in dict.fromkeys(liked_keys):
+            for d in self._by_key.get(lk, ()):
+                w = 1.0 / math.log2(1 + len(self.goal_keys[d]))
+                for k in self.goal_keys[d]:
+                    if k != lk:
+                        out[k] += w
+        return out
+
+    def artists(self, liked_artists: list[str]) -> Counter:
+        out: Counter = Counter()
+        for la in dict.fromkeys(liked_artists):
+            ds = self._by_artist.get(la, ())
+            for d in ds:
+                for a in self.goal_artists[d]:
+                    if a != la:
+                        out[a] += 1.0 / len(ds)
+        return out
+
+
+def _z(x: np.ndarray) -> np.ndarray:
+    if x.size == 0:
+        return x
+    sd = float(x.std())
+    return (x - float(x.mean())) / (sd if sd > 1e-9 else 1.0)
+
+
+class FeedbackRanking:
+    """Wraps one ranker; built once per ranker (the co-occurrence index is built here)."""
+
+    def __init__(self, ranker: Ranker, weights: FeedbackWeights = FeedbackWeights()):
+        self.ranker = ranker
+        self.weights = weights
+        priors = getattr(getattr(ranker, "artifact", None), "priors", None)
+        self.cooc = CoOccurrence(priors.goal_keys, priors.goal_artists) if priors is not None else None
+        self._track_of: dict[str, Track] = dict(priors.track_of) if priors is not None else {}
+        # The learned ranker borrows candidates from its priors: their tracks by id.
+        self._by_id: dict[str, Track] = {t.track_id: t for t in self._track_of.values()}
+        self.version = ranker.version
+
+    def rank(self, intent: Intent, candidates: list[Candidate], length: int, feedback: Feedback | None,
+             max_per_artist: int, mode: str = "playlist", query_vector=None) -> list[RankedTrack]:
+        """`query_vector`: the request's embedding, for learned rankers (they have no embedder when served)."""
+        if not feedback:
+            if hasattr(self.ranker, "score_pool"):
+                return self.ranker.rank(intent, candidates, length, mode, query_vector=query_vector)
+            return self.ranker.rank(intent, candidates, length, mode)
+        w = self.weights
+        by_id = {c.track.track_id: c for c in candidates}
+        # The retriever applied the intent's filters; a disliked track is never pinned.
+        pinned = [by_id[t] for t in feedback.pinned if t in by_id and t not in feedback.disliked]
+        liked_keys = [recording_key(by_id[t].track) for t in feedback.liked if t in by_id]
+        liked_artists = [_lead(by_id[t].track) for t in feedback.liked if t in by_id]
+        banned_keys = set()
+        for t in feedback.disliked:
+            c = by_id.get(t)
+            banned_keys.add(recording_key(c.track) if c is not None else t)
+        cooc_t = self.cooc.tracks(liked_keys) if self.cooc is not None else Counter()
+        cooc_a = self.cooc.artists(liked_artists) if self.cooc is not None else Counter()
+        # Borrow co-occurring recordings that retrieval missed.
+        have = {recording_key(c.track) for c in candidates}
+        extra = []
+        for k, _ in cooc_t.most_common(w.cooc_expansion):
+            t = self._track_of.get(k)
+            if t is not None and k not in have and passes_filters(intent, t):
+                have.add(k)
+                extra.append(Candidate(track=t, dense_score=0.0, retrieval_rank=-1))
+        pool, raw, reason_of = self._base(intent, candidates + extra, query_vector)
+        if not pool:
+            return []
+        s = _z(raw)
+        liked_set = set(liked_artists)
+        scored = []
+        for c, bs in zip(pool, s.tolist()):
+            key = recording_key(c.track)
+            if key in banned_keys or c.track.track_id in feedback.disliked or c.disliked_sim >= NEAR_DUPLICATE_SIM:
+                continue
+            lead = _lead(c.track)
+            bonus = (w.liked_sim * c.liked_sim + w.cooc * math.log1p(cooc_t.get(key, 0.0))
+                     + w.liked_artist * (lead in liked_set) + w.cooc_artist * math.log1p(cooc_a.get(lead, 0.0)))
+            scored.append((bs + bonus, c))
+        scored.sort(key=lambda x: -x[0])
+        pinned_ids = {c.track.track_id for c in pinned}
+        rest = [x for x in scored if x[1].track.track_id not in pinned_ids]
+        n_rest = max(0, length - len(pinned))
+        cap = max_per_artist if mode == "playlist" else length
+        picked = select_diverse(
+            rest, n_rest, track_of=lambda x: x[1].track, max_per_artist=cap,
+            uncapped_artists={a.lower() for a in intent.include_artists},
+        )
+        ordered = sequence(picked, track_of=lambda x: x[1].track) if mode == "playlist" else picked
+        head = [RankedTrack(track_id=c.track.track_id, title=c.track.title, artists=list(c.track.artists),
+                            album=c.track.album, score=1.0, reason="you kept this one")
+                for c in pinned[:length]]
+        tail = [RankedTrack(track_id=c.track.track_id, title=c.track.title, artists=list(c.track.artists),
+                            album=c.track.album, score=round(sc, 4),
+                            reason=_reason(reason_of(c), c, cooc_t, liked_set))
+                for sc, c in ordered]
+        return head + tail
+
+    def _base(self, intent: Intent, pool: list[Candidate], query_vector=None):
+        """The wrapped ranker's scores over the pool (a learned ranker also borrows from its priors)."""
+        if hasattr(self.ranker, "score_pool"):
+            cands, raw, reason_of = self.ranker.score_pool(intent, pool, query_vector)
+            return cands, np.asarray(raw, dtype=np.float64), reason_of
+        base = self.ranker.rank(intent, pool, len(pool), mode="search")
+        by_id = {c.track.track_id: c for c in pool}
+        cands = [by_id[r.track_id] for r in base if r.track_id in by_id]
+        reasons = {r.track_id: r.reason for r in base}
+        raw = np.asarray([r.score for r in base if r.track_id in by_id], dtype=np.float64)
+        return cands, raw, (lambda c: reasons.get(c.track.track_id, ""))
+
+
+def _lead(t: Track) -> str:
+    return norm(t.artists[0]) if t.artists else ""
+
+
+def _reason(base: str, c: Candidate, cooc: Counter, liked_artists: set[str]) -> str:
+    why = []
+    if _lead(c.track) in liked_artists:
+        why.append(f"by {c.track.artists[0]}, whom you liked")
+    elif cooc.get(recording_key(c.track), 0) > 0:
+        why.append("kept alongside tracks you liked")
+    elif c.liked_sim >= 0.6:
+        why.append("similar to tracks you liked")
+    return "; ".join([*why, base]) if why else base

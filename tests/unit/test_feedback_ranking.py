@@ -1,0 +1,68 @@
+"""Ranking with session feedback over a small hand-made candidate list."""
+
+import math
+
+import pytest
+
+from serving.intent.model import Intent
+from serving.ranking.base import Ranker
+from serving.ranking.feedback import CoOccurrence, FeedbackRanking
+from serving.schemas import Candidate, Feedback, RankedTrack, Track
+
+
+class ScoreOrder(Ranker):
+    """Ranks by dense score: the simplest real ranker, so the feedback's effect is visible."""
+
+    version = "score-order"
+
+    def rank(self, intent, candidates, length, mode="playlist"):
+        out = sorted(candidates, key=lambda c: -c.dense_score)[:length]
+        return [RankedTrack(track_id=c.track.track_id, title=c.track.title, artists=list(c.track.artists),
+                            album=None, score=c.dense_score, reason="base") for c in out]
+
+
+def cand(tid, artist, score, liked_sim=0.0, disliked_sim=0.0, title=None, cluster=None):
+    return Candidate(track=Track(track_id=tid, title=title or f"song {tid}", artists=[artist], cluster_id=cluster),
+                     dense_score=score, retrieval_rank=0, liked_sim=liked_sim, disliked_sim=disliked_sim)
+
+
+CANDS = [
+    cand("a", "A", 0.9), cand("b", "B", 0.8), cand("c", "C", 0.7, liked_sim=0.2),
+    cand("d", "D", 0.6, liked_sim=0.9), cand("e", "E", 0.5), cand("l", "L", 0.1, liked_sim=1.0),
+    cand("x", "X", 0.95, disliked_sim=1.0, cluster="k1"), cand("x2", "X2", 0.85, cluster="k1"),
+    cand("y", "Y", 0.88, disliked_sim=0.97), cand("l2", "L", 0.45),
+]
+
+
+def ids(tracks):
+    return [t.track_id for t in tracks]
+
+
+def test_without_feedback_the_ranker_answers_alone():
+    r = FeedbackRanking(ScoreOrder())
+    assert ids(r.rank(Intent(search_text="q"), CANDS, 3, Feedback(), 5)) == ["x", "a", "y"]
+
+
+def test_dislikes_and_their_copies_never_return_liked_stay_on_top_and_pull_neighbours():
+    r = FeedbackRanking(ScoreOrder())
+    out = ids(r.rank(Intent(search_text="q"), CANDS, 10, Feedback(liked=("l",), disliked=("x",)), 5))
+    assert out[0] == "l"
+    assert "x" not in out and "x2" not in out  # same recording (cluster k1) as the disliked track
+    assert "y" not in out  # a near-identical vector to a disliked track
+    assert out.index("d") < out.index("b")  # close to the liked track: pulled above a better base score
+    assert out.index("l2") < out.index("e")  # the liked track's artist
+
+
+def test_kept_tracks_come_first_in_order():
+    r = FeedbackRanking(ScoreOrder())
+    out = ids(r.rank(Intent(search_text="q"), CANDS, 5, Feedback(keep=("e", "c")), 5))
+    assert out[:2] == ["e", "c"] and len(out) == 5
+
+
+def test_cooccurrence_counts_shared_playlists():
+    co = CoOccurrence([frozenset({"p", "q", "r"}), frozenset({"p", "q"}), frozenset({"s"})],
+                      [frozenset({"P", "Q"}), frozenset({"P"}), frozenset({"S"})])
+    t = co.tracks(["p"])
+    assert t["q"] == pytest.approx(1 / math.log2(4) + 1 / math.log2(3)) and t["r"] == pytest.approx(0.5)
+    assert "s" not in t and "p" not in t
+    assert co.artists(["P"])["Q"] == pytest.approx(0.5)
