@@ -40,11 +40,15 @@ def service(tmp_path_factory):
         # one loopback client sends everything: the per-client rate limit would only get in the way
         "security": {"rate_limit": {"enabled": False}},
     })
+    # The tier's other graphs may already run in this Ray (test order is alphabetical):
+    # shut down only a Ray this module started, or every later test loses its graph.
+    owns_ray = not ray.is_initialized()
     base = start_local(cfg)
     yield base, LocalServeActuator(cfg)
     serve.delete("segue-exp")
-    serve.shutdown()
-    ray.shutdown()
+    if owns_ray:
+        serve.shutdown()
+        ray.shutdown()
 
 
 PROMPTS = ["heavy metal to work out to", "rainy sunday jazz", "90s hip hop party", "calm piano for studying"]
