@@ -139,6 +139,10 @@ def main(argv: list[str] | None = None) -> int:
 
     add_commands(sub)  # experiment report, rollout
 
+    from serving.catalog.enrichment.commands import add_parser as add_enrich_parser
+
+    add_enrich_parser(sub)  # enrich
+
     from serving.evaluation.commands import add_judge_parser, add_parsers
 
     add_parsers(sub)  # eval, train-ranker

@@ -88,6 +88,11 @@ class DeploymentsConfig(Frozen):
 
 class CatalogConfig(Frozen):
     path: str | None = Field(default=None, description="JSONL or Parquet catalog; None = the shipped CPCD catalog.")
+    enrichment: bool = Field(default=True, description="Genre/era/language attributes from the enrichment artifact "
+                             "as retrieval filters and 'like X' neighbours (built at first start if not shipped).")
+    enrichment_dialogs: str | None = Field(
+        default=None, description="CPCD-format curation dialogs (JSONL, optionally .gz) the enrichment learns from; "
+        "None = the training-dialog evidence shipped in the package.")
 
 
 class EmbedderConfig(Frozen):
@@ -201,7 +206,9 @@ class AdmissionConfig(Frozen):
     instead of queueing for seconds (per-client limits are security.rate_limit's job)."""
 
     enabled: bool = True
-    max_in_flight: int = Field(default=48, ge=1, description="Playlist/search requests in flight per Ingress replica; more get 503. The effective bound is at most deployments.ingress.max_ongoing_requests - 1, so that the excess is answered here rather than queued by Serve.")
+    max_in_flight: int = Field(default=48, ge=1, description="Most playlist/search requests in flight per Ingress replica; more get 503. The effective bound is at most deployments.ingress.max_ongoing_requests - 1, so that the excess is answered here rather than queued by Serve.")
+    target_latency_s: float = Field(default=0.0, ge=0, le=30, description="Adapt the in-flight bound (AIMD) so that answers take about this long at most: faster answers raise it, slower ones cut it; 0 (the default until it is measured under load) = the fixed max_in_flight only. 0.5 is the intended production value.")
+    min_in_flight: int = Field(default=4, ge=1, description="The adaptive bound never goes below this.")
     retry_after_s: int = Field(default=1, ge=1, le=60, description="Retry-After of the 503.")
 
 

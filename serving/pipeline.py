@@ -114,7 +114,8 @@ class InProcessStages(Stages):
     def from_config(cls, config: AppConfig, progress=None) -> "InProcessStages":
         retriever = build_retriever(config, progress=progress)
         intent = build_intent_service(config, embedder=retriever.embedder)
-        ranker = make_ranker(config.ranking, embedder=retriever.embedder, catalog=retriever.catalog)
+        ranker = make_ranker(config.ranking, embedder=retriever.embedder, catalog=retriever.catalog,
+                             enrichment=retriever.enrichment)
         return cls(intent, retriever, ranker)
 
     async def intent_batch(self, prompts: Sequence[str], ctxs: Sequence[RequestContext]) -> list[IntentResult]:

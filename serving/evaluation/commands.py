@@ -35,9 +35,11 @@ def ablation_variants(config: AppConfig) -> list:
     from serving.evaluation.runner import Variant
     from serving.ranking.training import TrainParams
 
-    def with_(hybrid: bool, ranker: str) -> AppConfig:
+    def with_(hybrid: bool, ranker: str, enrichment: bool = False) -> AppConfig:
         r = config.retrieval.model_copy(update={"hybrid": config.retrieval.hybrid.model_copy(update={"enabled": hybrid})})
-        return config.model_copy(update={"retrieval": r, "ranking": config.ranking.model_copy(update={"version": ranker})})
+        c = config.catalog.model_copy(update={"enrichment": enrichment and config.catalog.enrichment})
+        return config.model_copy(update={"retrieval": r, "catalog": c,
+                                         "ranking": config.ranking.model_copy(update={"version": ranker})})
 
     learned = config.ranking.version if config.ranking.version.startswith("ltr-") else DEFAULT_ARTIFACT_VERSION
     return [
@@ -46,7 +48,8 @@ def ablation_variants(config: AppConfig) -> list:
         Variant("+ hybrid BM25", with_(True, "baseline-v1")),
         Variant("+ learned ranker, no priors", with_(True, learned), train=TrainParams(use_priors=False)),
         Variant("+ priors as features", with_(True, learned), train=TrainParams(expand=False)),
-        Variant("+ priors' candidates (full)", with_(True, learned)),
+        Variant("+ priors' candidates", with_(True, learned)),
+        Variant("+ enrichment filters, like-X (full)", with_(True, learned, enrichment=True)),
     ]
 
 

@@ -189,8 +189,11 @@ class Evaluator:
         emb = self._embedder(config)
         cls = RawPromptStages if variant.raw_prompt else InProcessStages
         retriever = self._retriever(config)
+        if ranker is not None and getattr(ranker, "enrichment", "n/a") is None:
+            ranker.enrichment = retriever.enrichment
         return cls(self._intent(config), retriever,
-                   ranker or make_ranker(config.ranking, embedder=emb, catalog=retriever.catalog))
+                   ranker or make_ranker(config.ranking, embedder=emb, catalog=retriever.catalog,
+                                         enrichment=retriever.enrichment))
 
     # --- running -------------------------------------------------------------------
     def run(self, variant: Variant) -> VariantResult:
@@ -204,13 +207,37 @@ class Evaluator:
         if config.ranking.version.startswith("ltr-") and self._use_cv(config):
             note = f"learned ranker cross-validated ({self.n_folds} folds: model and priors from the other folds)"
             ranked = await self._run_cv(variant, config)
+            if self._retriever(config).enrichment is not None:
+                note += "; enrichment cross-validated (built without each fold)"
         else:
             if config.ranking.version.startswith("ltr-"):
                 note = f"shipped artifact {config.ranking.version} (trained on none of these dialogs)"
-            pipeline = Pipeline(self.stages(variant), config)
-            for d in self._bar(self.dialogs, variant.name):
-                ranked[d.id] = await self._ask(pipeline, variant, d)
+            retriever = self._retriever(config)
+            shipped = retriever.enrichment
+            groups = [list(range(len(self.dialogs)))]
+            if shipped is not None and self._overlaps_evidence(config):
+                # Enrichment evidence includes these dialogs: each fold is served by an enrichment
+                # built without it (the same folds as the learned ranker's cross-validation).
+                groups = [test for _, test in folds([d.id for d in self.dialogs], self.n_folds, self.seed)]
+                note += "; enrichment cross-validated (built without each fold)"
+            try:
+                for g in groups:
+                    if len(groups) > 1:
+                        retriever.enrichment = self._fold_enrichment(config, retriever, [self.dialogs[j].id for j in g])
+                    pipeline = Pipeline(self.stages(variant), config)
+                    for j in self._bar(g, variant.name):
+                        d = self.dialogs[j]
+                        ranked[d.id] = await self._ask(pipeline, variant, d)
+            finally:
+                retriever.enrichment = shipped
         return self._score(variant.name, ranked, note, time.perf_counter() - t0)
+
+    def _overlaps_evidence(self, config: AppConfig) -> bool:
+        from serving.catalog.enrichment.evidence import read_dialogs
+        from serving.catalog.enrichment.store import evidence_path
+
+        ids = {str(d.get("id")) for d in read_dialogs(evidence_path(config))}
+        return any(d.id in ids for d in self.dialogs)
 
     def _use_cv(self, config: AppConfig) -> bool:
         if self.cv != "auto":
@@ -266,14 +293,39 @@ class Evaluator:
         emb = self._embedder(config)
         ranked: dict[str, list[str]] = {}
         splits = folds([d.id for d in self.dialogs], self.n_folds, self.seed)
-        for f, (train, test) in enumerate(splits):
-            art = fit([examples[j] for j in train], f"{config.ranking.version}-fold{f}", emb.version, variant.train)
-            ranker = LearnedRanker(art, emb, max_per_artist=config.ranking.max_per_artist, catalog=self.catalog)
-            pipeline = Pipeline(self.stages(variant, ranker=ranker), config)
-            for j in self._bar(test, f"{variant.name}: fold {f + 1}/{self.n_folds}"):
-                d = self.dialogs[j]
-                ranked[d.id] = await self._ask(pipeline, variant, d)
+        retriever = self._retriever(config)
+        shipped = retriever.enrichment
+        try:
+            for f, (train, test) in enumerate(splits):
+                art = fit([examples[j] for j in train], f"{config.ranking.version}-fold{f}", emb.version, variant.train)
+                # The enrichment learns from dialogs too: the held-out fold's own evidence must not
+                # label the artists its playlists are judged on.
+                retriever.enrichment = self._fold_enrichment(config, retriever, [self.dialogs[j].id for j in test])
+                ranker = LearnedRanker(art, emb, max_per_artist=config.ranking.max_per_artist, catalog=self.catalog,
+                                       enrichment=retriever.enrichment)
+                pipeline = Pipeline(self.stages(variant, ranker=ranker), config)
+                for j in self._bar(test, f"{variant.name}: fold {f + 1}/{self.n_folds}"):
+                    d = self.dialogs[j]
+                    ranked[d.id] = await self._ask(pipeline, variant, d)
+        finally:
+            retriever.enrichment = shipped
         return ranked
+
+    def _fold_enrichment(self, config: AppConfig, retriever: Retriever, held_out: list[str]):
+        if retriever.enrichment is None:
+            return None
+        from serving.catalog.enrichment.artifact import file_fingerprint
+        from serving.catalog.enrichment.builder import build
+        from serving.catalog.enrichment.evidence import read_dialogs
+        from serving.catalog.enrichment.store import evidence_path
+
+        ev = evidence_path(config)
+        key = (str(ev), tuple(sorted(held_out)))
+        cache = self.__dict__.setdefault("_fold_enr", {})
+        if key not in cache:
+            cache[key], _ = build(retriever.catalog, retriever.index.vectors, read_dialogs(ev), retriever.embedder.version,
+                                  file_fingerprint(ev), exclude_dialogs=held_out)
+        return cache[key]
 
     def run_coherence(self, variant: Variant, prompts: list, labels: dict, k: int = 20):
         """Off-genre rate@k over the coherence prompts (none of them is a training dialog, so the
@@ -291,7 +343,7 @@ class Evaluator:
 
             emb = self._embedder(config)
             art = fit(await self.examples(variant), f"{config.ranking.version}-all", emb.version, variant.train)
-            ranker = LearnedRanker(art, emb, max_per_artist=config.ranking.max_per_artist)
+            ranker = LearnedRanker(art, emb, max_per_artist=config.ranking.max_per_artist, catalog=self.catalog)
         pipeline = Pipeline(self.stages(variant, ranker=ranker), config)
         rows = []
         for p in self._bar(prompts, f"{variant.name}: coherence"):

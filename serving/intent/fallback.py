@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from serving.intent.model import Intent, IntentSource, YearRange
+from serving.intent.similar import split_similar, strip_like
 from serving.intent.taxonomy import TAXONOMY, Tag
 from serving.retrieval.embedder import Embedder
 
@@ -38,6 +39,11 @@ _COMMON = frozenset(
 )
 
 
+# A genre's own words are the genre, even where a catalog credits an "artist" by that name
+# ("Classic Rock", "Jazz"): taxonomy names, not artists.
+_GENRE_WORDS = frozenset(kw for t in TAXONOMY if t.kind == "genre" for kw in (t.name, *t.keywords))
+
+
 @dataclass(frozen=True)
 class Parsed:
     """A parsed prompt and the embedding its zero-shot tags came from (None when none was made)."""
@@ -60,6 +66,7 @@ class _Pre:
     exclude_terms: list[str]
     keyword_tags: list[tuple[Tag, float]]
     zs_text: str | None
+    similar_artists: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -118,19 +125,25 @@ class FastParser:
         era = era if era is not None else self._inverted_era(excluded)
         excluded = [e for e in excluded if self._era(e.lower()) is None]
         include_artists, exclude_artists, exclude_terms = self._artists_in(text, excluded)
-        search = self._search_text(text)
+        similar, text_nolike = split_similar(text, include_artists + exclude_artists)
+        # "Songs like X" wants X's neighbours; X itself only when not also excluded.
+        include_artists = [a for a in include_artists if a not in similar]
+        search = strip_like(self._search_text(text_nolike))
         # Artist names say nothing about genre ("Daft Punk" is not punk).
         tag_text, zs_text = low, search.lower()
-        for a in include_artists + exclude_artists:
+        for a in include_artists + exclude_artists + similar:
             tag_text, zs_text = tag_text.replace(a.lower(), " "), zs_text.replace(a.lower(), " ")
         keyword_tags = self._keyword_tags(tag_text, excluded)
         zs_text = " ".join(zs_text.split())
         use_zs = self._tags is not None and len(zs_text) > 2
         return _Pre(search, excluded, era, length, include_artists, exclude_artists, exclude_terms, keyword_tags,
-                    zs_text if use_zs else None)
+                    zs_text if use_zs else None, tuple(similar))
 
     def _finish(self, x: "_Pre", zs_vector: np.ndarray | None) -> "Parsed":
         zero_shot = self._zero_shot_tags(zs_vector, x.excluded) if zs_vector is not None else []
+        if any(t.kind == "genre" for t, _ in x.keyword_tags):
+            # A genre the listener named outranks one the embedding guessed ("soul classics" is not classic rock).
+            zero_shot = [(t, sc) for t, sc in zero_shot if t.kind != "genre"]
         tags = _merge(x.keyword_tags, zero_shot)
         energy = self._energy(tags, x.excluded)
         intent = Intent(
@@ -140,6 +153,7 @@ class FastParser:
             activities=[t.name for t in tags if t.kind == "activity"][:3],
             include_artists=x.include_artists[:10],
             exclude_artists=x.exclude_artists[:10],
+            similar_artists=list(x.similar_artists[:5]),
             exclude_terms=[_clean(t)[:60] for t in x.exclude_terms][:10],
             era=x.era,
             energy=energy,
@@ -237,7 +251,7 @@ class FastParser:
                 # One common-looking word is only an artist when capitalised or cued ("by X").
                 if size == 1 and not (words[0][:1].isupper() or _CUE.search(prefix)):
                     continue
-                if any(cand in e.lower() for e in excluded):
+                if any(cand in e.lower() for e in excluded) or cand in _GENRE_WORDS:
                     continue
                 include.append(name)
         exclude_artists, exclude_terms = [], []

@@ -32,7 +32,8 @@ from serving.text import norm
 # tokens: small models greedily fill a list to maxItems with repeats.
 SEARCH_TEXT_MAX = 120
 ITEM_MAX = 60
-MAX_ITEMS = {"genres": 3, "moods": 3, "activities": 2, "include_artists": 5, "exclude_artists": 5, "exclude_terms": 5}
+MAX_ITEMS = {"genres": 3, "moods": 3, "activities": 2, "include_artists": 5, "exclude_artists": 5, "exclude_terms": 5,
+             "similar_artists": 3}
 _TAG_FIELDS = {"genres": "genre", "moods": "mood", "activities": "activity"}
 
 
@@ -100,7 +101,7 @@ def ground(intent: Intent, prompt: str) -> Intent:
     text = f" {norm(prompt)} "
     said = lambda x: f" {norm(x)} " in text  # noqa: E731
     update = {f: _dedupe(getattr(intent, f)) for f in ("genres", "moods", "activities")}
-    for f in ("include_artists", "exclude_artists", "exclude_terms"):
+    for f in ("include_artists", "exclude_artists", "exclude_terms", "similar_artists"):
         update[f] = [x for x in _dedupe(getattr(intent, f)) if said(x)]
     # An artist the listener excluded is not also wanted.
     excluded = {norm(a) for a in update["exclude_artists"]}

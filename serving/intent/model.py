@@ -50,6 +50,9 @@ class Intent(BaseModel):
     activities: list[str] = Field(default_factory=list, max_length=3, description="Activity tags, lower case.")
     include_artists: list[str] = Field(default_factory=list, max_length=10, description="Artists the listener asked for.")
     exclude_artists: list[str] = Field(default_factory=list, max_length=10, description="Artists to leave out.")
+    similar_artists: list[str] = Field(
+        default_factory=list, max_length=5,
+        description="Artists the listener wants music like ('songs like X'); may also be excluded ('but not X').")
     exclude_terms: list[str] = Field(default_factory=list, max_length=10, description="Other things to avoid ('ballads').")
     era: YearRange | None = Field(default=None, description="Release years wanted, where the catalog knows them.")
     energy: float | None = Field(default=None, ge=0.0, le=1.0, description="0 calm .. 1 intense, if stated.")

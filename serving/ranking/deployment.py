@@ -35,6 +35,24 @@ class RankerDeployment:
         self._feedback: dict[str, FeedbackRanking] = {}
         self.plan: ArmPlan[Ranker] = ArmPlan(self._resolve, all_arm_components(config))
 
+    def _enrichment_once(self):
+        # The same artifact the Retriever filters with (shipped, cached, or built from the index cache),
+        # so borrowed candidates obey the same genre/era/stand-in rules. Only learned rankers borrow.
+        if not hasattr(self, "_enrichment"):
+            from serving.catalog.enrichment.store import load_or_build
+
+            cfg = self._config
+
+            def vectors():
+                from serving.retrieval.embedder import make_embedder
+                from serving.retrieval.index import load_or_build as load_index
+
+                emb = make_embedder(cfg.retrieval.embedder)
+                return load_index(self._catalog, emb, cfg.retrieval.index_kind, cfg.retrieval.cache_dir).vectors
+
+            self._enrichment = load_or_build(cfg, self._catalog, embedder_version(cfg.retrieval.embedder), vectors)
+        return self._enrichment
+
     def _resolve(self, comps: ArmComponents | None) -> Ranker:
         # A live config may name a registered ranker no arm used at start-up: built once, here.
         cfg = arm_app_config(self._config, comps)
@@ -42,7 +60,8 @@ class RankerDeployment:
         if version not in self._rankers:
             self._rankers[version] = make_ranker(self._config.ranking.model_copy(update={"version": version}),
                                                  catalog=self._catalog,
-                                                 embedder_version=embedder_version(cfg.retrieval.embedder))
+                                                 embedder_version=embedder_version(cfg.retrieval.embedder),
+                                                 enrichment=self._enrichment_once)
         return self._rankers[version]
 
     def rank_feedback(self, intent: Intent, retrieval, length: int, ctx: RequestContext, feedback: Feedback

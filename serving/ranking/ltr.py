@@ -137,7 +137,8 @@ class LearnedRanker(Ranker):
     callers of rank() that have no vector (training tools, old tests)."""
 
     def __init__(self, artifact: RankerArtifact, embedder: Embedder | None = None, max_per_artist: int = 2,
-                 check_embedder: bool = True, catalog: Catalog | None = None, embedder_version: str | None = None):
+                 check_embedder: bool = True, catalog: Catalog | None = None, embedder_version: str | None = None,
+                 enrichment=None):
         self.embedder_version = embedder.version if embedder is not None else embedder_version
         if (check_embedder and artifact.embedder_version and self.embedder_version is not None
                 and artifact.embedder_version != self.embedder_version):
@@ -151,6 +152,9 @@ class LearnedRanker(Ranker):
         self.max_per_artist = max_per_artist
         self._cols = [FEATURES.index(f) for f in artifact.features]
         self._expand = "expanded" in artifact.features
+        # Catalog attributes (serving.catalog.enrichment): borrowed candidates must be known to agree
+        # with the intent's genres/era, so popularity cannot fill a metal playlist with pop.
+        self.enrichment = enrichment
         p = artifact.priors
         tracks = list(catalog.tracks) if catalog is not None else []
         have = {t.track_id for t in tracks}
@@ -160,6 +164,16 @@ class LearnedRanker(Ranker):
         for tag in TAXONOMY:
             if norm(tag.name):
                 self.table.tag_mask(norm(tag.name))
+
+    def _admit(self, intent: Intent):
+        """Strict agreement for borrowed tracks (None: no enrichment, the intent's filters only)."""
+        if self.enrichment is None:
+            return None
+        from serving.retrieval.filters import admits, constraints
+
+        c = constraints(intent, self.enrichment)
+        enr = self.enrichment
+        return lambda t: admits(c, t, enr, strict=True)
 
     def _set_table(self, table: TrackTable) -> None:
         self.table, self.prior_arrays = table, PriorArrays(self.artifact.priors, table)
@@ -236,7 +250,7 @@ class LearnedRanker(Ranker):
         for intent, pool, q, _, _ in work:
             qa = self.prior_arrays.query(np.asarray(q, dtype=np.float32))
             if self._expand:
-                pool = expand(pool, qa, intent, self.table)
+                pool = expand(pool, qa, intent, self.table, admit=self._admit(intent))
             pools.append(pool)
             qas.append(qa)
             Xs.append(features(intent, pool, qa, self.table)[:, self._cols])

@@ -167,9 +167,12 @@ class QueryPriors:
 
 
 def expand_candidates(candidates: list[Candidate], qp: QueryPriors, intent: Intent, key_of,
-                      limit: int | None = None, popular: int | None = None) -> list[Candidate]:
+                      limit: int | None = None, popular: int | None = None, admit=None) -> list[Candidate]:
     """Retrieved candidates plus tracks from similar past requests' playlists that retrieval
-    missed (retrieval_rank -1 marks them). Intent filters apply to them as to retrieval."""
+    missed (retrieval_rank -1 marks them). Intent filters apply to them as to retrieval:
+    `admit` (track -> bool) is the retriever's full predicate (genre/era agreement, stand-in
+    versions) where the ranker has the enrichment; the plain intent filters otherwise."""
+    admit = admit or (lambda t: passes_filters(intent, t))
     limit = EXPANSION if limit is None else limit
     popular = POPULAR if popular is None else popular
     if qp.q is None or not qp.priors.dialog_ids:
@@ -181,7 +184,7 @@ def expand_candidates(candidates: list[Candidate], qp: QueryPriors, intent: Inte
             continue
         t = qp.priors.track_of.get(k)
         v = qp.priors.vector_of.get(k)
-        if t is None or v is None or not passes_filters(intent, t):
+        if t is None or v is None or not admit(t):
             continue
         have.add(k)
         extra.append(Candidate(track=t, dense_score=float(v @ qp.q), retrieval_rank=-1))

@@ -40,7 +40,7 @@ def available_rankers(config: RankingConfig | None = None) -> list[str]:
 
 
 def make_ranker(config: RankingConfig, embedder: Embedder | Callable[[], Embedder] | None = None,
-                catalog: "Catalog | None" = None, embedder_version: str | None = None) -> Ranker:
+                catalog: "Catalog | None" = None, embedder_version: str | None = None, enrichment=None) -> Ranker:
     """Learned rankers compare the request's query vector with past requests'. Served, the
     vector comes with the request and `embedder_version` (which model made the vectors) is
     enough; `embedder` (an instance, or a factory called only if needed) serves callers that
@@ -60,7 +60,8 @@ def make_ranker(config: RankingConfig, embedder: Embedder | Callable[[], Embedde
                                 "pass embedder= or embedder_version=")
         emb = embedder if isinstance(embedder, Embedder) or embedder is None else embedder()
         artifact = RankerArtifact.load(config.version, artifact_root(config))
-        return LearnedRanker(artifact, emb, max_per_artist=config.max_per_artist, catalog=catalog,
+        enr = enrichment() if callable(enrichment) else enrichment  # catalog attributes that filter borrowed candidates
+        return LearnedRanker(artifact, emb, max_per_artist=config.max_per_artist, catalog=catalog, enrichment=enr,
                              embedder_version=embedder_version)
     raise UnknownRanker(
         f"ranking.version '{config.version}' is not a known ranker; available: {', '.join(available_rankers(config))}"

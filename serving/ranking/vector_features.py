@@ -41,7 +41,7 @@ class Pool:
 
 
 def expand(pool: Pool, qa: QueryArrays, intent: Intent, table: TrackTable,
-           limit: int = EXPANSION, popular: int = POPULAR) -> Pool:
+           limit: int = EXPANSION, popular: int = POPULAR, admit=None) -> Pool:
     """priors.expand_candidates over arrays: neighbours' and most-kept recordings that retrieval
     missed, filtered by the intent like retrieval is."""
     pa = qa.pa
@@ -54,6 +54,8 @@ def expand(pool: Pool, qa: QueryArrays, intent: Intent, table: TrackTable,
     keys = keys[pa.key_row[keys] >= 0]
     rows = pa.key_row[keys]
     ok = table.passes(intent, rows)
+    if admit is not None:  # the enrichment's verdict (genre/era agreement, stand-ins), track by track
+        ok &= np.fromiter((admit(table.tracks[r]) for r in rows.tolist()), bool, len(rows))
     keys, rows = keys[ok], rows[ok]
     dense = (pa.borrow_vectors[pa.key_vec[keys]] @ qa.q.astype(np.float32)).astype(np.float32)
     return Pool(np.concatenate([pool.rows, rows]), np.concatenate([pool.dense, dense]),

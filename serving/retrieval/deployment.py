@@ -43,7 +43,10 @@ def build_retriever(config: AppConfig, embedder=None, progress=None) -> Retrieve
         from serving.retrieval.lexical import LexicalIndex
 
         lexical = LexicalIndex(catalog)
-    return Retriever(catalog, embedder, index, lexical=lexical, hybrid=config.retrieval.hybrid)
+    from serving.catalog.enrichment.store import load_or_build as load_enrichment
+
+    enrichment = load_enrichment(config, catalog, embedder.version, index.vectors)
+    return Retriever(catalog, embedder, index, lexical=lexical, hybrid=config.retrieval.hybrid, enrichment=enrichment)
 
 
 class RetrieverDeployment:

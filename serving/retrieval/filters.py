@@ -1,13 +1,160 @@
-"""The intent's hard filters (excluded artists and terms, era), applied wherever a track may
-enter a playlist: retrieval, and the ranker's borrowed candidates."""
+"""Intent -> constraints over enriched tracks: genre, era and language agreement, stand-in versions,
+and the artists "like X" points to.
+
+The enrichment artifact knows (from data) which genres, decades and language an artist's tracks
+were kept for; this module decides what a request admits. An artist the artifact knows too little
+about is admitted (unknown is not off-genre); a known artist whose evidence shares too little with
+the request is not. Retrieval applies the same `admits` to what it finds as the learned ranker does
+to the candidates it borrows from past playlists, so nothing reaches a playlist by another door.
+`passes_filters` is the intent's own hard filters (excluded artists and terms, the era where the
+catalog has years), applied the same way everywhere.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
+from serving.catalog.enrichment.artifact import Enrichment
+from serving.catalog.enrichment.text import is_stand_in, title_language
 from serving.intent.model import Intent
 from serving.schemas import Track
 from serving.text import norm
+
+# Relations between taxonomy genre NAMES (not artists): a related genre counts half.
+RELATED: dict[str, tuple[str, ...]] = {
+    "rock": ("classic rock", "indie", "punk", "metal"),
+    "classic rock": ("rock", "oldies"),
+    "metal": ("punk",),
+    "punk": ("rock", "metal"),
+    "indie": ("rock", "folk"),
+    "pop": ("disco",),
+    "r&b": ("disco",),
+    "disco": ("r&b", "pop", "house"),
+    "house": ("electronic",),
+    "electronic": ("house",),
+    "lofi": ("hip hop", "jazz", "ambient"),
+    "jazz": ("blues",),
+    "blues": ("jazz",),
+    "folk": ("country", "indie"),
+    "country": ("folk",),
+    "ambient": ("classical", "soundtrack"),
+    "classical": ("soundtrack", "ambient"),
+    "soundtrack": ("classical",),
+    "oldies": ("classic rock", "rock", "r&b", "country", "jazz", "blues", "disco"),
+}
+# A language is evidence for the genre named after it (names, not artists).
+LANGUAGE_GENRE = {"ko": "k-pop", "es": "latin"}
+# Genres that say "old" more than what it sounds like: beside another genre they only qualify it.
+QUALIFIERS = frozenset({"oldies"})
+KNOWN = 0.3  # genre evidence (kept-track votes, direct + propagated) before an artist counts as known
+SOME = 0.05  # the least evidence a borrowed candidate needs: borrowing is for tracks known to fit
+MIN_SHARE = 0.15  # share of a known artist's genre evidence that must agree with the request
+MIN_USE_SHARE = 0.1
+KNOWN_DECADES = 1.5
+MIN_DECADE_SHARE = 0.1
+SIMILAR = 12  # neighbours of each "like X" artist added as candidates
+_STAND_IN_ASKED = re.compile(r"\b(karaoke|covers?|instrumentals?|sing ?along|tribute|backing tracks?)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Constraints:
+    genres: dict[str, float] = field(default_factory=dict)  # wanted genre -> weight
+    decades: frozenset[str] = frozenset()
+    similar: dict[str, float] = field(default_factory=dict)  # normalised neighbour artist -> similarity
+    similar_names: tuple[str, ...] = ()
+    allow_stand_ins: bool = False
+    from_similar: bool = False  # genres come from the "like X" artists, not the words
+    uses: frozenset[str] = frozenset()  # moods / activities asked for (borrowed tracks must fit them)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.genres or self.decades or not self.allow_stand_ins)
+
+
+def constraints(intent: Intent, enrichment: Enrichment | None) -> Constraints:
+    text = " ".join([intent.search_text, *intent.genres, *intent.moods])
+    allow = bool(_STAND_IN_ASKED.search(text))
+    if enrichment is None:
+        return Constraints(allow_stand_ins=allow)
+    genres: dict[str, float] = {}
+    asked = [g for g in intent.genres if g not in QUALIFIERS] or list(intent.genres)  # "old school blues" is blues
+    for g in asked:
+        genres[g] = 1.0
+        for r in RELATED.get(g, ()):
+            genres.setdefault(r, 0.5)
+    lang, _ = title_language(intent.search_text)
+    if lang in LANGUAGE_GENRE and not intent.genres:
+        genres[LANGUAGE_GENRE[lang]] = 1.0
+    similar: dict[str, float] = {}
+    names: list[str] = []
+    from_similar = False
+    like = list(getattr(intent, "similar_artists", []) or [])
+    excluded = {norm(a) for a in intent.exclude_artists}
+    for a in like:
+        attrs = enrichment.artist(a)
+        if attrs is None:
+            continue
+        for name, s in attrs.similar[:SIMILAR]:
+            k = norm(name)
+            if k not in excluded and k != norm(a) and s > similar.get(k, 0.0):
+                similar[k] = s
+                names.append(name)
+        if not intent.genres and attrs.confidence >= KNOWN:
+            # "songs like X" asks for X's genres: the top ones of X's evidence.
+            for g, share in attrs.genres.items():
+                if share >= 0.25:
+                    genres[g] = max(genres.get(g, 0.0), 1.0)
+                    for r in RELATED.get(g, ()):
+                        genres.setdefault(r, 0.5)
+                    from_similar = True
+    decades: frozenset[str] = frozenset()
+    if intent.era is not None and intent.era.end - intent.era.start <= 30:
+        decades = frozenset(str(d) for d in range(intent.era.start // 10 * 10, intent.era.end + 1, 10))
+    uses = frozenset([*intent.moods, *intent.activities])
+    return Constraints(genres, decades, similar, tuple(dict.fromkeys(names)), allow, from_similar, uses)
+
+
+def admits(c: Constraints, t: Track, enrichment: Enrichment | None, strict: bool = False) -> bool:
+    """`strict`: the track was not retrieved for this request but borrowed (popular, or kept for
+    similar requests): it must be known to agree, not merely not known to disagree."""
+    if not c.allow_stand_ins and is_stand_in(t):
+        return False
+    if enrichment is None:
+        return True
+    attrs = enrichment.artist(t.artists[0]) if t.artists else None
+    if strict and not c.genres and c.uses:
+        # No genre asked ("music to fall asleep to"): a borrowed track must at least have been kept
+        # for such a use before, or popularity alone would fill the playlist.
+        return attrs is not None and sum(attrs.moods.get(u, 0.0) for u in c.uses) >= MIN_USE_SHARE
+    if not (c.genres or c.decades):
+        return True
+    if attrs is None:
+        return not strict or not c.genres
+    if c.genres and strict and attrs.confidence < SOME:
+        return False
+    if c.genres and attrs.confidence >= (SOME if strict else KNOWN):
+        share = sum(attrs.genres.get(g, 0.0) * w for g, w in c.genres.items())
+        tlang = (enrichment.tracks.get(t.track_id) or {}).get("language") or attrs.language
+        if tlang in LANGUAGE_GENRE and LANGUAGE_GENRE[tlang] in c.genres and share < MIN_SHARE:
+            # A Spanish title is evidence for "latin" when the artist's own evidence does not say
+            # otherwise (a Mozart album with a Spanish subtitle is still classical).
+            if attrs.language == tlang or attrs.confidence < 2 * KNOWN:
+                share = MIN_SHARE
+        if share < MIN_SHARE:
+            return False
+    if c.decades and attrs.decade_confidence >= KNOWN_DECADES:
+        if sum(attrs.decades.get(d, 0.0) for d in c.decades) < MIN_DECADE_SHARE:
+            return False
+    return True
+
+
+def known_match(c: Constraints, t: Track, enrichment: Enrichment | None) -> bool:
+    """The artist is known (enough evidence) and agrees with the wanted genres."""
+    if enrichment is None or not c.genres or not t.artists:
+        return False
+    attrs = enrichment.artist(t.artists[0])
+    return attrs is not None and attrs.confidence >= KNOWN and admits(c, t, enrichment)
 
 
 def passes_filters(intent: Intent, t: Track) -> bool:

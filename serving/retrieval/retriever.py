@@ -14,11 +14,14 @@ from serving.catalog.loader import Catalog
 from serving.config import HybridConfig
 from serving.intent.model import Intent
 from serving.retrieval.embedder import Embedder
-from serving.retrieval.filters import passes_filters
+from serving.catalog.enrichment.artifact import Enrichment
+from serving.retrieval.filters import admits, constraints, known_match, passes_filters
 from serving.retrieval.index import VectorIndex
 from serving.retrieval.lexical import LexicalIndex, fuse_rrf, fuse_weighted, normalise
 from serving.schemas import Candidate, Feedback, CandidateSet
 from serving.text import norm
+
+PREFER_KNOWN_MIN = 20  # known-to-fit candidates (a default playlist's worth) before unknown artists are left out
 
 
 # Feedback expansion (sessions): neighbours borrowed per liked track, and the Rocchio weight
@@ -37,6 +40,7 @@ class Retriever:
         overfetch: int = 3,
         lexical: LexicalIndex | None = None,
         hybrid: HybridConfig | None = None,
+        enrichment: Enrichment | None = None,
     ):
         self.catalog = catalog
         self.embedder = embedder
@@ -44,6 +48,7 @@ class Retriever:
         self._overfetch = overfetch
         self.hybrid = hybrid if lexical is not None and hybrid is not None and hybrid.enabled else None
         self.lexical = lexical if self.hybrid is not None else None
+        self.enrichment = enrichment  # catalog attributes (serving.catalog.enrichment): genre/era filters, "like X"
         self._by_artist: dict[str, list[int]] = defaultdict(list)
         self._pos: dict[str, int] = {}
         for i, t in enumerate(catalog.tracks):
@@ -56,7 +61,24 @@ class Retriever:
         v = {"embedder": self.embedder.version, "index": self.index.version, "catalog": self.catalog.version}
         if self.hybrid is not None:
             v["lexical"] = f"bm25-{self.hybrid.fusion}-{self.hybrid.weight:g}"
+        if self.enrichment is not None:
+            v["enrichment"] = self.enrichment.version
         return v
+
+    def admit(self, intent: Intent):
+        """The predicate every candidate must pass for this intent: its hard filters and, with an
+        enrichment, genre/era agreement and no stand-in versions unless asked for."""
+        c = constraints(intent, self.enrichment)
+        enr = self.enrichment
+        return lambda t: passes_filters(intent, t) and admits(c, t, enr)
+
+    def _prefer_known(self, c, kept: list[int], k: int) -> list[int]:
+        """With genres asked for and enough tracks by artists known to fit, artists the enrichment
+        knows nothing about step aside: text similarity alone put them here ("k-pop" matching "K-Ci")."""
+        if not c.genres or self.enrichment is None:
+            return kept
+        known = [i for i in kept if known_match(c, self.catalog.tracks[i], self.enrichment)]
+        return known if len(known) >= min(k, PREFER_KNOWN_MIN) else kept
 
     def artist_names(self) -> list[str]:
         """Canonical artist names, for intent parsers that recognise artists."""
@@ -150,40 +172,46 @@ class Retriever:
     def _one(self, intent: Intent, q: np.ndarray, k: int, fetch: int, s: np.ndarray, ids: np.ndarray,
              raw: np.ndarray | None) -> CandidateSet:
         scores: dict[int, float] = {}
+        c = constraints(intent, self.enrichment)
+        ok = self.admit(intent)
         # Tracks by artists the listener named are candidates whatever their text
         # similarity: "songs from Lojay" must reach the ranker even if the titles
-        # say nothing about the prompt.
-        for a in intent.include_artists:
+        # say nothing about the prompt. So are those of "like X": X (unless excluded) and its neighbours.
+        excluded = {norm(x) for x in intent.exclude_artists}
+        like = [a for a in intent.similar_artists if norm(a) not in excluded]
+        for a in [*intent.include_artists, *like, *c.similar_names]:
             for i in self._by_artist.get(norm(a), ()):
                 scores[i] = float(self.index.vectors[i] @ q)
         while True:
             keep = ids >= 0
             for score, i in zip(s[keep].tolist(), ids[keep].tolist()):
                 scores.setdefault(int(i), float(score))
-            kept = [i for i in scores if passes_filters(intent, self.catalog.tracks[i])]
+            kept = [i for i in scores if ok(self.catalog.tracks[i])]
             if len(kept) >= k or fetch >= self.index.index.ntotal:
                 break
             fetch = min(fetch * 4, self.index.index.ntotal)  # filters ate too much: widen the net
             s, ids = self.index.search(q, fetch)
+        kept = self._prefer_known(c, kept, k)
         if self.lexical is None or raw is None:
             rows = np.asarray(kept, dtype=np.int64)
             dense = np.asarray([scores[i] for i in kept], dtype=np.float32)
             top = np.argsort(-dense, kind="stable")[:k]
             return CandidateSet(self.catalog.version, rows[top], dense[top], np.zeros(len(top), np.float32))
-        return self._fuse(intent, q, scores, kept, k, raw)
+        return self._fuse(intent, q, scores, kept, k, raw, ok, c)
 
     def _fuse(self, intent: Intent, q: np.ndarray, scores: dict[int, float], kept: list[int], k: int,
-              raw: np.ndarray) -> CandidateSet:
+              raw: np.ndarray, ok, c) -> CandidateSet:
         assert self.lexical is not None and self.hybrid is not None
         lex = normalise(raw)
         hits = self.lexical.search_scores(raw, self.hybrid.lexical_k)
         pool = list(dict.fromkeys(kept))
         have = set(pool)
         for i in hits.tolist():
-            if i not in have and passes_filters(intent, self.catalog.tracks[i]):
+            if i not in have and ok(self.catalog.tracks[i]):
                 scores[i] = float(self.index.vectors[i] @ q)
                 pool.append(i)
                 have.add(i)
+        pool = self._prefer_known(c, pool, k)
         ids = np.asarray(pool, dtype=np.int64)
         dense = np.asarray([scores[i] for i in pool], dtype=np.float32)
         if self.hybrid.fusion == "rrf":

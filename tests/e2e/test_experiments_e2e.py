@@ -40,11 +40,15 @@ def service(tmp_path_factory):
         # one loopback client sends everything: the per-client rate limit would only get in the way
         "security": {"rate_limit": {"enabled": False}},
     })
+    # The tier's other graphs may already run in this Ray (test order is alphabetical):
+    # shut down only a Ray this module started, or every later test loses its graph.
+    owns_ray = not ray.is_initialized()
     base = start_local(cfg)
     yield base, LocalServeActuator(cfg)
     serve.delete("segue-exp")
-    serve.shutdown()
-    ray.shutdown()
+    if owns_ray:
+        serve.shutdown()
+        ray.shutdown()
 
 
 PROMPTS = ["heavy metal to work out to", "rainy sunday jazz", "90s hip hop party", "calm piano for studying"]
@@ -85,6 +89,27 @@ def test_responses_name_the_arm_and_its_ranker(service):
             body = playlist(c, base, u).json()
             assert body["experiment_id"] == "e2e-ranker"
             assert body["versions"]["ranker"] == {"control": "baseline-v1", "canary": "baseline-v2"}[body["arm"]]
+
+
+def test_concurrent_clients_of_different_arms_each_get_their_own_arms_answer(service):
+    """The Ingress batches concurrent requests and the pipeline splits each batch by arm: a
+    burst mixing arms must give every listener their own arm's ranker and the playlist the same
+    request gets when it is alone."""
+    base, _ = service
+    users = [f"mix-{i}" for i in range(48)]
+    expected = Assigner.from_weights("e2e-salt", [("control", 0.8), ("canary", 0.2)])
+    assert {expected.assign(u) for u in users} == {"control", "canary"}
+    with httpx.Client() as client, ThreadPoolExecutor(12) as pool:  # under the Ingress's admission bound (15)
+        burst = list(pool.map(lambda u: playlist(client, base, u), users))
+        alone = [playlist(client, base, u) for u in users[:12]]
+    assert [r.status_code for r in burst] == [200] * len(users)
+    ranker = {"control": "baseline-v1", "canary": "baseline-v2"}
+    for u, r in zip(users, burst):
+        body = r.json()
+        assert body["arm"] == expected.assign(u)
+        assert body["versions"]["ranker"] == ranker[body["arm"]]
+    for b, a in zip(burst, alone):
+        assert [t["track_id"] for t in b.json()["tracks"]] == [t["track_id"] for t in a.json()["tracks"]]
 
 
 def test_live_weight_change_moves_only_expected_listeners_and_fails_nothing(service):

@@ -63,10 +63,10 @@ def test_ablation_report_and_chart(tiny, tmp_path, capsys):
                  "--out", str(out), "--quiet"]) == 0
     md = (out / "report.md").read_text()
     for row in ("dense only", "+ intent parser", "+ hybrid BM25", "+ learned ranker, no priors", "+ priors as features",
-                "+ priors' candidates (full)"):
+                "+ priors' candidates", "+ enrichment filters, like-X (full)"):
         assert row in md
     assert (out / "metrics.png").read_bytes()[:4] == b"\x89PNG"
-    assert len((out / "per_dialog.jsonl").read_text().splitlines()) == 24 * 6  # the config row equals the full row
+    assert len((out / "per_dialog.jsonl").read_text().splitlines()) == 24 * 7  # the config row equals the full row
 
 
 def test_eval_rejects_a_file_in_another_format(tmp_path, capsys):

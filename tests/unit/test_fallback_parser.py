@@ -45,7 +45,7 @@ def test_exclusions_split_into_artists_and_terms(rules_only):
 
 def test_excluded_recent_years_become_an_earlier_era(rules_only):
     i = rules_only.parse("something like Daft Punk but more chill, nothing from the last 5 years")
-    assert i.include_artists == ["Daft Punk"]
+    assert i.similar_artists == ["Daft Punk"] and i.include_artists == []  # music like them, not by them
     assert i.era is not None and i.era.end == 2020
     assert "punk" not in i.genres  # the artist's name is not a genre request
 
@@ -81,3 +81,34 @@ def test_never_raises_and_output_validates(parser, prompt):
     i = parser.parse(prompt)
     assert i.source == IntentSource.fallback
     assert '"' not in i.search_text and "\\" not in i.search_text
+
+
+# --- "like X", genre words that are not artists (issue 14) ------------------------------------
+def _like_parser():
+    from serving.intent.fallback import FastParser
+
+    return FastParser(embedder=None, artists=["Radiohead", "Classic Rock", "Led Zeppelin", "Kendrick Lamar",
+                                              "Drake", "Daft Punk", "Lojay"])
+
+
+def test_like_x_but_not_x():
+    i = _like_parser().parse("songs like Radiohead but not Radiohead")
+    assert i.similar_artists == ["Radiohead"] and i.exclude_artists == ["Radiohead"]
+    assert i.include_artists == [] and "like" not in i.search_text.lower().split()
+    assert not i.search_text.lower().endswith("but")
+
+
+def test_like_x_is_not_a_request_for_x_and_like_is_no_search_word():
+    p = _like_parser()
+    i = p.parse("more like Kendrick Lamar")
+    assert i.similar_artists == ["Kendrick Lamar"] and i.include_artists == []
+    assert "like" not in i.search_text.lower()
+    assert p.parse("Drake type songs from other artists").similar_artists == ["Drake"]
+    assert p.parse("songs from Lojay").include_artists == ["Lojay"]
+    assert p.parse("artists like Daft Punk").genres == []  # "Daft Punk" is not punk
+
+
+def test_genre_words_are_not_artists():
+    i = _like_parser().parse("classic rock from the 70s, no Led Zeppelin")
+    assert i.include_artists == [] and i.genres == ["classic rock"] and i.exclude_artists == ["Led Zeppelin"]
+    assert i.era is not None and i.era.start == 1970

@@ -102,3 +102,35 @@ def test_past_the_admission_bound_answers_503_with_retry_after_at_once():
     assert all(r.headers["retry-after"] == "2" and r.json()["error"] == "overloaded" for r in rejected)
     assert "capacity" in rejected[0].json()["message"]
     assert core.admission.in_flight == 0 and core.admission.rejected == 8
+
+
+def test_the_admission_bound_adapts_to_the_latency_it_sees():
+    from serving.admission import Admission
+
+    now = [0.0]
+    adm = Admission(AppConfig.from_dict({"admission": {"max_in_flight": 40, "min_in_flight": 4,
+                                                       "target_latency_s": 0.5}}).admission, 64, clock=lambda: now[0])
+    assert adm.bound == 40
+
+    def answer(seconds: float) -> None:
+        with adm.admit():
+            now[0] += seconds
+
+    for _ in range(30):  # overloaded: every answer takes 2 s
+        answer(2.0)
+    assert adm.bound == 4  # cut by a tenth per slow round trip, down to the floor
+    for _ in range(200):  # healthy again: additive increase
+        answer(0.05)
+    assert 15 < adm.bound <= 40
+    idle = adm.bound
+    now[0] += 3600  # idle for an hour: the bound does not decay
+    assert adm.bound == idle
+
+
+def test_a_fixed_bound_when_the_target_is_zero():
+    from serving.admission import Admission
+
+    adm = Admission(AppConfig.from_dict({"admission": {"max_in_flight": 10, "target_latency_s": 0}}).admission, 64)
+    with adm.admit():
+        pass
+    assert adm.bound == 10

@@ -61,7 +61,8 @@ def test_every_llm_failure_is_answered_by_the_parser_and_counted(backend, source
     assert result.fallback_reason == reason
     assert service.stats()["fallbacks"] == ({reason: 1} if reason else {})
     if reason:  # the parser's answer, not an empty intent
-        assert result.intent.include_artists == ["Miles Davis"] and "jazz" in result.intent.genres
+        # "like Miles Davis" asks for music like his (issue 14), not only his.
+        assert result.intent.similar_artists == ["Miles Davis"] and "jazz" in result.intent.genres
 
 
 # --- the OpenAI-compatible backend against a fake server -----------------------------

@@ -47,7 +47,7 @@
   function metricCharts(s, names) {
     const rows = (f) => names.map((n) => Object.assign({ arm: n, color: colorOf(n) }, f(s.arms[n])));
     const rate = (r) => ({ value: r.rate, lo: r.ci[0], hi: r.ci[1] });
-    const fmtPct = (x, axis) => pct(x, axis ? 0 : 2);
+    const fmtPct = (x, axis) => pct(x, axis ? (x > 0 && x < 0.1 ? 1 : 0) : 2);
     const errRow = (a) => {
       const n = a.served + a.errors;
       const [lo, hi] = wilson(a.errors, n);

@@ -7,6 +7,7 @@ Prints Markdown tables and writes JSON (default out/bench/results.json).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -129,8 +130,16 @@ def main(argv: list[str] | None = None) -> int:
         rates = [int(r) for r in args.rates.split(",")] if args.rates else ([25, 50, 100, 150] if q else
                                                                              [25, 50, 100, 150, 200, 300])
         secs = args.seconds or (10 if q else 30)
+        def progress(partial):
+            s = partial["sequential"]
+            steps, cpu = openloop.tables(partial)
+            print(f"[openloop so far, loadavg {os.getloadavg()[0]:.2f}] sequential p50 {s['p50_ms']:.1f} ms\n"
+                  f"{steps}\n\n{cpu}\n", file=sys.stderr, flush=True)
+            write_json(args.out + ".partial", {**results, "openloop": partial})
+
         r = openloop.run(prompts, rates, secs, args.port + 60, sequential_n=40 if q else 100,
-                         config=openloop.bench_graph_config(args.port + 60, overrides=_overrides(args)))
+                         config=openloop.bench_graph_config(args.port + 60, overrides=_overrides(args)),
+                         progress=progress)
         results["openloop"] = r
         steps, cpu = openloop.tables(r)
         s = r["sequential"]

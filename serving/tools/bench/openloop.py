@@ -190,7 +190,8 @@ def bench_graph_config(port: int, overrides: dict | None = None):
 
 
 def run(prompts: list[str], rates: list[int], seconds: int, port: int, sequential_n: int = 100,
-        config=None) -> dict:
+        config=None, progress=None) -> dict:
+    """`progress(result_so_far)` is called after every step (partial results survive a timeout)."""
     import ray
     from ray import serve
 
@@ -207,9 +208,13 @@ def run(prompts: list[str], rates: list[int], seconds: int, port: int, sequentia
         result = {"config": {"batching": cfg.batching.model_dump(), "admission": cfg.admission.model_dump()},
                   "warmup": warm, "sequential": sequential(url, str(prompts_file), sequential_n, out_dir),
                   "steps": []}
+        if progress:
+            progress(result)
         for rate in rates:
             time.sleep(3)  # let queues drain between steps
             result["steps"].append(step(url, str(prompts_file), rate, seconds, cfg.name, out_dir))
+            if progress:
+                progress(result)
         return result
     finally:
         if ray.is_initialized():

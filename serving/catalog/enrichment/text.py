@@ -1,0 +1,76 @@
+"""What a track's own text says about it: version flags and the language of its title.
+
+Pure functions of title / album / artist names, so any catalog gets them, and the ranker can
+compute a flag for a borrowed track without loading anything. Each flag names the words
+that set it (the evidence travels with the attribute).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from serving.schemas import Track
+
+FLAGS: dict[str, re.Pattern] = {
+    "karaoke": re.compile(r"\bkaraoke\b|\bsing[- ]?along\b|\bbacking track\b|without backing vocals|\bsing2piano\b", re.I),
+    "cover": re.compile(r"originally performed by|made popular by|made famous by|in the style of|\btribute to\b|"
+                        r"\bas performed by\b|\b(?:a |the )?cover(?: version)?\b|\bkidz bop\b", re.I),
+    "live": re.compile(r"\blive\b(?! (?:forever|and let|your life|it up|wire|ya))|\bunplugged\b|\bin concert\b", re.I),
+    "remaster": re.compile(r"\bremaster(?:ed)?\b", re.I),
+    "remix": re.compile(r"\bremix\b|\brmx\b|\bedit\b(?= *[\])])", re.I),
+    "instrumental": re.compile(r"\binstrumental\b", re.I),
+}
+# Flags that make a track a stand-in for the recording a listener asked for.
+STAND_IN = ("karaoke", "cover")
+
+_SCRIPTS = (("ko", "HANGUL"), ("ja", "HIRAGANA"), ("ja", "KATAKANA"), ("zh", "CJK UNIFIED"), ("ru", "CYRILLIC"),
+            ("ar", "ARABIC"), ("hi", "DEVANAGARI"), ("el", "GREEK"), ("he", "HEBREW"), ("th", "THAI"))
+# Function words that are frequent in one language's titles and rare in English ones.
+_WORDS = {
+    "es": "el la los las que mi tu te amor corazón contigo quiero para por sin noche vida yo eres como baila bailar "
+          "canción canciones música musica en del para bailar besos fuego otra vez solo todo nada mujer señorita loco loca dime",
+    "pt": "não você meu minha coração saudade obrigado amor de mim eu te amo também",
+    "fr": "je tu le la les et est une pas moi toi mon ma c'est avec pour dans sur qui chanson amour rien",
+}
+_WORD_SETS = {lang: frozenset(w.split()) for lang, w in _WORDS.items()}
+
+
+def track_flags(t: Track) -> dict[str, str]:
+    """flag -> the matched words, for every flag the title / album / artist text sets."""
+    text = f"{t.title} || {t.album or ''} || {' '.join(t.artists)}"
+    out = {}
+    for name, pat in FLAGS.items():
+        m = pat.search(text)
+        if m:
+            out[name] = m.group(0)
+    return out
+
+
+def is_stand_in(t: Track) -> bool:
+    return any(FLAGS[f].search(f"{t.title} || {t.album or ''} || {' '.join(t.artists)}") for f in STAND_IN)
+
+
+def title_language(text: str) -> tuple[str | None, str]:
+    """(language code or None, evidence). Non-Latin scripts decide on their own; Latin-script
+    titles need two function words of one language (one is too often a name or a loan word)."""
+    counts: dict[str, int] = {}
+    for ch in text:
+        if ch.isalpha() and ord(ch) > 0x24F:
+            name = unicodedata.name(ch, "")
+            for lang, script in _SCRIPTS:
+                if name.startswith(script):
+                    counts[lang] = counts.get(lang, 0) + 1
+                    break
+    if counts:
+        lang = max(counts, key=counts.get)
+        return lang, f"{counts[lang]} {lang} script characters"
+    words = re.findall(r"[\wçñãõéèêáíóúü']+", text.lower())
+    best, hits = None, []
+    for lang, vocab in _WORD_SETS.items():
+        h = [w for w in words if w in vocab]
+        if len(h) > len(hits):
+            best, hits = lang, h
+    if best and len(set(hits)) >= 2:
+        return best, "words: " + ", ".join(sorted(set(hits))[:4])
+    return None, ""

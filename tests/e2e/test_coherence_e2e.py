@@ -1,0 +1,60 @@
+"""Issue 14's examples against the real graph: coherent playlists from the enrichment artifact.
+One request per example on the tier's shared graph; the assertions name the failures the issue saw."""
+
+import re
+
+import httpx
+import pytest
+
+
+def _playlist(base_url, prompt, length=20):
+    r = httpx.post(f"{base_url}/v1/playlists", json={"prompt": prompt, "length": length}, timeout=60)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["versions"]["enrichment"].startswith("enrich-")
+    return body, [(t["title"], t["artists"][0]) for t in body["tracks"]]
+
+
+def _artists(tracks):
+    return {a for _, a in tracks}
+
+
+def test_heavy_metal_workout_has_no_pop_filler(base_url):
+    body, tracks = _playlist(base_url, "heavy metal to work out to")
+    assert not _artists(tracks) & {"Michael Jackson", "Whitney Houston", "Beyoncé", "Rihanna"}, tracks
+    assert {"Metallica", "Black Sabbath"} <= _artists(tracks)
+
+
+def test_90s_hip_hop_road_trip(base_url):
+    body, tracks = _playlist(base_url, "90s hip hop for a road trip")
+    assert "WAP" not in {t for t, _ in tracks} and "Whitney Houston" not in _artists(tracks), tracks
+    assert body["intent"]["era"] == {"start": 1990, "end": 1999}
+
+
+def test_k_pop_girl_groups(base_url):
+    body, tracks = _playlist(base_url, "k-pop girl groups")
+    assert not _artists(tracks) & {"K-Ci & JoJo", "Tay-K", "Michael Jackson", "50 Cent"}, tracks
+
+
+def test_like_radiohead_but_not_radiohead(base_url):
+    body, tracks = _playlist(base_url, "songs like Radiohead but not Radiohead")
+    intent = body["intent"]
+    assert intent["similar_artists"] == ["Radiohead"] and intent["exclude_artists"] == ["Radiohead"]
+    assert "like" not in intent["search_text"].lower().split()
+    assert "Radiohead" not in _artists(tracks)
+    assert not _artists(tracks) & {"Bruno Mars", "Kane Brown"}, tracks
+    assert not [t for t, _ in tracks if re.match(r"like\b", t, re.I)], tracks  # no title matched on "like"
+
+
+def test_classic_rock_70s_without_led_zeppelin(base_url):
+    body, tracks = _playlist(base_url, "classic rock from the 70s, no Led Zeppelin")
+    assert body["intent"]["include_artists"] == [] and "classic rock" in body["intent"]["genres"]
+    assert "Led Zeppelin" not in _artists(tracks) and "Def Leppard" not in _artists(tracks), tracks
+    assert not [t for t, _ in tracks if re.search(r"karaoke|originally performed", t, re.I)], tracks
+
+
+@pytest.mark.parametrize("prompt", ["música latina para bailar"])
+def test_latin_dance_in_spanish(base_url, prompt):
+    body, tracks = _playlist(base_url, prompt)
+    assert not _artists(tracks) & {"Wolfgang Amadeus Mozart", "Mozart", "Enya"}, tracks
+    assert "latin" in body["intent"]["genres"]

@@ -1,0 +1,137 @@
+"""Catalog enrichment: evidence from dialogs, propagation over the artist graph, the artifact,
+and the filters that use it. Small hand-made catalogs and dialogs; no embedding model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from serving.catalog.enrichment.artifact import Enrichment
+from serving.catalog.enrichment.builder import build
+from serving.catalog.enrichment.evidence import dialog_evidence, set_artists, text_labels
+from serving.catalog.enrichment.text import is_stand_in, title_language, track_flags
+from serving.catalog.loader import Catalog
+from serving.intent.model import Intent, YearRange
+from serving.retrieval.filters import admits, constraints
+from serving.schemas import Track
+
+
+def _t(tid, title, artist, album=None):
+    return Track(track_id=tid, title=title, artists=[artist], album=album)
+
+
+TRACKS = (
+    _t("m1", "Master of Puppets", "Metallica"), _t("m2", "One", "Metallica"),
+    _t("s1", "Paranoid", "Black Sabbath"), _t("s2", "Iron Man", "Black Sabbath"),
+    _t("w1", "I Will Always Love You", "Whitney Houston"), _t("w2", "Greatest Love of All", "Whitney Houston"),
+    _t("c1", "Greatest Love (Karaoke Version)", "Party Karaoke", "Karaoke Hits"),
+    _t("d1", "Around the World", "Daft Punk"), _t("j1", "Blue Train", "John Coltrane"),
+    _t("x1", "Mystery Song", "Nobody Knows"),
+)
+CATALOG = Catalog(TRACKS, "f" * 64, "test")
+
+
+def _dialog(did, first, liked, disliked=(), later=None):
+    turns = [{"user_query": first, "liked_results": list(liked), "disliked_results": list(disliked),
+              "search_queries": [], "search_results": []}]
+    if later:
+        turns.append({"user_query": later[0], "liked_results": list(later[1]), "disliked_results": [],
+                      "search_queries": [], "search_results": []})
+    return {"id": did, "turns": turns, "goal_playlist": list(liked) + list(later[1] if later else [])}
+
+
+DIALOGS = [
+    _dialog("a", "hi, id like some heavy metal to work out to", ["m1", "m2"], disliked=["w1"]),
+    _dialog("b", "I'd love to create a playlist of pop ballads", ["w1", "w2"]),
+    _dialog("c", "more metal please", ["m1", "s1"]),
+    _dialog("d", "jazz for a quiet night", ["j1"], later=("some 90s dance music by Daft Punk", ["d1"])),
+]
+
+
+def test_text_labels_strip_filler_exclusions_and_artist_names():
+    set_artists([a for t in TRACKS for a in t.artists])
+    assert text_labels("I'd love to create a playlist for pop songs") == {"genre:pop"}  # not 'romantic'
+    assert "genre:country" not in text_labels("rock, no country")
+    assert "genre:punk" not in text_labels("songs by Daft Punk")
+    assert {"genre:metal", "activity:workout"} <= text_labels("heavy metal to work out to")
+    assert "decade:1990" in text_labels("90s hip hop")
+
+
+def test_dialog_evidence_votes_kept_and_disliked():
+    set_artists([a for t in TRACKS for a in t.artists])
+    rows = {(r[0], r[1]): r for r in dialog_evidence(DIALOGS[0])}
+    assert rows[("m1", "genre:metal")][2] > 0 and rows[("m1", "genre:metal")][3] == "kept"
+    assert rows[("w1", "genre:metal")][2] < 0 and rows[("w1", "genre:metal")][3] == "disliked"
+
+
+def test_flags_and_language():
+    assert set(track_flags(TRACKS[6])) >= {"karaoke"} and is_stand_in(TRACKS[6])
+    assert track_flags(_t("r", "Whole Lotta Love (Remaster)", "Led Zeppelin")) == {"remaster": "Remaster"}
+    assert "cover" in track_flags(_t("o", "Take Over Control (Originally Performed by Afrojack)", "DJ"))
+    assert not is_stand_in(TRACKS[0])
+    assert title_language("사랑해") [0] == "ko"
+    assert title_language("Baila conmigo esta noche mi amor")[0] == "es"
+    assert title_language("Love Me Tender")[0] is None
+
+
+@pytest.fixture(scope="module")
+def enrichment() -> Enrichment:
+    vecs = np.eye(len(TRACKS), 12, dtype=np.float32)  # no two artists' tracks are alike...
+    vecs[9] = (vecs[0] + vecs[1] + vecs[2] + vecs[3]) / 2  # ...except the unknown artist, near Metallica and Sabbath
+    enr, stats = build(CATALOG, vecs, DIALOGS, "emb-test", "ev-test")
+    assert stats.tracks == len(TRACKS) and stats.dialogs == len(DIALOGS)
+    return enr
+
+
+def test_artist_attributes_come_from_the_dialogs(enrichment):
+    m = enrichment.artist("Metallica")
+    assert max(m.genres, key=m.genres.get) == "metal" and m.confidence > 1
+    assert m.evidence["kept"] >= 2 and "examples" in m.evidence
+    w = enrichment.artist("whitney houston")
+    assert "metal" not in w.genres and max(w.genres, key=w.genres.get) == "pop"
+    assert enrichment.artist("Daft Punk").decades == {"1990": 1.0}
+    # Black Sabbath was kept with Metallica: co-occurrence makes them similar.
+    assert "Black Sabbath" in [n for n, _ in m.similar]
+    assert enrichment.tracks["c1"]["flags"]["karaoke"]
+
+
+def test_artifact_round_trip(enrichment, tmp_path):
+    path = enrichment.save(tmp_path)
+    back = Enrichment.load(path)
+    assert back.key == enrichment.key and back.version == enrichment.version
+    assert back.artist("Metallica").genres == enrichment.artist("Metallica").genres
+    assert back.artist("Metallica").similar == enrichment.artist("Metallica").similar
+
+
+def test_excluding_dialogs_changes_key_and_evidence(enrichment):
+    enr2, _ = build(CATALOG, None, DIALOGS, "emb-test", "ev-test", exclude_dialogs=["d"])
+    assert enr2.key != enrichment.key
+    assert enr2.artist("Daft Punk").decades == {}  # its only evidence was in dialog d
+
+
+def test_filters_admit_on_genre_and_keep_unknowns(enrichment):
+    metal = constraints(Intent(search_text="heavy metal", genres=["metal"]), enrichment)
+    assert admits(metal, TRACKS[0], enrichment)  # Metallica
+    assert not admits(metal, TRACKS[4], enrichment)  # Whitney Houston is known, and not metal
+    assert not admits(metal, TRACKS[8], enrichment)  # John Coltrane is known for jazz
+    stranger = _t("n1", "New Song", "Not In The Catalog")
+    assert admits(metal, stranger, enrichment)  # nothing known: retrieval keeps it...
+    assert not admits(metal, stranger, enrichment, strict=True)  # ...but never borrows it
+    # The unknown artist inherits metal from its embedding neighbours (no dialog mentions it).
+    assert "metal" in enrichment.artist("Nobody Knows").genres
+    assert not admits(metal, TRACKS[6], enrichment)  # karaoke version
+    karaoke = constraints(Intent(search_text="karaoke ballads", genres=["pop"]), enrichment)
+    assert karaoke.allow_stand_ins and admits(karaoke, TRACKS[6], enrichment)
+
+
+def test_like_x_uses_neighbours_and_genres(enrichment):
+    c = constraints(Intent(search_text="songs", similar_artists=["Metallica"], exclude_artists=["Metallica"]), enrichment)
+    assert "Black Sabbath" in c.similar_names and "Metallica" not in c.similar_names
+    assert c.genres.get("metal") == 1.0 and c.from_similar
+
+
+def test_era_filter(enrichment):
+    c = constraints(Intent(search_text="dance", era=YearRange(start=1970, end=1979)), enrichment)
+    assert c.decades == {"1970"}
+    # Daft Punk's evidence says 90s, but there is too little of it to exclude on.
+    assert admits(c, TRACKS[7], enrichment)
