@@ -110,7 +110,6 @@ class IntentModelDeployment:
             service = self.plan.for_arm(ctx.arm_key)
             result, edits = await service.update(previous, message)
             scope.intent(result)
-        self._metrics.record(result)
         return result, edits
 
     def batch_stats(self) -> dict[str, int]:
