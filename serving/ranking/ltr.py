@@ -193,30 +193,28 @@ class LearnedRanker(Ranker):
         X = extract(intent, candidates, qp or self.query_priors(intent))
         return np.asarray(self.artifact.model.predict(X[:, self._cols], num_threads=1), dtype=np.float64)
 
-    def rank(self, intent: Intent, candidates: list[Candidate], length: int, mode: str = "playlist",
-             query_vector: np.ndarray | None = None) -> list[RankedTrack]:
-        q = query_vector if query_vector is not None else self._embed(intent)
+    def _pool_of(self, candidates: list[Candidate]) -> Pool:
         rows = [self.table.row_of.get(c.track.track_id) for c in candidates]
         if any(r is None or self.table.tracks[r] != c.track for r, c in zip(rows, candidates)):
             # Tracks this table lacks (a caller's own candidates): a wider table, kept for next time.
             self._set_table(self.table.extended(c.track for c in candidates))
             rows = [self.table.row_of[c.track.track_id] for c in candidates]
-        pool = Pool(np.asarray(rows, np.int64), np.asarray([c.dense_score for c in candidates], np.float32),
+        return Pool(np.asarray(rows, np.int64), np.asarray([c.dense_score for c in candidates], np.float32),
                     np.asarray([c.lexical_score for c in candidates], np.float32),
                     np.asarray([c.retrieval_rank for c in candidates], np.float32))
+
+    def rank(self, intent: Intent, candidates: list[Candidate], length: int, mode: str = "playlist",
+             query_vector: np.ndarray | None = None) -> list[RankedTrack]:
+        q = query_vector if query_vector is not None else self._embed(intent)
+        pool = self._pool_of(candidates)
         return self._rank_pools([(intent, pool, q, length, mode)])[0]
 
     def score_pool(self, intent: Intent, candidates: list[Candidate], query_vector: np.ndarray | None = None):
         """(candidates incl. those borrowed from priors, their scores, reason-of) without ordering
         or diversity: session feedback re-scores them (serving/ranking/feedback.py)."""
         q = query_vector if query_vector is not None else self._embed(intent)
-        rows = [self.table.row_of.get(c.track.track_id) for c in candidates]
-        if any(r is None or self.table.tracks[r] != c.track for r, c in zip(rows, candidates)):
-            self._set_table(self.table.extended(c.track for c in candidates))
-            rows = [self.table.row_of[c.track.track_id] for c in candidates]
-        pool = Pool(np.asarray(rows, np.int64), np.asarray([c.dense_score for c in candidates], np.float32),
-                    np.asarray([c.lexical_score for c in candidates], np.float32),
-                    np.asarray([c.retrieval_rank for c in candidates], np.float32))
+        pool = self._pool_of(candidates)
+        rows = pool.rows.tolist()
         qa = self.prior_arrays.query(np.asarray(q, dtype=np.float32))
         if self._expand:
             pool = expand(pool, qa, intent, self.table)
