@@ -276,18 +276,23 @@ def promql(prom: str, query: str, until=lambda result: bool(result), timeout_s: 
         time.sleep(1)
 
 
+APP = 'application="segue"'  # the e2e session graph's app name (AppConfig's default)
+
+
 def test_prometheus_answers_per_arm_queries(graph, prometheus):
-    by_arm = promql(prometheus, 'sum by (arm) (ray_segue_requests_total{route="playlist", code="200"})',
+    # The tier's other apps (experiments, vLLM prompt arms) share this Ray and its metrics
+    # port: look only at the session graph's own series.
+    by_arm = promql(prometheus, f'sum by (arm) (ray_segue_requests_total{{{APP}, route="playlist", code="200"}})',
                     until=lambda res: res and float(res[0]["value"][1]) >= 3)
     assert {x["metric"]["arm"] for x in by_arm} == {"control"}
     p99 = promql(prometheus, "histogram_quantile(0.99, sum by (le, stage, arm) "
-                             "(rate(ray_segue_stage_duration_seconds_bucket[1m])))",
+                             f"(rate(ray_segue_stage_duration_seconds_bucket{{{APP}}}[1m])))",
                  until=lambda res: len(res) == 3)
     assert {(x["metric"]["stage"], x["metric"]["arm"]) for x in p99} == {
         ("intent", "control"), ("retrieval", "control"), ("ranking", "control")}
-    cand = promql(prometheus, "sum by (arm) (ray_segue_candidates_retrieved_count)")
+    cand = promql(prometheus, f"sum by (arm) (ray_segue_candidates_retrieved_count{{{APP}}})")
     assert cand[0]["metric"]["arm"] == "control" and float(cand[0]["value"][1]) >= 4
-    fb = promql(prometheus, 'sum by (arm, event, deployment) (ray_segue_feedback_events_total)')
+    fb = promql(prometheus, f'sum by (arm, event, deployment) (ray_segue_feedback_events_total{{{APP}}})')
     assert [(x["metric"]["arm"], x["metric"]["event"], x["metric"]["deployment"]) for x in fb] == [
         ("control", "like", "Ingress")]
     # The alert rules load and evaluate against the live series.
