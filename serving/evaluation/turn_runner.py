@@ -243,7 +243,9 @@ class TurnEvaluator:
                         examples = await self.ev.examples(variant)
                     art = fit([examples[j] for j in train], name, emb.version, variant.train)
                     art.save(root)
-                out.append((LearnedRanker(art, emb, max_per_artist=config.ranking.max_per_artist), test))
+                # The ranker's track table must be the retriever's catalog: candidates arrive as its rows.
+                out.append((LearnedRanker(art, emb, max_per_artist=config.ranking.max_per_artist,
+                                          catalog=self.ev.catalog), test))
             cache[key] = out
             self._folds = cache
         return cache[key]

@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 # A playlist's record is sent off the live path just before its response; feedback that
 # overtakes it (another Ingress replica, a fast client) waits this long for it to land.
 FEEDBACK_WAIT_S = 2.0
+# A playlist issued this recently whose record is not in the store yet may still be on its way
+# (its write is retried onto a restarted store replica): "not yet" (503 + Retry-After), not
+# "never" (404). Older unknown ids get 404 at once.
+PENDING_WINDOW_S = 60.0
 
 
 class OutcomeService:
@@ -101,8 +105,14 @@ class OutcomeService:
         wait = self.feedback_wait_s if is_fresh(playlist_id, within_s=self.feedback_wait_s + 3) else 0.0
         deadline = loop.time() + wait
         try:
-            while not await self._known(playlist_id) and loop.time() < deadline:
+            known = await self._known(playlist_id)
+            while not known and loop.time() < deadline:
                 await asyncio.sleep(0.05)
+                known = await self._known(playlist_id)
+            if not known and is_fresh(playlist_id, within_s=PENDING_WINDOW_S):
+                return FeedbackRejected(Rejection.NOT_YET_RECORDED,
+                                        f"playlist '{playlist_id}' was served moments ago and is not recorded yet; "
+                                        "retry shortly")
             result = await self._write(self.store.feedback_op(playlist_id, track_id, event), "feedback")
         except StoreUnavailableError as e:
             return FeedbackRejected(Rejection.STORE_UNAVAILABLE, f"feedback was not recorded: {e}; retry shortly")

@@ -28,6 +28,7 @@ class Rejection(enum.Enum):
     TRACK_NOT_IN_PLAYLIST = "track_not_in_playlist"
     INVALID_EVENT = "invalid_event"
     STORE_UNAVAILABLE = "store_unavailable"
+    NOT_YET_RECORDED = "not_yet_recorded"  # issued moments ago; its record may still be on its way
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,7 @@ REJECTION_ERRORS: dict[Rejection, type[SegueError]] = {
     Rejection.TRACK_NOT_IN_PLAYLIST: UnprocessableFeedback,
     Rejection.INVALID_EVENT: InvalidRequest,
     Rejection.STORE_UNAVAILABLE: StoreUnavailable,
+    Rejection.NOT_YET_RECORDED: StoreUnavailable,
 }
 
 

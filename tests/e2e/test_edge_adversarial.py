@@ -335,8 +335,10 @@ def test_5_a_client_over_its_in_flight_limit_gets_429_while_another_is_served(ta
     other = post_json(target, path, {"prompt": "quiet piano", "length": 5}, src="127.0.0.4")
     limited = [r for r in results if r.status == 429]
     assert limited and all(r.status in (200, 429) for r in results), [r.status for r in results]
-    body = assert_error_shape(limited[0], 429, "rate_limited")
-    assert "in flight" in body["message"] and limited[0].header("retry-after") == ["1"]
+    # The sixth request may meet the rate limit (burst 5) before the in-flight limit: both are
+    # 429s in the one shape, and at least one must be the in-flight limit's.
+    in_flight = [r for r in limited if "in flight" in assert_error_shape(r, 429, "rate_limited")["message"]]
+    assert in_flight and in_flight[0].header("retry-after") == ["1"], [r.body[:120] for r in limited]
     assert other.status == 200, other.body[:200]
 
 

@@ -69,5 +69,10 @@ def test_only_fresh_unknown_ids_wait(db):
     assert asyncio.run(svc.feedback("made-up-id", "t1", "like")).reason is Rejection.UNKNOWN_PLAYLIST
     assert time.monotonic() - t0 < 0.25
     t0 = time.monotonic()
-    assert asyncio.run(svc.feedback(new_playlist_id(), "t1", "like")).reason is Rejection.UNKNOWN_PLAYLIST
+    # Issued moments ago and still unknown after the wait: maybe on its way, so "retry", not 404.
+    assert asyncio.run(svc.feedback(new_playlist_id(), "t1", "like")).reason is Rejection.NOT_YET_RECORDED
     assert time.monotonic() - t0 >= 0.3
+    t0 = time.monotonic()
+    stale = new_playlist_id(now=time.time() - 120)  # past the pending window: unknown, at once
+    assert asyncio.run(svc.feedback(stale, "t1", "like")).reason is Rejection.UNKNOWN_PLAYLIST
+    assert time.monotonic() - t0 < 0.25
