@@ -19,7 +19,7 @@ from serving.errors import (
     HeadersTooLarge, InvalidHeader, PayloadTooLarge, RequestTimeout, SegueError, UriTooLong, encode_error,
     error_for_status,
 )
-from serving.security.middleware import safe_request_id
+from serving.security.middleware import replay_body, safe_request_id
 
 # Control characters other than horizontal tab; h11/httptools already refuse CR/LF.
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
@@ -123,16 +123,7 @@ class EdgeGuard:
             more = msg.get("more_body", False)
             if seen > cap:
                 raise _Refused(PayloadTooLarge(f"request body is over the limit of {cap} bytes"), close=True)
-        replayed = False
-
-        async def replay():
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-            return await receive()
-
-        return replay
+        return replay_body(b"".join(chunks), receive)
 
 
 async def _send(send, err: SegueError, rid: str, close: bool = False) -> None:

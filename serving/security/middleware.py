@@ -124,13 +124,18 @@ class IngressGuard:
             more = msg.get("more_body", False)
             if seen > self.max_body:
                 raise PayloadTooLarge(f"request body is over the limit of {self.max_body} bytes")
-        replayed = False
+        return replay_body(b"".join(chunks), receive)
 
-        async def replay():
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-            return await receive()
 
-        return replay
+def replay_body(body: bytes, receive):
+    """An ASGI receive that hands the app the already-read body once, then defers to the real one."""
+    replayed = False
+
+    async def replay():
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
