@@ -74,6 +74,14 @@ class RetryPolicy:
 NO_RETRIES = RetryPolicy(attempts=1)
 
 
+def _limits(max_connections: int) -> httpx.Limits:
+    """Idle connections are dropped after 1 s, well inside the server's keep-alive (5 s by
+    default, http.timeouts.keep_alive_s): reusing one the server is closing at that moment is
+    a reset mid-request, and a reset POST cannot be safely retried."""
+    return httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections,
+                        keepalive_expiry=1.0)
+
+
 def retry_after(response: httpx.Response) -> float | None:
     raw = response.headers.get("retry-after")
     try:
@@ -164,7 +172,7 @@ class SegueClient(_Base):
                  max_connections: int = 10):
         super().__init__(base_url, timeout_s, retry, admin_token)
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout_s, transport=transport,
-                                  limits=httpx.Limits(max_connections=max_connections))
+                                  limits=_limits(max_connections))
 
     def __enter__(self) -> "SegueClient":
         return self
@@ -224,8 +232,8 @@ class AsyncSegueClient(_Base):
                  admin_token: str | None = None, transport: httpx.AsyncBaseTransport | None = None,
                  max_connections: int = 10):
         super().__init__(base_url, timeout_s, retry, admin_token)
-        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout_s, transport=transport, limits=limits)
+        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout_s, transport=transport,
+                                       limits=_limits(max_connections))
 
     async def __aenter__(self) -> "AsyncSegueClient":
         return self

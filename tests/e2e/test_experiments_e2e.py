@@ -52,6 +52,12 @@ def service(tmp_path_factory):
         ray.shutdown()
 
 
+def _client() -> httpx.Client:
+    """A pooled client that never reuses a connection the server may be closing: the tier's
+    keep-alive is EDGE_TIMEOUTS' 2 s, and these clients sleep Retry-After between attempts."""
+    return httpx.Client(limits=httpx.Limits(keepalive_expiry=0.5))
+
+
 PROMPTS = ["heavy metal to work out to", "rainy sunday jazz", "90s hip hop party", "calm piano for studying"]
 
 
@@ -61,7 +67,7 @@ def playlist(client: httpx.Client, base: str, user: str, **headers) -> httpx.Res
 
 
 def run_users(base: str, users: list[str], workers: int = 8) -> dict[str, str]:
-    with httpx.Client() as client, ThreadPoolExecutor(workers) as pool:
+    with _client() as client, ThreadPoolExecutor(workers) as pool:
         responses = list(pool.map(lambda u: playlist(client, base, u), users))
     bad = [r for r in responses if r.status_code != 200]
     assert not bad, f"{len(bad)} failed, e.g. {bad[0].status_code} {bad[0].text[:300]}"
@@ -93,7 +99,7 @@ def test_2000_users_split_within_weights_and_stay_sticky(service):
 
 def test_responses_name_the_arm_and_its_ranker(service):
     base, _ = service
-    with httpx.Client() as c:
+    with _client() as c:
         for u in (f"probe-{i}" for i in range(20)):
             body = playlist(c, base, u).json()
             assert body["experiment_id"] == "e2e-ranker"
@@ -108,7 +114,7 @@ def test_concurrent_clients_of_different_arms_each_get_their_own_arms_answer(ser
     users = [f"mix-{i}" for i in range(48)]
     expected = Assigner.from_weights("e2e-salt", [("control", 0.8), ("canary", 0.2)])
     assert {expected.assign(u) for u in users} == {"control", "canary"}
-    with httpx.Client() as client, ThreadPoolExecutor(12) as pool:  # under the Ingress's admission bound (15)
+    with _client() as client, ThreadPoolExecutor(12) as pool:  # under the Ingress's admission bound (15)
         burst = list(pool.map(lambda u: playlist(client, base, u), users))
         alone = [playlist(client, base, u) for u in users[:12]]
     assert [r.status_code for r in burst] == [200] * len(users)
@@ -128,7 +134,7 @@ def test_live_weight_change_moves_only_expected_listeners_and_fails_nothing(serv
     stop, failures, done = threading.Event(), [], Counter()
 
     def traffic():
-        with httpx.Client() as c:
+        with _client() as c:
             i = 0
             while not stop.is_set():
                 r = playlist(c, base, f"bg-{i}")
@@ -157,7 +163,7 @@ def test_live_weight_change_moves_only_expected_listeners_and_fails_nothing(serv
 
 def test_feedback_validation_and_override(service):
     base, _ = service
-    with httpx.Client() as c:
+    with _client() as c:
         body = playlist(c, base, "fb-user").json()
         pid, track = body["playlist_id"], body["tracks"][0]["track_id"]
         ok = c.post(f"{base}/v1/feedback", json={"playlist_id": pid, "track_id": track, "event": "like"})
@@ -213,7 +219,7 @@ def test_kill_9_of_the_outcome_store_mid_load_loses_no_acknowledged_feedback(ser
         return r
 
     def one(i: int) -> None:
-        with httpx.Client() as c:
+        with _client() as c:
             r = post(c, "/v1/playlists", {"prompt": PROMPTS[i % 4], "user_id": f"kill-{i}", "length": 5})
             if r.status_code != 200:
                 with lock:
