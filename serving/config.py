@@ -99,7 +99,7 @@ class EmbedderConfig(Frozen):
     model: str = Field(default="all-MiniLM-L6-v2", description="Name of a sentence-transformers model shipped offline.")
     batch_size: int = Field(default=128, ge=1)
     device: str = Field(default="cpu")
-    runtime: Literal["torch", "onnx"] = Field(default="torch", description="torch (sentence-transformers) or onnx (ONNX Runtime, exported locally from the same weights at first start).")
+    runtime: Literal["torch", "onnx"] = Field(default="onnx", description="onnx (the default: ONNX Runtime, exported locally from the same weights at first start; same vectors and version as torch, a replica starts in ~1 s instead of ~14 s and encodes ~2.7x faster at batch 1) or torch (sentence-transformers).")
     quantize: bool = Field(default=False, description="onnx only: dynamic int8 quantisation (faster, different vectors: its own version).")
     onnx_cache_dir: str = Field(default="~/.cache/segue/onnx", description="Where the exported ONNX model is cached.")
 
