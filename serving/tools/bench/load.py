@@ -13,6 +13,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 
 from serving.tools.bench.loadgen import LoadResult, prompts_from_dialogs, run_load
 from serving.tools.bench.main import DIALOGS
@@ -35,7 +36,8 @@ def load_config(port: int, replicas: int, intent: dict | None = None) -> AppConf
         # Below max_ongoing_requests, so the admission bound (503 + Retry-After) answers before Serve queues.
         "admission": {"max_in_flight": 7},
         # Simulated listeners come from many clients (X-Forwarded-For), each under its limit.
-        "security": {"trust_forwarded_for": True, "rate_limit": {"requests_per_s": 20, "burst": 40}},
+        "security": {"trust_forwarded_for": True, "trusted_proxies": ["127.0.0.1/32"],
+                     "rate_limit": {"requests_per_s": 20, "burst": 40}},
         # A store of its own: a load run's playlists never mix with scripts/run's experiment.
         "store": {"sqlite_path": os.path.join(tempfile.mkdtemp(prefix="segue-load-"), "segue.db")},
     }
@@ -75,9 +77,27 @@ def _running(deployment: str) -> int:
     return 0
 
 
-def kill_replicas_during_load(url, prompts, requests, concurrency, max_seconds, replicas) -> dict:
+def kill_replica(dep: str, replicas: int, timeout_s: float = 120) -> dict | None:
+    """SIGKILL-like (ray.kill, no restart) one replica of `dep`; returns when a replacement
+    (a replica name not seen before) is RUNNING and the deployment is back to its count."""
     import ray
 
+    names = _replica_actors(dep)
+    if not names:
+        return None
+    t_kill = time.perf_counter()
+    ray.kill(ray.get_actor(names[0], namespace="serve"), no_restart=True)
+    recovered = None
+    while time.perf_counter() - t_kill < timeout_s:
+        time.sleep(0.25)
+        fresh = set(_replica_actors(dep)) - set(names)
+        if fresh and _running(dep) >= FIXED_REPLICAS.get(dep, replicas):
+            recovered = time.perf_counter() - t_kill
+            break
+    return {"deployment": dep, "replica": names[0].split("#")[-1], "killed_at": t_kill, "recovery_s": recovered}
+
+
+def kill_replicas_during_load(url, prompts, requests, concurrency, max_seconds, replicas) -> dict:
     kills = []
     done = threading.Event()
 
@@ -86,29 +106,34 @@ def kill_replicas_during_load(url, prompts, requests, concurrency, max_seconds, 
         for dep in KILLED:
             if done.is_set():
                 return
-            names = _replica_actors(dep)
-            if not names:
-                continue
-            t_kill = time.perf_counter()
-            ray.kill(ray.get_actor(names[0], namespace="serve"), no_restart=True)
-            recovered = None
-            # Recovered = a replacement replica (a name not seen before) is up and the
-            # deployment is back to its replica count.
-            while time.perf_counter() - t_kill < 120:
-                time.sleep(0.25)
-                fresh = set(_replica_actors(dep)) - set(names)
-                if fresh and _running(dep) >= FIXED_REPLICAS.get(dep, replicas):
-                    recovered = time.perf_counter() - t_kill
-                    break
-            kills.append({"deployment": dep, "replica": names[0].split("#")[-1], "recovery_s": recovered})
+            k = kill_replica(dep, replicas)
+            if k is not None:
+                kills.append(k)
             time.sleep(3)
 
     th = threading.Thread(target=killer, daemon=True)
     th.start()
+    t_start = time.perf_counter()
     res = asyncio.run(_load(url, prompts, requests, concurrency, max_seconds))
     done.set()
     th.join(timeout=180)
-    return {"result": res, "kills": kills}
+    for k in kills:
+        k["killed_at_s"] = round(k.pop("killed_at") - t_start, 2)
+    return {"result": res, "kills": kills, **classify(res, kills)}
+
+
+def classify(res: LoadResult, kills: list[dict]) -> dict:
+    """Every answer that is not 200 or 429/503 with Retry-After, split into the requests that
+    were in flight when the Ingress replica was killed (they may die with it: counted apart)
+    and everything else (must be 0)."""
+    ingress = [k["killed_at_s"] for k in kills if k["deployment"] == "Ingress"]
+    on_killed_ingress, other = Counter(), Counter()
+    for start, status, ms in res.timeline:
+        if status == 200 or status in (429, 503):
+            continue
+        in_flight = any(start <= t <= start + ms / 1000 for t in ingress)
+        (on_killed_ingress if in_flight else other)["lost" if status == -1 else status] += 1
+    return {"in_flight_on_killed_ingress": dict(on_killed_ingress), "other_errors": dict(other)}
 
 
 def stall_intent_engine(url, prompts, requests, concurrency, max_seconds) -> dict:
@@ -150,17 +175,28 @@ def stall_intent_engine(url, prompts, requests, concurrency, max_seconds) -> dic
     return {"result": res, "intent_sources": sources}
 
 
+def _load_avg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="scripts/load", description=__doc__)
     ap.add_argument("--requests", type=int, default=10_000, help="requests in the sustained phase")
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--kill-requests", type=int, default=1500, help="requests in the replica-kill phase")
-    ap.add_argument("--max-seconds", type=float, default=900, help="cap on each phase's duration")
+    ap.add_argument("--max-seconds", type=float, default=1800, help="cap on each phase's duration")
     ap.add_argument("--port", type=int, default=8970)
-    ap.add_argument("--phases", default="sustained,kill,stall")
+    ap.add_argument("--replicas", type=int, default=2, help="replicas of every deployment but the OutcomeStore")
+    ap.add_argument("--phases", default="sustained,kill,stall", help="any of sustained, kill, stall, soak")
+    ap.add_argument("--soak-minutes", type=float, default=20)
+    ap.add_argument("--soak-rate", default="auto",
+                    help="requests/s of the soak; auto = half the capacity measured just before it")
     ap.add_argument("--out", default="out/load/results.json")
     args = ap.parse_args(argv)
-    phases = set(args.phases.split(","))
+    phases = [p for p in args.phases.split(",") if p]
+    bad = set(phases) - {"sustained", "kill", "stall", "soak"}
+    if bad:
+        ap.error(f"unknown phase(s) {sorted(bad)}; choose from sustained, kill, stall, soak")
 
     import ray
     from ray import serve
@@ -168,37 +204,86 @@ def main(argv: list[str] | None = None) -> int:
     from serving.server import start_local_graph
 
     prompts = prompts_from_dialogs(str(DIALOGS) if DIALOGS.is_file() else None)
-    report, rows = {}, []
+    report: dict = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "replicas": args.replicas}
+    rows, extra = [], []
+    cfg = load_config(args.port, replicas=args.replicas)
     try:
-        url = start_local_graph(load_config(args.port, replicas=2)) + "/v1/playlists"
-        if "sustained" in phases:
-            res = asyncio.run(_load(url, prompts, args.requests, args.concurrency, args.max_seconds))
-            report["sustained"] = res.summary()
-            rows.append(["sustained", res.sent, res.summary()["answered"], res.lost, res.missing_retry_after,
-                         res.pct(50), res.pct(99), "-"])
-        if "kill" in phases:
-            k = kill_replicas_during_load(url, prompts, args.kill_requests, args.concurrency, args.max_seconds, 2)
-            res = k["result"]
-            report["kill"] = {**res.summary(), "kills": k["kills"]}
-            rec = ", ".join(f"{x['deployment']} {x['recovery_s']:.1f}s" if x["recovery_s"] else f"{x['deployment']} n/a"
-                            for x in k["kills"])
-            rows.append(["kill 1 replica of each deployment", res.sent, res.summary()["answered"], res.lost,
-                         res.missing_retry_after, res.pct(50), res.pct(99), rec])
-        if "stall" in phases:
-            report["stall"] = run_stall_phase(url, prompts, args)
-            s = report["stall"]
-            rows.append([s["label"], s["sent"], s["answered"], s["lost"], 0, s["p50_ms"], s["p99_ms"],
-                         f"intent sources {s['intent_sources']}"])
+        t = time.perf_counter()
+        url = start_local_graph(cfg) + "/v1/playlists"
+        report["start_s"] = round(time.perf_counter() - t, 1)
+        for phase in phases:
+            t, la0 = time.perf_counter(), _load_avg()
+            if phase == "sustained":
+                res = asyncio.run(_load(url, prompts, args.requests, args.concurrency, args.max_seconds))
+                report["sustained"] = res.summary()
+                rows.append(["sustained", res.sent, res.summary()["answered"], res.lost, res.missing_retry_after,
+                             res.pct(50), res.pct(99), f"{res.throughput:.1f} ok/s"])
+            elif phase == "kill":
+                k = kill_replicas_during_load(url, prompts, args.kill_requests, args.concurrency, args.max_seconds,
+                                              args.replicas)
+                res = k["result"]
+                report["kill"] = {**res.summary(), "kills": k["kills"],
+                                  "in_flight_on_killed_ingress": k["in_flight_on_killed_ingress"],
+                                  "other_errors": k["other_errors"]}
+                rec = ", ".join(f"{x['deployment']} {x['recovery_s']:.1f}s" if x["recovery_s"] else
+                                f"{x['deployment']} not recovered" for x in k["kills"])
+                rows.append(["kill 1 replica of each deployment", res.sent, res.summary()["answered"], res.lost,
+                             res.missing_retry_after, res.pct(50), res.pct(99),
+                             f"recovery: {rec}; in flight on the killed Ingress: "
+                             f"{k['in_flight_on_killed_ingress'] or 0}; other errors: {k['other_errors'] or 0}"])
+            elif phase == "stall":
+                report["stall"] = run_stall_phase(url, prompts, args)
+                s = report["stall"]
+                rows.append([s["label"], s["sent"], s["answered"], s["lost"], 0, s["p50_ms"], s["p99_ms"],
+                             f"intent sources {s['intent_sources']}"])
+            elif phase == "soak":
+                report["soak"], soak_rows = run_soak_phase(url, prompts, args, cfg)
+                s = report["soak"]
+                rows.append([f"soak {args.soak_minutes:g} min at {s['rate']:.1f}/s", s["sent"], s["answered"], s["lost"],
+                             s["missing_retry_after"], s["p50_ms"], s["p99_ms"],
+                             f"store kill at {s['store_kill'].get('at_s')}s, recovered in "
+                             f"{s['store_kill'].get('recovery_s')}s; {s['store_check']}"])
+                extra.append(("RSS per process, sampled each minute (growth from the first sample after 2 min "
+                              "of warm-up to the last)", soak_rows))
+            report.setdefault("load_avg", {})[phase] = {"start": la0, "end": _load_avg(),
+                                                        "seconds": round(time.perf_counter() - t, 1)}
+            write_json(args.out, report)  # partial results survive a later phase's failure
     finally:
         if ray.is_initialized():
             serve.shutdown()
             ray.shutdown()
     print(table(["phase", "sent", "answered by status", "lost", "429/503 without Retry-After", "p50 ms", "p99 ms",
                  "notes"], rows))
+    for title, trows in extra:
+        print(f"\n{title}\n")
+        print(table(["process", "samples", "first MiB", "after warm-up MiB", "last MiB", "max MiB", "growth %"],
+                    [[r["process"], r["samples"], r["first_mib"], r["after_warmup_mib"], r["last_mib"], r["max_mib"],
+                      r["growth_pct"]] for r in trows]))
+    print(f"\nload average per phase (1/5/15 min at start -> end): {report.get('load_avg')}")
     write_json(args.out, report)
     print(f"\nresults written to {args.out}")
     lost = sum(v.get("lost", 0) for v in report.values() if isinstance(v, dict))
     return 1 if lost else 0
+
+
+def run_soak_phase(url: str, prompts: list[str], args, cfg: AppConfig) -> tuple[dict, list[dict]]:
+    from serving.tools.bench.soak import check_store, rss_growth, run_soak
+
+    if args.soak_rate == "auto":  # capacity now, on this graph: 60 s closed loop at the sustained concurrency
+        probe = asyncio.run(_load(url, prompts, 10**6, args.concurrency, 60))
+        capacity = probe.throughput
+        rate = capacity / 2
+    else:
+        capacity, rate = None, float(args.soak_rate)
+    res = run_soak(url, _body(prompts), _client_headers, rate, args.soak_minutes,
+                   kill_store=lambda: kill_replica("OutcomeStore", 1)["recovery_s"])
+    lr = res.playlists
+    growth = rss_growth(res.rss)
+    out = {**lr.summary(), "rate": rate, "measured_capacity_rps": capacity, "late_arrivals": res.late,
+           "likes_sent": res.likes_sent, "likes_counted": res.likes_counted, "like_errors": dict(res.like_errors),
+           "store_kill": res.store_kill, "store_check": check_store(cfg.store.sqlite_path, res),
+           "rss": growth, "rss_samples": [(round(m, 2), v) for m, v in res.rss]}
+    return out, growth
 
 
 def _engine_processes() -> list:
