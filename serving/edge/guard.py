@@ -20,7 +20,7 @@ from serving.errors import (
     HeadersTooLarge, InvalidHeader, PayloadTooLarge, RequestTimeout, SegueError, UriTooLong, encode_error,
     error_for_status,
 )
-from serving.security.middleware import replay_body, safe_request_id
+from serving.security.middleware import safe_request_id
 
 # Control characters other than horizontal tab; h11/httptools already refuse CR/LF.
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
@@ -99,9 +99,8 @@ class EdgeGuard:
             return await _send(send, r.err, rid, close=r.close)
         if body is _GONE:  # the client went away while sending
             return None
-        if retry.retryable(scope):  # sent again if its Ingress replica dies under it (edge/retry.py)
-            return await retry.call_with_retry(self.app, scope, body, receive, _OneShape(send, rid))
-        await self.app(scope, replay_body(body, receive) if body is not None else receive, _OneShape(send, rid))
+        # Sent again if its Ingress replica dies under it, where that is harmless (edge/retry.py).
+        await retry.call(self.app, scope, body, receive, _OneShape(send, rid))
 
     async def _read_body(self, scope, receive) -> bytes | None | object:
         """The whole (small, capped) body, read within the body deadline; None when the request

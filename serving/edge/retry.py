@@ -1,10 +1,12 @@
 """Requests whose Ingress replica died under them are sent again by the proxy.
 
 When an Ingress replica is killed (OOM, node drain, scale-down past its grace period), Serve's
-proxy answers the requests it had in flight there with a plain-text 500 naming the dead
-actor, and a request routed there before the controller noticed gets the same. The edge has
-the whole request body already (it reads it to cap its size), nothing has reached the client
-yet, and another replica can answer: so the answer is held and the request sent again.
+proxy logs "Request failed: The actor died unexpectedly" for the requests it had in flight
+there and returns without any response (the HTTP server then writes a bare 500); a request
+routed there before the controller noticed gets the same. An application error never looks
+like that: the Ingress's own error handlers always answer. The edge has the whole request
+body already (it reads it to cap its size), nothing has reached the client yet, and another
+replica can answer: so the request is sent again.
 
 Only routes where a second try is harmless are repeated: playlist and search answers (a
 dead replica's served record, if it was written at all, is an exposure nobody saw), feedback
@@ -50,10 +52,12 @@ class _Hold:
         self._send = send
         self._held: list[dict] = []
         self.died = False
+        self.responded = False
 
     async def __call__(self, message):
         kind = message["type"]
         if kind == "http.response.start":
+            self.responded = True
             ctype = next((v for k, v in message.get("headers", []) if k.lower() == b"content-type"), b"")
             if message["status"] >= 500 and not ctype.startswith(b"application/json"):
                 self._held = [message]
@@ -76,16 +80,24 @@ class _Hold:
 
     async def release(self) -> None:
         held, self._held = self._held, []
+        if not self.responded:  # plain text: the edge's encoder turns it into the JSON error shape
+            held = [{"type": "http.response.start", "status": 500, "headers": [(b"content-type", b"text/plain")]},
+                    {"type": "http.response.body", "body": b"the Ingress replica serving this request died"}]
         for m in held:
             await self._send(m)
 
 
-async def call_with_retry(app, scope, body: bytes | None, receive, send) -> None:
-    for attempt in range(ATTEMPTS):
+async def call(app, scope, body: bytes | None, receive, send) -> None:
+    """The app, with a request lost with its replica sent again where that is harmless, and
+    answered with the one JSON error shape (not the HTTP server's bare 500) otherwise."""
+    attempts = ATTEMPTS if retryable(scope) else 1
+    for attempt in range(attempts):
         hold = _Hold(send)
         await app(scope, replay_body(body, receive) if body is not None else receive, hold)
-        if not hold.died or attempt == ATTEMPTS - 1:
+        if not hold.responded:
+            hold.died = True
+        if not hold.died or attempt == attempts - 1:
             return await hold.release()
         log.warning("%s %s: its Ingress replica died; sending it again (try %d of %d)",
-                    scope.get("method"), scope.get("path"), attempt + 2, ATTEMPTS)
+                    scope.get("method"), scope.get("path"), attempt + 2, attempts)
         await asyncio.sleep(BACKOFF_S * (attempt + 1))

@@ -51,14 +51,15 @@ def _body(prompts):
 
 
 def _client_headers(i: int) -> dict:
-    # 500 simulated listeners, each its own client for the per-client rate limit. The
-    # header is only a label here: every request goes to the loopback address.
-    return {"x-forwarded-for": f"198.51.100.{i % 250}, 203.0.113.{i % 2}"}
+    # 500 simulated listeners, each its own client for the per-client limits (the loopback
+    # peer is the trusted proxy, so the client is the address it forwards). The header is
+    # only a label here: every request goes to the loopback address.
+    return {"x-forwarded-for": f"198.51.{100 + (i % 500) // 250}.{i % 250}"}
 
 
-async def _load(url, prompts, requests, concurrency, max_seconds) -> LoadResult:
+async def _load(url, prompts, requests, concurrency, max_seconds, stop=None) -> LoadResult:
     return await run_load(url, _body(prompts), requests=requests, concurrency=concurrency, max_seconds=max_seconds,
-                          headers=_client_headers)
+                          headers=_client_headers, stop=stop, honor_retry_after=True)
 
 
 def _replica_actors(deployment: str) -> list[str]:
@@ -98,8 +99,10 @@ def kill_replica(dep: str, replicas: int, timeout_s: float = 120) -> dict | None
 
 
 def kill_replicas_during_load(url, prompts, requests, concurrency, max_seconds, replicas) -> dict:
+    """The load runs until every deployment was killed and is back, plus 10 s (at most
+    `max_seconds`, and `requests` requests)."""
     kills = []
-    done = threading.Event()
+    done, killed_all = threading.Event(), threading.Event()
 
     def killer():
         time.sleep(5)
@@ -110,11 +113,13 @@ def kill_replicas_during_load(url, prompts, requests, concurrency, max_seconds, 
             if k is not None:
                 kills.append(k)
             time.sleep(3)
+        time.sleep(7)
+        killed_all.set()
 
     th = threading.Thread(target=killer, daemon=True)
     th.start()
     t_start = time.perf_counter()
-    res = asyncio.run(_load(url, prompts, requests, concurrency, max_seconds))
+    res = asyncio.run(_load(url, prompts, requests, concurrency, max_seconds, stop=killed_all))
     done.set()
     th.join(timeout=180)
     for k in kills:
@@ -183,11 +188,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="scripts/load", description=__doc__)
     ap.add_argument("--requests", type=int, default=10_000, help="requests in the sustained phase")
     ap.add_argument("--concurrency", type=int, default=32)
-    ap.add_argument("--kill-requests", type=int, default=1500, help="requests in the replica-kill phase")
+    ap.add_argument("--kill-requests", type=int, default=100_000,
+                    help="most requests in the replica-kill phase (it ends 10 s after the last deployment is back)")
     ap.add_argument("--max-seconds", type=float, default=1800, help="cap on each phase's duration")
     ap.add_argument("--port", type=int, default=8970)
     ap.add_argument("--replicas", type=int, default=2, help="replicas of every deployment but the OutcomeStore")
     ap.add_argument("--phases", default="sustained,kill,stall", help="any of sustained, kill, stall, soak")
+    ap.add_argument("--stall-requests", type=int, default=150, help="requests in each part of the stall phase")
     ap.add_argument("--soak-minutes", type=float, default=20)
     ap.add_argument("--soak-rate", default="auto",
                     help="requests/s of the soak; auto = half the capacity measured just before it")
@@ -256,9 +263,10 @@ def main(argv: list[str] | None = None) -> int:
                  "notes"], rows))
     for title, trows in extra:
         print(f"\n{title}\n")
-        print(table(["process", "samples", "first MiB", "after warm-up MiB", "last MiB", "max MiB", "growth %"],
+        print(table(["process", "samples", "first MiB", "after warm-up MiB", "last MiB", "max MiB", "growth %",
+                     "CPU (cores, average)"],
                     [[r["process"], r["samples"], r["first_mib"], r["after_warmup_mib"], r["last_mib"], r["max_mib"],
-                      r["growth_pct"]] for r in trows]))
+                      r["growth_pct"], r.get("cpu_cores")] for r in trows]))
     print(f"\nload average per phase (1/5/15 min at start -> end): {report.get('load_avg')}")
     write_json(args.out, report)
     print(f"\nresults written to {args.out}")
@@ -267,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_soak_phase(url: str, prompts: list[str], args, cfg: AppConfig) -> tuple[dict, list[dict]]:
-    from serving.tools.bench.soak import check_store, rss_growth, run_soak
+    from serving.tools.bench.soak import check_store, cpu_share, rss_growth, run_soak
 
     if args.soak_rate == "auto":  # capacity now, on this graph: 60 s closed loop at the sustained concurrency
         probe = asyncio.run(_load(url, prompts, 10**6, args.concurrency, 60))
@@ -279,6 +287,9 @@ def run_soak_phase(url: str, prompts: list[str], args, cfg: AppConfig) -> tuple[
                    kill_store=lambda: kill_replica("OutcomeStore", 1)["recovery_s"])
     lr = res.playlists
     growth = rss_growth(res.rss)
+    share = cpu_share(res.cpu)
+    for row in growth:
+        row["cpu_cores"] = share.get(row["process"])
     out = {**lr.summary(), "rate": rate, "measured_capacity_rps": capacity, "late_arrivals": res.late,
            "likes_sent": res.likes_sent, "likes_counted": res.likes_counted, "like_errors": dict(res.like_errors),
            "store_kill": res.store_kill, "store_check": check_store(cfg.store.sqlite_path, res),
@@ -337,7 +348,7 @@ def run_stall_phase(url: str, prompts: list[str], args) -> dict:
             except SegueError:
                 pass
             time.sleep(2)
-    n = max(30, args.kill_requests // 10)
+    n = args.stall_requests
     parts = {}
     try:
         parts["engine running"] = stall_intent_engine(stall_url, prompts, n, 4, args.max_seconds)

@@ -27,8 +27,9 @@ _TITLE = re.compile(r"ray::(?:ServeReplica:([^:\s]+):([A-Za-z]+)|(ProxyActor|Ser
 FEEDBACK_RETRY = RetryPolicy(attempts=8, default_wait_s=1.0, max_wait_s=5.0)
 
 
-def replica_rss() -> dict[str, int]:
-    """'<Deployment> pid <n>' -> RSS bytes, for the Serve processes this process started."""
+def replica_rss(cpu: dict[str, float] | None = None) -> dict[str, int]:
+    """'<Deployment> pid <n>' -> RSS bytes, for the Serve processes this process started;
+    their CPU seconds so far go into `cpu` when given."""
     import psutil
 
     from serving.shutdown import descendants
@@ -38,7 +39,11 @@ def replica_rss() -> dict[str, int]:
         try:
             m = _TITLE.match(" ".join(p.cmdline()) or p.name())
             if m:
-                out[f"{m.group(2) or m.group(3)} pid {p.pid}"] = p.memory_info().rss
+                name = f"{m.group(2) or m.group(3)} pid {p.pid}"
+                out[name] = p.memory_info().rss
+                if cpu is not None:
+                    t = p.cpu_times()
+                    cpu[name] = t.user + t.system
         except psutil.Error:
             continue
     return out
@@ -53,6 +58,7 @@ class SoakResult:
     served_ok: list[str] = field(default_factory=list)  # playlist ids answered 200
     counted: list[tuple[str, str]] = field(default_factory=list)  # (playlist id, track id) liked, counted
     rss: list[tuple[float, dict[str, int]]] = field(default_factory=list)  # (minute, rss by process)
+    cpu: list[tuple[float, dict[str, float]]] = field(default_factory=list)  # (minute, CPU s by process)
     store_kill: dict = field(default_factory=dict)
     late: int = 0  # arrivals that found `max_in_flight` requests already open (sent anyway, late)
 
@@ -65,9 +71,15 @@ def run_soak(url: str, body, headers, rate: float, minutes: float, kill_store, m
     stop = threading.Event()
     t0 = time.perf_counter()
 
+    def sample():
+        cpu: dict[str, float] = {}
+        minute = (time.perf_counter() - t0) / 60
+        res.rss.append((minute, replica_rss(cpu)))
+        res.cpu.append((minute, cpu))
+
     def sampler():
         while True:
-            res.rss.append(((time.perf_counter() - t0) / 60, replica_rss()))
+            sample()
             if stop.wait(sample_s):
                 return
 
@@ -83,7 +95,7 @@ def run_soak(url: str, body, headers, rate: float, minutes: float, kill_store, m
     stop.set()
     for th in threads:
         th.join(timeout=180)
-    res.rss.append(((time.perf_counter() - t0) / 60, replica_rss()))
+    sample()
     return res
 
 
@@ -174,3 +186,15 @@ def rss_growth(samples: list[tuple[float, dict[str, int]]], warmup_min: float = 
                      "max_mib": round(max(b for _, b in pts) / 2**20, 1),
                      "growth_pct": round((last - first) * 100 / first, 2) if first else None})
     return rows
+
+
+def cpu_share(samples: list[tuple[float, dict[str, float]]]) -> dict[str, float]:
+    """Per process: the share of one core it used between its first and last sample."""
+    first: dict[str, tuple[float, float]] = {}
+    last: dict[str, tuple[float, float]] = {}
+    for minute, cpu in samples:
+        for name, sec in cpu.items():
+            first.setdefault(name, (minute, sec))
+            last[name] = (minute, sec)
+    return {n: round((last[n][1] - first[n][1]) / ((last[n][0] - first[n][0]) * 60), 3)
+            for n in first if last[n][0] > first[n][0]}
