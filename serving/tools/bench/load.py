@@ -26,12 +26,16 @@ KILLED = DEPLOYMENTS + ("OutcomeStore",)
 FIXED_REPLICAS = {"OutcomeStore": 1}
 
 
-def load_config(port: int, replicas: int, intent: dict | None = None) -> AppConfig:
-    dep = {"resources": {"num_cpus": 0.2}, "autoscaling": {"min_replicas": replicas, "max_replicas": replicas},
-           "max_ongoing_requests": 8, "max_queued_requests": 32}
+def load_config(port: int, replicas: int, intent: dict | None = None, ingress_replicas: int | None = None) -> AppConfig:
+    def dep(n: int) -> dict:
+        return {"resources": {"num_cpus": 0.2}, "autoscaling": {"min_replicas": n, "max_replicas": n},
+                "max_ongoing_requests": 8, "max_queued_requests": 32}
+
+    deployments = {k: dep(replicas) for k in ("intent", "retriever", "ranker")}
+    deployments["ingress"] = dep(ingress_replicas or replicas)
     data = {
         "http": {"port": port},
-        "deployments": {k: dep for k in ("ingress", "intent", "retriever", "ranker")},
+        "deployments": deployments,
         "logging": {"level": "WARNING", "access_log": False},
         # Below max_ongoing_requests, so the admission bound (503 + Retry-After) answers before Serve queues.
         "admission": {"max_in_flight": 7},
@@ -193,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-seconds", type=float, default=1800, help="cap on each phase's duration")
     ap.add_argument("--port", type=int, default=8970)
     ap.add_argument("--replicas", type=int, default=2, help="replicas of every deployment but the OutcomeStore")
+    ap.add_argument("--ingress-replicas", type=int, default=None, help="Ingress replicas (default: --replicas)")
     ap.add_argument("--phases", default="sustained,kill,stall", help="any of sustained, kill, stall, soak")
     ap.add_argument("--stall-requests", type=int, default=150, help="requests in each part of the stall phase")
     ap.add_argument("--soak-minutes", type=float, default=20)
@@ -211,9 +216,12 @@ def main(argv: list[str] | None = None) -> int:
     from serving.server import start_local_graph
 
     prompts = prompts_from_dialogs(str(DIALOGS) if DIALOGS.is_file() else None)
-    report: dict = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "replicas": args.replicas}
+    report: dict = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "replicas": args.replicas,
+                    "ingress_replicas": args.ingress_replicas or args.replicas}
     rows, extra = [], []
-    cfg = load_config(args.port, replicas=args.replicas)
+    cfg = load_config(args.port, replicas=args.replicas, ingress_replicas=args.ingress_replicas)
+    if args.ingress_replicas:
+        FIXED_REPLICAS["Ingress"] = args.ingress_replicas
     try:
         t = time.perf_counter()
         url = start_local_graph(cfg) + "/v1/playlists"
