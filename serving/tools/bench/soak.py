@@ -131,7 +131,7 @@ async def _open_loop(url, body, headers, rate, seconds, max_in_flight, res: Soak
                 return
             res.likes_sent += 1
             try:
-                ack = await fb.feedback(p.playlist_id, p.tracks[0].track_id, "like")
+                ack = await fb.feedback(p.playlist_id, p.tracks[0].track_id, "like", headers=headers(i))
             except SegueAPIError as e:
                 res.like_errors[e.status] += 1
                 return
