@@ -59,6 +59,9 @@ class DeploymentConfig(Frozen):
     max_ongoing_requests: int = Field(default=16, ge=1)
     max_queued_requests: int = Field(default=64, ge=-1, description="-1 = unbounded (not recommended).")
     graceful_shutdown_timeout_s: float = Field(default=10.0, ge=0)
+    health_check_period_s: float = Field(
+        default=2.0, gt=0, description="How often Serve checks each replica. A killed replica is noticed (and its "
+        "replacement started) only at the next check: Serve's default of 10 s was most of a recovery here.")
 
     def serve_options(self, logging: ServeLoggingConfig | None = None) -> dict[str, Any]:
         res: dict[str, Any] = {"num_cpus": self.resources.num_cpus}
@@ -72,6 +75,7 @@ class DeploymentConfig(Frozen):
             "max_ongoing_requests": self.max_ongoing_requests,
             "max_queued_requests": self.max_queued_requests,
             "graceful_shutdown_timeout_s": self.graceful_shutdown_timeout_s,
+            "health_check_period_s": self.health_check_period_s,
         }
         if logging is not None:
             opts["logging_config"] = {"log_level": logging.level, "enable_access_log": logging.access_log}
