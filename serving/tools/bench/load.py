@@ -272,9 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     for title, trows in extra:
         print(f"\n{title}\n")
         print(table(["process", "samples", "first MiB", "after warm-up MiB", "last MiB", "max MiB", "growth %",
-                     "CPU (cores, average)"],
+                     "CPU cores (soak average)", "CPU cores (idle, before)"],
                     [[r["process"], r["samples"], r["first_mib"], r["after_warmup_mib"], r["last_mib"], r["max_mib"],
-                      r["growth_pct"], r.get("cpu_cores")] for r in trows]))
+                      r["growth_pct"], r.get("cpu_cores"), r.get("idle_cpu_cores")] for r in trows]))
     print(f"\nload average per phase (1/5/15 min at start -> end): {report.get('load_avg')}")
     write_json(args.out, report)
     print(f"\nresults written to {args.out}")
@@ -298,6 +298,7 @@ def run_soak_phase(url: str, prompts: list[str], args, cfg: AppConfig) -> tuple[
     share = cpu_share(res.cpu)
     for row in growth:
         row["cpu_cores"] = share.get(row["process"])
+        row["idle_cpu_cores"] = res.idle_cpu.get(row["process"])
     out = {**lr.summary(), "rate": rate, "measured_capacity_rps": capacity, "late_arrivals": res.late,
            "likes_sent": res.likes_sent, "likes_counted": res.likes_counted, "like_errors": dict(res.like_errors),
            "store_kill": res.store_kill, "store_check": check_store(cfg.store.sqlite_path, res),
