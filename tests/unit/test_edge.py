@@ -214,3 +214,16 @@ def test_replica_deaths_past_the_retries_and_other_errors_reach_the_client_as_th
     calls.clear()
     sent = run_guard(app_error, scope(path="/v1/experiments/x"))
     assert calls == [1] and sent[0]["status"] == 500
+
+
+def test_a_client_that_hung_up_is_not_sent_again():
+    calls = []
+
+    async def app(scope, receive, send):
+        calls.append((await receive())["type"])
+        calls.append((await receive())["type"])  # the proxy watches for the disconnect, then gives up
+
+    sc = scope([(b"content-length", b"2")], method="POST", path="/v1/playlists")
+    sent = run_guard(app, sc, [{"type": "http.request", "body": b"{}", "more_body": False},
+                               {"type": "http.disconnect"}])
+    assert calls == ["http.request", "http.disconnect"] and sent == []
