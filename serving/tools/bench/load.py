@@ -26,9 +26,10 @@ KILLED = DEPLOYMENTS + ("OutcomeStore",)
 FIXED_REPLICAS = {"OutcomeStore": 1}
 
 
-def load_config(port: int, replicas: int, intent: dict | None = None, ingress_replicas: int | None = None) -> AppConfig:
+def load_config(port: int, replicas: int, intent: dict | None = None, ingress_replicas: int | None = None,
+                num_cpus: float = 0.2) -> AppConfig:
     def dep(n: int) -> dict:
-        return {"resources": {"num_cpus": 0.2}, "autoscaling": {"min_replicas": n, "max_replicas": n},
+        return {"resources": {"num_cpus": num_cpus}, "autoscaling": {"min_replicas": n, "max_replicas": n},
                 "max_ongoing_requests": 8, "max_queued_requests": 32}
 
     deployments = {k: dep(replicas) for k in ("intent", "retriever", "ranker")}
@@ -342,7 +343,9 @@ def run_stall_phase(url: str, prompts: list[str], args) -> dict:
         return {"label": label + ": not run, vLLM not installed (pip install -e '.[llm]')", "sent": 0,
                 "answered": {}, "lost": 0, "p50_ms": float("nan"), "p99_ms": float("nan"), "intent_sources": {}}
     base = url.rsplit("/v1/", 1)[0]
-    cfg = load_config(args.port, replicas=1, intent={
+    # It runs beside the main app, whose replicas already reserve 1.6 of a 2-CPU node: reserving
+    # CPUs too would leave some of its replicas unschedulable (serve.run then waits forever).
+    cfg = load_config(args.port, replicas=1, num_cpus=0.0, intent={
         "backend": "vllm", "deadline_ms": 1500,
         "vllm": {"model": str(cached_tiny_model()), "max_model_len": 4096, "max_tokens": 1024}})
     cfg = cfg.model_copy(update={"name": "segue-stall", "route_prefix": "/stall"})
