@@ -143,18 +143,25 @@ class TurnEvaluator:
         factory = SYSTEMS[system]
         await self.prefetch(system, variant)
         preds: dict[str, list[list[str]]] = {}
+        # The enrichment learns from dialogs too: each fold is served by one built without it
+        # (Evaluator.fold_enrichment), so no held-out dialog labels the artists it is judged on.
         if config.ranking.version.startswith("ltr-") and self.ev._use_cv(config):
             note = f"learned ranker and priors cross-validated ({self.ev.n_folds} folds)"
-            for ranker, test in await self.fold_rankers(variant):
-                sys_ = factory(self.ev.stages(variant, ranker=ranker), config)
-                for j in self.ev._bar([j for j in test if self._mine(j)], f"{system}: fold"):
-                    d = self.dialogs[j]
-                    preds[d.id] = await sys_.dialog(turn_inputs(d.raw), self.length)
+            runs = [(ranker, test, True) for ranker, test in await self.fold_rankers(variant)]
         else:
             note = "no training" if not config.ranking.version.startswith("ltr-") else "shipped artifact"
-            sys_ = factory(self.ev.stages(variant), config)
-            for d in self.ev._bar(self.replayed, system):
-                preds[d.id] = await sys_.dialog(turn_inputs(d.raw), self.length)
+            groups = self.ev.enrichment_groups(config)
+            runs = [(None, g, len(groups) > 1) for g in groups]
+        if self.ev._retriever(config).enrichment is not None and any(cv for *_, cv in runs):
+            note += "; enrichment cross-validated (built without each fold)"
+        for ranker, test, cv in runs:
+            with self.ev.fold_enrichment(config, [self.dialogs[j].id for j in test] if cv else None) as enrichment:
+                if ranker is not None:
+                    ranker.enrichment = enrichment
+                sys_ = factory(self.ev.stages(variant, ranker=ranker), config)
+                for j in self.ev._bar([j for j in test if self._mine(j)], system):
+                    d = self.dialogs[j]
+                    preds[d.id] = await sys_.dialog(turn_inputs(d.raw), self.length)
         per_dialog = self.score(preds)
         return TurnResult(factory.name if hasattr(factory, "name") else system, summarise_turns(list(per_dialog.values())),
                           note, time.perf_counter() - t0, per_dialog)
