@@ -117,14 +117,20 @@ class TurnEvaluator:
     """Replays dialogs turn by turn; shares the one-shot Evaluator's cached embedders, indexes
     and fold training so both evaluations measure the same components."""
 
-    def __init__(self, evaluator: Evaluator, length: int = EVAL_LENGTH, shard: tuple[int, int] = (1, 1)):
+    def __init__(self, evaluator: Evaluator, length: int = EVAL_LENGTH, shard: tuple[int, int] = (1, 1),
+                 only_folds: frozenset[int] | None = None):
         self.ev = evaluator
         self.length = length
         self.shard = shard  # (i, n): replay only every n-th dialog from the i-th; folds still use all
+        self.only_folds = only_folds  # replay only the dialogs of these CV folds (tuning: choose on some folds)
+        self._fold_pos: set[int] | None = None
+        if only_folds is not None:
+            splits = folds([d.id for d in self.dialogs], evaluator.n_folds, evaluator.seed)
+            self._fold_pos = {j for f, (_, test) in enumerate(splits) if f in only_folds for j in test}
 
     def _mine(self, j: int) -> bool:
         i, n = self.shard
-        return j % n == i - 1
+        return j % n == i - 1 and (self._fold_pos is None or j in self._fold_pos)
 
     @property
     def replayed(self) -> list[EvalDialog]:
@@ -155,11 +161,14 @@ class TurnEvaluator:
         if self.ev._retriever(config).enrichment is not None and any(cv for *_, cv in runs):
             note += "; enrichment cross-validated (built without each fold)"
         for ranker, test, cv in runs:
+            mine = [j for j in test if self._mine(j)]
+            if not mine:
+                continue
             with self.ev.fold_enrichment(config, [self.dialogs[j].id for j in test] if cv else None) as enrichment:
                 if ranker is not None:
                     ranker.enrichment = enrichment
                 sys_ = factory(self.ev.stages(variant, ranker=ranker), config)
-                for j in self.ev._bar([j for j in test if self._mine(j)], system):
+                for j in self.ev._bar(mine, system):
                     d = self.dialogs[j]
                     preds[d.id] = await sys_.dialog(turn_inputs(d.raw), self.length)
         per_dialog = self.score(preds)
