@@ -129,7 +129,19 @@ def _cmd_eval_turns(args, dialogs, catalog_path, quiet: bool) -> int:
         if not args.out:
             raise ValueError("--shard needs --out DIR: each shard writes its dialogs' rows there and the "
                              "last one to finish prints the table over all shards")
-    tev = TurnEvaluator(ev, length=args.length, shard=shard)
+    weights = None
+    if args.feedback_weights:
+        import dataclasses
+
+        from serving.ranking.feedback import FeedbackWeights
+
+        try:
+            weights = FeedbackWeights(**json.loads(args.feedback_weights))
+        except (ValueError, TypeError) as e:
+            names = ", ".join(f.name for f in dataclasses.fields(FeedbackWeights))
+            raise ValueError(f"--feedback-weights takes a JSON object with some of {names}, "
+                             f"e.g. '{{\"cooc\": 3.0}}' ({e})") from e
+    tev = TurnEvaluator(ev, length=args.length, shard=shard, feedback_weights=weights)
     configs = args.config or [None]
     results = []
     for c in configs:
@@ -248,6 +260,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--shard", default=None, metavar="I/N",
                    help="with --turns all: replay only the I-th of N slices of the dialogs (folds still use all; "
                         "fold models are cached on disk), so a long evaluation runs in several short jobs")
+    p.add_argument("--feedback-weights", default=None, metavar="JSON",
+                   help="with --turns all: the session system's feedback weights instead of the served ones, "
+                        "e.g. '{\"cooc\": 3.0}' (the others keep their defaults; see segue tune-feedback)")
     p.add_argument("--out", default=None, help="directory for report.md, metrics.png and per-dialog rows")
     p.add_argument("--json", action="store_true", help="print one JSON object: hit@20, hit@100, recall@50, ndcg@20, n")
     p.add_argument("--quiet", action="store_true")

@@ -61,7 +61,7 @@ class _RecordingSession(SessionSystem):
     def __init__(self, stages, config: AppConfig):
         super().__init__(stages, config)
         self.sink: list = []
-        stages._feedback_ranking = _Recorder(stages.ranker, self.sink, self.weights)
+        stages.feedback_ranking = _Recorder(stages.ranker, self.sink, self.weights)
 
     async def dialog(self, turns, length):
         self.sink.clear()

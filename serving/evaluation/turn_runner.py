@@ -67,9 +67,12 @@ class SessionSystem(TurnSystem):
 
     name = "session"
 
-    def __init__(self, stages: InProcessStages, config: AppConfig):
+    def __init__(self, stages: InProcessStages, config: AppConfig, weights=None):
+        from serving.ranking.feedback import FeedbackRanking
         from serving.sessions.engine import SessionEngine
 
+        if weights is not None:  # FeedbackWeights other than the served defaults (comparisons)
+            stages.feedback_ranking = FeedbackRanking(stages.ranker, weights)
         self.engine = SessionEngine(stages, config)
 
     async def dialog(self, turns: list[TurnInput], length: int) -> list[list[str]]:
@@ -118,8 +121,9 @@ class TurnEvaluator:
     and fold training so both evaluations measure the same components."""
 
     def __init__(self, evaluator: Evaluator, length: int = EVAL_LENGTH, shard: tuple[int, int] = (1, 1),
-                 only_folds: frozenset[int] | None = None):
+                 only_folds: frozenset[int] | None = None, feedback_weights=None):
         self.ev = evaluator
+        self.feedback_weights = feedback_weights  # the session system's FeedbackWeights; None = the served ones
         self.length = length
         self.shard = shard  # (i, n): replay only every n-th dialog from the i-th; folds still use all
         self.only_folds = only_folds  # replay only the dialogs of these CV folds (tuning: choose on some folds)
@@ -167,7 +171,9 @@ class TurnEvaluator:
             with self.ev.fold_enrichment(config, [self.dialogs[j].id for j in test] if cv else None) as enrichment:
                 if ranker is not None:
                     ranker.enrichment = enrichment
-                sys_ = factory(self.ev.stages(variant, ranker=ranker), config)
+                stages = self.ev.stages(variant, ranker=ranker)
+                sys_ = (SessionSystem(stages, config, self.feedback_weights)
+                        if system == "session" and self.feedback_weights is not None else factory(stages, config))
                 for j in self.ev._bar(mine, system):
                     d = self.dialogs[j]
                     preds[d.id] = await sys_.dialog(turn_inputs(d.raw), self.length)
