@@ -291,6 +291,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--length", type=int, default=100)
     p.add_argument("--limit", type=int, default=None, help="only the first N dialogs (smoke runs)")
+    p.add_argument("--cache", default=None, metavar="DIR",
+                   help="keep each recorded fold here, so a run cut short resumes (delete it after code changes)")
     p.add_argument("--out", default=None, help="directory for feedback-tuning.json")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(fn=cmd_tune_feedback)
@@ -313,7 +315,7 @@ def cmd_tune_feedback(args) -> int:
                          f"(the others are the untouched check), e.g. 0,1 (got '{args.tune_folds}')")
     ev = Evaluator(dialogs, catalog_path=catalog_path, length=args.length, cv="always", n_folds=args.folds,
                    seed=args.seed, progress=not args.quiet)
-    res = FeedbackTuner(ev, tune, length=args.length).tune(Variant(Path(args.config).stem if args.config else "default",
+    res = FeedbackTuner(ev, tune, length=args.length, cache_dir=args.cache).tune(Variant(Path(args.config).stem if args.config else "default",
                                                                    load_config(args.config)))
     out = res.as_json()
     if args.out:

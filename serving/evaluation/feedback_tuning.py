@@ -16,8 +16,11 @@ replay's previous playlist: a second-order effect, and the full evaluation re-me
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import pickle
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from serving.config import AppConfig
 from serving.evaluation.runner import Evaluator, Variant
@@ -94,22 +97,54 @@ class TuningResult:
 
 
 class FeedbackTuner:
-    def __init__(self, evaluator: Evaluator, tuning_folds: frozenset[int], length: int = 100):
+    def __init__(self, evaluator: Evaluator, tuning_folds: frozenset[int], length: int = 100,
+                 cache_dir: Path | None = None):
         self.ev = evaluator
-        self.tev = TurnEvaluator(evaluator, length=length, only_folds=tuning_folds)
+        self.length = length
         self.folds = tuple(sorted(tuning_folds))
+        self.tev = TurnEvaluator(evaluator, length=length, only_folds=tuning_folds)  # scores any of them
+        # Recorded folds are kept here (one file per fold and setting), so a replay cut short by a
+        # time limit resumes; delete it after changing retrieval or ranking code.
+        self.cache_dir = cache_dir
 
     def record(self, variant: Variant, weights: FeedbackWeights = FeedbackWeights()) -> dict[str, float]:
         """Replay the tuning folds' dialogs as served with `weights`; the macro metrics of that replay."""
+        rows: dict[str, list] = {}
+        self.records = {}
+        for f in self.folds:
+            recs, per_dialog = self._fold(variant, weights, f)
+            self.records.update(recs)
+            rows.update(per_dialog)
+        return summarise_turns(list(rows.values())).macro
+
+    def _fold(self, variant: Variant, weights: FeedbackWeights, fold: int):
+        path = None
+        if self.cache_dir is not None:
+            key = (variant.config.model_dump_json() + repr(weights) + repr((fold, self.ev.n_folds, self.ev.seed, self.length))
+                   + ",".join(d.id for d in self.ev.dialogs))
+            path = Path(self.cache_dir).expanduser() / f"fold{fold}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pkl"
+            if path.is_file():
+                with path.open("rb") as fh:
+                    return pickle.load(fh)
         SYSTEMS["session-recorded"] = _RecordingSession
         _RecordingSession.records = {}
         _RecordingSession.weights = weights
         try:
-            served = self.tev.run("session-recorded", variant)
+            served = TurnEvaluator(self.ev, length=self.length, only_folds=frozenset({fold})).run("session-recorded", variant)
         finally:
             SYSTEMS.pop("session-recorded", None)
-        self.records = dict(_RecordingSession.records)
-        return served.summary.macro
+        out = (dict(_RecordingSession.records), served.per_dialog)
+        if path is not None:
+            for _, turns in out[0].values():
+                for rec in turns:
+                    if rec[0] == "scored":
+                        rec[1].reason_of = None  # a closure over the ranker; ordering never needs it
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            with tmp.open("wb") as fh:
+                pickle.dump(out, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            tmp.replace(path)
+        return out
 
     def macro(self, w: FeedbackWeights) -> dict[str, float]:
         preds = {}

@@ -72,3 +72,18 @@ def test_recorded_turns_rerank_to_what_the_replay_served_under_any_weights(setup
     w = FeedbackWeights(liked_sim=6.0, cooc=0.5, liked_artist=3.0, cooc_artist=0.0)
     served = tuner.record(variant, w)
     assert tuner.macro(w) == pytest.approx(served, abs=1e-12)
+
+
+def test_a_recorded_fold_is_kept_and_reused(setup, tmp_path, monkeypatch):
+    ev, variant = setup
+    tuner = FeedbackTuner(ev, frozenset({2}), length=20, cache_dir=tmp_path)
+    served = tuner.record(variant)
+    assert len(list(tmp_path.glob("fold2-*.pkl"))) == 1
+    again = FeedbackTuner(ev, frozenset({2}), length=20, cache_dir=tmp_path)
+    monkeypatch.setattr(again, "tev", None)
+    from serving.evaluation import feedback_tuning
+
+    monkeypatch.setattr(feedback_tuning, "TurnEvaluator", None)  # a replay now would fail
+    assert again.record(variant) == pytest.approx(served)
+    monkeypatch.undo()
+    assert again.macro(FeedbackWeights()) == pytest.approx(served, abs=1e-12)
