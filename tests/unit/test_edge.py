@@ -214,3 +214,18 @@ def test_replica_deaths_past_the_retries_and_other_errors_reach_the_client_as_th
     calls.clear()
     sent = run_guard(app_error, scope(path="/v1/experiments/x"))
     assert calls == [1] and sent[0]["status"] == 500
+
+
+def test_serves_own_503_gets_a_retry_after_and_one_already_set_is_kept():
+    def app_with(headers):
+        async def overloaded(scope, receive, send):
+            await send({"type": "http.response.start", "status": 503, "headers": headers})
+            await send({"type": "http.response.body", "body": b"Request dropped due to backpressure"})
+        return overloaded
+
+    sent = run_guard(app_with([(b"content-type", b"text/plain")]), scope(path="/v1/playlists"))
+    h = dict(sent[0]["headers"])
+    assert sent[0]["status"] == 503 and h[b"retry-after"] == b"1"
+    assert json.loads(sent[1]["body"])["error"] == "overloaded"
+    sent = run_guard(app_with([(b"content-type", b"text/plain"), (b"retry-after", b"7")]), scope(path="/v1/playlists"))
+    assert [v for k, v in sent[0]["headers"] if k == b"retry-after"] == [b"7"]
