@@ -140,8 +140,9 @@ def _search_call(query: str, limit: int, user_id: str | None, headers: dict[str,
     return _Call("POST", "/v1/search", SearchResponse, body, dict(headers or {}))
 
 
-def _feedback_call(playlist_id: str, track_id: str, event: Event) -> _Call:
-    return _Call("POST", "/v1/feedback", FeedbackResponse, {"playlist_id": playlist_id, "track_id": track_id, "event": event})
+def _feedback_call(playlist_id: str, track_id: str, event: Event, headers: dict[str, str] | None = None) -> _Call:
+    return _Call("POST", "/v1/feedback", FeedbackResponse, {"playlist_id": playlist_id, "track_id": track_id, "event": event},
+                 dict(headers or {}))
 
 
 def _experiment_call(experiment_id: str) -> _Call:
@@ -210,8 +211,9 @@ class SegueClient(_Base):
                headers: dict[str, str] | None = None) -> SearchResponse:
         return self._send(_search_call(query, limit, user_id, headers))
 
-    def feedback(self, playlist_id: str, track_id: str, event: Event) -> FeedbackResponse:
-        return self._send(_feedback_call(playlist_id, track_id, event))
+    def feedback(self, playlist_id: str, track_id: str, event: Event,
+                 headers: dict[str, str] | None = None) -> FeedbackResponse:
+        return self._send(_feedback_call(playlist_id, track_id, event, headers))
 
     def experiment(self, experiment_id: str) -> ExperimentSummary:
         """GET /v1/experiments/{id}: per-arm numbers with intervals, SRM and sequential tests."""
@@ -269,8 +271,9 @@ class AsyncSegueClient(_Base):
                      headers: dict[str, str] | None = None) -> SearchResponse:
         return await self._send(_search_call(query, limit, user_id, headers))
 
-    async def feedback(self, playlist_id: str, track_id: str, event: Event) -> FeedbackResponse:
-        return await self._send(_feedback_call(playlist_id, track_id, event))
+    async def feedback(self, playlist_id: str, track_id: str, event: Event,
+                       headers: dict[str, str] | None = None) -> FeedbackResponse:
+        return await self._send(_feedback_call(playlist_id, track_id, event, headers))
 
     async def experiment(self, experiment_id: str) -> ExperimentSummary:
         return await self._send(_experiment_call(experiment_id))
