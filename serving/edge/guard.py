@@ -29,6 +29,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _SERVE_CONTROL = (b"x-request-timeout-seconds", b"x-request-disconnect-disabled")
 _MULTIPLEX = b"serve_multiplexed_model_id"
 _WITH_BODY = ("POST", "PUT", "PATCH")
+PLATFORM_RETRY_AFTER_S = 1
 _PLATFORM_MESSAGES = {
     404: "no such route; see /docs for the API",
     405: "method not allowed on this route",
@@ -163,8 +164,13 @@ class _OneShape:
             start, self._rewrite = self._rewrite, None
             status = start["status"]
             err = error_for_status(status, _PLATFORM_MESSAGES.get(status, "the request failed"))
-            _, headers, body = encode_error(err, self._rid)
             kept = [(k, v) for k, v in start["headers"] if k.lower() in (b"retry-after", b"connection")]
+            if status == 503 and not any(k.lower() == b"retry-after" for k, _ in kept):
+                # Serve's own back-pressure (every Ingress replica at max_ongoing_requests and its
+                # queue full) is shed here in the proxy without a hop: the cheapest 503 there is,
+                # and it must tell clients when to come back like the Ingress's own 503s do.
+                err.retry_after_s = PLATFORM_RETRY_AFTER_S
+            _, headers, body = encode_error(err, self._rid)
             await self._send({"type": "http.response.start", "status": status, "headers": headers + kept})
             return await self._send({"type": "http.response.body", "body": body})
         await self._send(message)

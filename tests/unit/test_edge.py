@@ -227,3 +227,18 @@ def test_a_client_that_hung_up_is_not_sent_again():
     sent = run_guard(app, sc, [{"type": "http.request", "body": b"{}", "more_body": False},
                                {"type": "http.disconnect"}])
     assert calls == ["http.request", "http.disconnect"] and sent == []
+
+
+def test_serves_own_503_gets_a_retry_after_and_one_already_set_is_kept():
+    def app_with(headers):
+        async def overloaded(scope, receive, send):
+            await send({"type": "http.response.start", "status": 503, "headers": headers})
+            await send({"type": "http.response.body", "body": b"Request dropped due to backpressure"})
+        return overloaded
+
+    sent = run_guard(app_with([(b"content-type", b"text/plain")]), scope(path="/v1/playlists"))
+    h = dict(sent[0]["headers"])
+    assert sent[0]["status"] == 503 and h[b"retry-after"] == b"1"
+    assert json.loads(sent[1]["body"])["error"] == "overloaded"
+    sent = run_guard(app_with([(b"content-type", b"text/plain"), (b"retry-after", b"7")]), scope(path="/v1/playlists"))
+    assert [v for k, v in sent[0]["headers"] if k == b"retry-after"] == [b"7"]
