@@ -149,8 +149,8 @@ class IngressCore:
 
     def __init__(self, stages: Stages, config: AppConfig, sink: OutcomeSink | None = None,
                  metrics: SegueMetrics | None = None, batch: Callable | None = None, sessions=None):
-        """`batch` turns an async function of a list into an async function of one item (Ray
-        Serve's @serve.batch with AppConfig.batching, given by app.py); None = no batching."""
+        """`batch` turns an async function of a list into an async function of one item
+        (serving/microbatch.py with AppConfig.batching, given by app.py); None = no batching."""
         if sink is None:  # one process, no Serve: keep the outcomes here
             from serving.experiments.sinks import LocalOutcomeSink
 
@@ -286,7 +286,7 @@ class IngressCore:
 
 def ingress_class(api: FastAPI, ingress_decorator, batch: Callable | None = None) -> type:
     """Bind the routes to a class; `ingress_decorator` is serve.ingress(api) and `batch` the
-    configured @serve.batch (app.py owns Ray)."""
+    configured micro-batcher (app.py owns Ray)."""
 
     class Ingress(IngressCore):
         def __init__(self, intent, retriever, ranker, config: AppConfig, outcomes=None):
