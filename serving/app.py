@@ -21,7 +21,10 @@ from serving.retrieval.deployment import RetrieverDeployment
 
 # One replica: the records are in the database (AppConfig.store), so a restart loses nothing;
 # one writer keeps group commits large and SQLite single-writer.
-OUTCOME_STORE_OPTIONS: dict[str, Any] = {"num_replicas": 1, "ray_actor_options": {"num_cpus": 0.0}}
+# Checked every 2 s like the others (DeploymentConfig.health_check_period_s): a killed store replica
+# is replaced after the next check.
+OUTCOME_STORE_OPTIONS: dict[str, Any] = {"num_replicas": 1, "ray_actor_options": {"num_cpus": 0.0},
+                                         "health_check_period_s": 2.0}
 
 
 def build_app(config: AppConfig) -> Application:
