@@ -13,7 +13,8 @@ catalog has years), applied the same way everywhere.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
 
 from serving.catalog.enrichment.artifact import Enrichment
 from serving.catalog.enrichment.text import is_stand_in, title_language
@@ -54,6 +55,10 @@ MIN_USE_SHARE = 0.1
 KNOWN_DECADES = 1.5
 MIN_DECADE_SHARE = 0.1
 SIMILAR = 12  # neighbours of each "like X" artist added as candidates
+# A request naming no genre gets the genres its best text matches agree on (`with_consensus`).
+CONSENSUS_TOP = 30  # best dense matches whose artists vote
+CONSENSUS_VOTERS = 5  # distinct known artists needed before the vote means anything
+CONSENSUS_SHARE = 0.2  # share of the vote a genre needs to be wanted
 _STAND_IN_ASKED = re.compile(r"\b(karaoke|covers?|instrumentals?|sing ?along|tribute|backing tracks?)\b", re.I)
 
 
@@ -66,6 +71,7 @@ class Constraints:
     allow_stand_ins: bool = False
     from_similar: bool = False  # genres come from the "like X" artists, not the words
     uses: frozenset[str] = frozenset()  # moods / activities asked for (borrowed tracks must fit them)
+    inferred: bool = False  # genres come from the best text matches' consensus, not the words
 
     @property
     def active(self) -> bool:
@@ -113,6 +119,39 @@ def constraints(intent: Intent, enrichment: Enrichment | None) -> Constraints:
         decades = frozenset(str(d) for d in range(intent.era.start // 10 * 10, intent.era.end + 1, 10))
     uses = frozenset([*intent.moods, *intent.activities])
     return Constraints(genres, decades, similar, tuple(dict.fromkeys(names)), allow, from_similar, uses)
+
+
+def with_consensus(c: Constraints, ranked: list[Track], enrichment: Enrichment | None) -> Constraints:
+    """A request that names no genre ("music to fall asleep to") still implies some: the genres on
+    which the artists of its best text matches agree. Each distinct artist the enrichment knows votes
+    once with its genre shares, weighted by rank; genres with CONSENSUS_SHARE of the vote (and their
+    related names at half weight) become the wanted genres. Without this, a known artist of any
+    genre passes, and borrowed popular tracks (Taylor Swift, kept once for sleep) fill the playlist.
+    `ranked`: the request's candidates, best text match first."""
+    if enrichment is None or c.genres or c.similar or c.from_similar:
+        return c
+    votes: dict[str, float] = defaultdict(float)
+    seen: set[str] = set()
+    voters = 0
+    for r, t in enumerate(ranked[:CONSENSUS_TOP]):
+        key = norm(t.artists[0]) if t.artists else ""
+        if not key or key in seen:
+            continue
+        seen.add(key)
+        a = enrichment.artists.get(key)
+        if a is None or a.confidence < SOME or not a.genres:
+            continue
+        voters += 1
+        for g, share in a.genres.items():
+            votes[g] += share / (1.0 + r / 10.0)
+    total = sum(votes.values())
+    if voters < CONSENSUS_VOTERS or total <= 0:
+        return c
+    genres = {g: 1.0 for g, v in votes.items() if v / total >= CONSENSUS_SHARE}
+    for g in list(genres):
+        for rel in RELATED.get(g, ()):
+            genres.setdefault(rel, 0.5)
+    return replace(c, genres=genres, inferred=True) if genres else c
 
 
 def admits(c: Constraints, t: Track, enrichment: Enrichment | None, strict: bool = False) -> bool:

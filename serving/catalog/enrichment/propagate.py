@@ -39,10 +39,13 @@ class ArtistGraph:
     def index(self) -> dict[str, int]:
         return {n: i for i, n in enumerate(self.names)}
 
-    def combined(self) -> sparse.csr_matrix:
+    def combined(self, embedding: bool = True) -> sparse.csr_matrix:
+        """The propagation graph; `embedding=False`: listener evidence only (co-occurrence)."""
         co = self.co.copy().astype(np.float32)
         if co.nnz:
             co.data = np.log1p(co.data)  # 10 shared dialogs are not 10x the evidence of one
+        if not embedding:
+            return (CO_WEIGHT * co).tocsr()
         return (CO_WEIGHT * co + EMB_WEIGHT * self.emb).tocsr()
 
 
