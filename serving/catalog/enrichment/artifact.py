@@ -21,7 +21,7 @@ from typing import Any
 
 from serving.text import norm
 
-PIPELINE_VERSION = "e3"
+PIPELINE_VERSION = "e5"
 
 
 def _taxonomy_fingerprint() -> str:
