@@ -21,7 +21,7 @@ from typing import Any
 
 from serving.text import norm
 
-PIPELINE_VERSION = "e5"
+PIPELINE_VERSION = "e6"
 
 
 def _taxonomy_fingerprint() -> str:
