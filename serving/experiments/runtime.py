@@ -25,6 +25,7 @@ from serving.experiments.config import ExperimentConfig, ExperimentConfigError, 
 from serving.experiments.outcomes import (
     Failed, FeedbackAccepted, FeedbackRejected, FeedbackResult, Rejection, Served, StoreDown,
 )
+from serving.experiments.served_batch import ServedBatcher
 from serving.experiments.shadow import ShadowRunner, sampled
 from serving.metrics import SegueMetrics
 from serving.schemas import RequestContext
@@ -41,6 +42,12 @@ class OutcomeSink(abc.ABC):
 
     @abc.abstractmethod
     async def record_served(self, rec: Served) -> None: ...
+
+    async def record_served_batch(self, recs: list[Served]) -> None:
+        """Several records in one call (the Ingress coalesces a batch's records); sinks with a
+        per-call cost override it."""
+        for rec in recs:
+            await self.record_served(rec)
 
     @abc.abstractmethod
     async def record_failed(self, rec: Failed) -> None: ...
@@ -103,6 +110,7 @@ class ExperimentRuntime:
         self._snap = _snapshot(app_config.experiment)
         self._shadow = ShadowRunner(app_config.experiment.shadow.max_in_flight if app_config.experiment and app_config.experiment.shadow else 4)
         self._background: set[asyncio.Task] = set()
+        self._served = ServedBatcher(sink.record_served_batch, self._later)
         self.generation = 0
         # When each weight split came into force here, and why: the console's rollout timeline.
         # Per replica and in memory; it starts again with the config in force at start-up.
@@ -199,10 +207,10 @@ class ExperimentRuntime:
 
     def served(self, a: Assignment, playlist_id: str, track_ids: list[str], latency_ms: float, intent_fallback: bool) -> None:
         ctx = a.ctx
-        self._later(self._sink.record_served(Served(
+        self._served.add(Served(
             playlist_id=playlist_id, track_ids=tuple(track_ids), arm=ctx.arm, experiment_id=ctx.experiment_id,
             weights=a.weights, latency_ms=latency_ms, intent_fallback=intent_fallback, user_key=ctx.user_key,
-        )))
+        ))
 
     def failed(self, a: Assignment, latency_ms: float) -> None:
         ctx = a.ctx

@@ -48,6 +48,9 @@ class HandleOutcomeSink(OutcomeSink):
     async def record_served(self, rec: Served) -> None:
         await self._call("record_served", rec, idempotent=True)
 
+    async def record_served_batch(self, recs: list[Served]) -> None:
+        await self._call("record_served_batch", recs, idempotent=True)
+
     async def record_failed(self, rec: Failed) -> None:
         await self._call("record_failed", rec, idempotent=False)
 

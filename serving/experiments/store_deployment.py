@@ -6,6 +6,7 @@ or an upgrade keeps every served playlist and every acknowledged outcome.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from serving.experiments.outcome_service import OutcomeService
@@ -31,6 +32,10 @@ class OutcomeStoreDeployment:
 
     async def record_served(self, rec: Served) -> bool:
         return await self._svc.record_served(rec)
+
+    async def record_served_batch(self, recs: list[Served]) -> list[bool]:
+        # Submitted together, committed together by the writer's group commit.
+        return list(await asyncio.gather(*(self._svc.record_served(r) for r in recs)))
 
     async def record_failed(self, rec: Failed) -> bool:
         return await self._svc.record_failed(rec)
