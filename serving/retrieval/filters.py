@@ -127,7 +127,7 @@ def constraints(intent: Intent, enrichment: Enrichment | None) -> Constraints:
 def with_consensus(c: Constraints, ranked: list[Track], enrichment: Enrichment | None) -> Constraints:
     """A request that names no genre ("music to fall asleep to") still implies some: the genres on
     which the artists of its best text matches agree. Each distinct artist the enrichment knows votes
-    once with its genre shares, weighted by rank; genres with CONSENSUS_SHARE of the vote (and their
+    once with its genre shares, weighted by rank and by how well it is known; genres with CONSENSUS_SHARE of the vote (and their
     related names at half weight) become the wanted genres. Without this, a known artist of any
     genre passes, and borrowed popular tracks (Taylor Swift, kept once for sleep) fill the playlist.
     `ranked`: the request's candidates, best text match first."""
@@ -145,8 +145,10 @@ def with_consensus(c: Constraints, ranked: list[Track], enrichment: Enrichment |
         if a is None or a.confidence < SOME or not a.genres:
             continue
         voters += 1
+        # An artist barely known (a few propagated votes) has a noisy genre profile: it votes less.
+        w = min(1.0, a.confidence / KNOWN) / (1.0 + r / 10.0)
         for g, share in a.genres.items():
-            votes[g] += share / (1.0 + r / 10.0)
+            votes[g] += share * w
     total = sum(votes.values())
     if voters < CONSENSUS_VOTERS or total <= 0:
         return c
