@@ -3,12 +3,16 @@ filters, ranking features, LLM intent clean-up, recording keys). A leaf: imports
 
 from __future__ import annotations
 
+import functools
 import re
 
 _NOT_WORD_OR_AMP = re.compile(r"[^\w&]+")
 _NOT_WORD = re.compile(r"[^\w]+")
 
 
+# Called per candidate on the request path (artist lookups, filters) with a catalog's worth of
+# distinct strings at most: a pure function, so remembering it cannot go stale.
+@functools.lru_cache(maxsize=1 << 17)
 def norm(s: str, keep_ampersand: bool = True) -> str:
     """Lower case; every run of other characters becomes one space; ends trimmed.
     '&' is a word by default ("Simon & Garfunkel" is not "Simon Garfunkel"); recording keys drop it,

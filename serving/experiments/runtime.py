@@ -236,6 +236,8 @@ class ExperimentRuntime:
 
     # -- feedback and summaries --------------------------------------------------------------
     async def feedback(self, playlist_id: str, track_id: str, event: str) -> FeedbackAccepted:
+        if self._served.holds(playlist_id):  # served here moments ago: let its record land first
+            await self._served.settle()
         res = await self._sink.feedback(playlist_id, track_id, event)
         if isinstance(res, FeedbackRejected):
             err = REJECTION_ERRORS[res.reason]
@@ -249,6 +251,7 @@ class ExperimentRuntime:
     async def summary(self, experiment_id: str) -> dict:
         exp = self._snap.experiment
         control = exp.control_arm if exp is not None and exp.id == experiment_id else None
+        await self._served.settle()  # what this replica served counts in the summary it answers
         out = await self._sink.summary(experiment_id, control)
         if isinstance(out, StoreDown):
             raise StoreUnavailable(out.message, retry_after_s=2)

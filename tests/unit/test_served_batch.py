@@ -50,3 +50,21 @@ def test_a_full_batch_is_sent_at_once_without_waiting_for_the_window():
 
     asyncio.run(go())
     assert calls == [3, 3, 1]
+
+
+def test_settle_sends_what_is_pending_and_waits_for_sends_in_flight():
+    landed: list[str] = []
+
+    async def send(batch):
+        await asyncio.sleep(0.02)
+        landed.extend(r.playlist_id for r in batch)
+
+    async def go():
+        b = ServedBatcher(send, lambda c: asyncio.ensure_future(c), window_s=10.0)
+        b.add(served("p1"))
+        assert b.holds("p1") and not b.holds("p2")
+        await b.settle()
+        assert landed == ["p1"] and not b.holds("p1")
+        await b.settle()  # nothing pending, nothing in flight: returns at once
+
+    asyncio.run(go())
