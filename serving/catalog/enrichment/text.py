@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import re
-from functools import lru_cache
 import unicodedata
 
 from serving.schemas import Track
@@ -93,7 +92,7 @@ _NAME_WORD = re.compile(r"[^\W_]{3,}")
 _GENERIC = frozenset("the and band music orchestra group trio quartet project feat featuring with los las".split())
 
 
-@lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=1 << 16)
 def name_words(name: str) -> frozenset[str]:
     return frozenset(w for w in _NAME_WORD.findall(norm(name)) if w not in _GENERIC)
 
