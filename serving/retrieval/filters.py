@@ -51,6 +51,8 @@ QUALIFIERS = frozenset({"oldies"})
 KNOWN = 0.3  # genre evidence (kept-track votes, direct + propagated) before an artist counts as known
 SOME = 0.05  # the least evidence a borrowed candidate needs: borrowing is for tracks known to fit
 MIN_SHARE = 0.15  # share of a known artist's genre evidence that must agree with the request
+DISAGREE = 0.15  # evidence enough to rule an artist out when none of it agrees (share < NONE_AGREE)
+NONE_AGREE = 0.04
 MIN_USE_SHARE = 0.1
 KNOWN_DECADES = 1.5
 MIN_DECADE_SHARE = 0.1
@@ -182,7 +184,7 @@ def admits(c: Constraints, t: Track, enrichment: Enrichment | None, strict: bool
         return not strict or not c.genres
     if c.genres and strict and attrs.confidence < SOME:
         return False
-    if c.genres and attrs.confidence >= (SOME if strict else KNOWN):
+    if c.genres and attrs.confidence >= (SOME if strict else DISAGREE):
         share = sum(attrs.genres.get(g, 0.0) * w for g, w in c.genres.items())
         tlang = (enrichment.tracks.get(t.track_id) or {}).get("language") or attrs.language
         if tlang in LANGUAGE_GENRE and LANGUAGE_GENRE[tlang] in c.genres and share < MIN_SHARE:
@@ -190,7 +192,9 @@ def admits(c: Constraints, t: Track, enrichment: Enrichment | None, strict: bool
             # otherwise (a Mozart album with a Spanish subtitle is still classical).
             if attrs.language == tlang or attrs.confidence < 2 * KNOWN:
                 share = MIN_SHARE
-        if share < MIN_SHARE:
+        # Known artists need MIN_SHARE agreeing; half-known ones are only out when nothing of
+        # their evidence agrees (less evidence is enough to say "not k-pop" than to say "k-pop").
+        if share < (MIN_SHARE if strict or attrs.confidence >= KNOWN else NONE_AGREE):
             return False
     if c.decades and attrs.decade_confidence >= KNOWN_DECADES:
         if sum(attrs.decades.get(d, 0.0) for d in c.decades) < MIN_DECADE_SHARE:

@@ -193,3 +193,15 @@ def test_house_after_a_determiner_is_a_building_not_a_genre():
     assert "genre:house" not in text_labels("a playlist for cleaning the house")
     assert "genre:house" not in text_labels("friends over at my house")
     assert "genre:house" in text_labels("deep house for a late night")
+
+
+def test_less_evidence_rules_an_artist_out_than_in():
+    from serving.catalog.enrichment.artifact import ArtistAttrs
+
+    enr = Enrichment("k", {"half known": ArtistAttrs("Half Known", {"pop": 1.0}, 0.2),
+                           "barely": ArtistAttrs("Barely", {"pop": 1.0}, 0.1),
+                           "mixed": ArtistAttrs("Mixed", {"pop": 0.9, "k-pop": 0.1}, 0.2)}, {})
+    c = constraints(Intent(search_text="k-pop", genres=["k-pop"]), enr)
+    assert not admits(c, _t("a", "Song", "Half Known"), enr)  # what evidence there is all says pop
+    assert admits(c, _t("b", "Song", "Barely"), enr)  # too little to say anything
+    assert admits(c, _t("c", "Song", "Mixed"), enr)  # some of it agrees: not enough to rule out
