@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from serving.evaluation.commands import add_judge_parser, add_parsers
 
-    add_parsers(sub)  # eval, train-ranker
+    add_parsers(sub)  # eval, train-ranker, tune-feedback
     add_judge_parser(sub)
 
     args = parser.parse_args(argv)

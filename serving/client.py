@@ -140,8 +140,9 @@ def _search_call(query: str, limit: int, user_id: str | None, headers: dict[str,
     return _Call("POST", "/v1/search", SearchResponse, body, dict(headers or {}))
 
 
-def _feedback_call(playlist_id: str, track_id: str, event: Event) -> _Call:
-    return _Call("POST", "/v1/feedback", FeedbackResponse, {"playlist_id": playlist_id, "track_id": track_id, "event": event})
+def _feedback_call(playlist_id: str, track_id: str, event: Event, headers: dict[str, str] | None = None) -> _Call:
+    return _Call("POST", "/v1/feedback", FeedbackResponse, {"playlist_id": playlist_id, "track_id": track_id, "event": event},
+                 dict(headers or {}))
 
 
 def _experiment_call(experiment_id: str) -> _Call:
@@ -156,12 +157,31 @@ def _override(arm: str | None, admin_token: str | None) -> dict[str, str]:
     return {OVERRIDE_HEADER: arm, "Authorization": f"Bearer {admin_token}"}
 
 
+@dataclass(frozen=True)
+class _Wait:
+    seconds: float
+
+
 class _Base:
     def __init__(self, base_url: str, timeout_s: float, retry: RetryPolicy, admin_token: str | None):
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must be an http(s) URL such as http://127.0.0.1:8000, got {base_url!r}")
         self.base_url = base_url.rstrip("/")
         self.timeout_s, self.retry, self.admin_token = timeout_s, retry, admin_token
+
+    def _step(self, call: _Call, attempt: int, response: httpx.Response | None = None,
+              error: httpx.HTTPError | None = None):
+        """What one attempt leads to, for the sync and the async client alike: the decoded
+        answer, a _Wait before the next attempt, or an exception."""
+        if error is not None:
+            if not isinstance(error, httpx.ConnectError):  # it may have been served: never repeated
+                raise SegueConnectionError(f"{call.method} {self.base_url}{call.path} failed: {error!r}") from error
+            wait = self.retry.wait_s(None, attempt)
+            if wait is None:
+                raise SegueConnectionError(f"cannot reach {self.base_url}: {error}") from error
+            return _Wait(wait)
+        wait = self.retry.wait_s(response, attempt)
+        return decode(response, call.model) if wait is None else _Wait(wait)
 
 
 class SegueClient(_Base):
@@ -186,18 +206,13 @@ class SegueClient(_Base):
     def _send(self, call: _Call):
         for attempt in range(self.retry.attempts):
             try:
-                r = self._http.request(call.method, call.path, json=call.json, headers=call.headers)
-            except httpx.ConnectError as e:
-                wait = self.retry.wait_s(None, attempt)
-                if wait is None:
-                    raise SegueConnectionError(f"cannot reach {self.base_url}: {e}") from e
+                step = self._step(call, attempt, self._http.request(call.method, call.path, json=call.json,
+                                                                    headers=call.headers))
             except httpx.HTTPError as e:
-                raise SegueConnectionError(f"{call.method} {self.base_url}{call.path} failed: {e!r}") from e
-            else:
-                wait = self.retry.wait_s(r, attempt)
-                if wait is None:
-                    return decode(r, call.model)
-            time.sleep(wait)
+                step = self._step(call, attempt, error=e)
+            if not isinstance(step, _Wait):
+                return step
+            time.sleep(step.seconds)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def playlist(self, prompt: str, *, length: int = 20, user_id: str | None = None, arm: str | None = None,
@@ -210,8 +225,9 @@ class SegueClient(_Base):
                headers: dict[str, str] | None = None) -> SearchResponse:
         return self._send(_search_call(query, limit, user_id, headers))
 
-    def feedback(self, playlist_id: str, track_id: str, event: Event) -> FeedbackResponse:
-        return self._send(_feedback_call(playlist_id, track_id, event))
+    def feedback(self, playlist_id: str, track_id: str, event: Event,
+                 headers: dict[str, str] | None = None) -> FeedbackResponse:
+        return self._send(_feedback_call(playlist_id, track_id, event, headers))
 
     def experiment(self, experiment_id: str) -> ExperimentSummary:
         """GET /v1/experiments/{id}: per-arm numbers with intervals, SRM and sequential tests."""
@@ -247,18 +263,13 @@ class AsyncSegueClient(_Base):
     async def _send(self, call: _Call):
         for attempt in range(self.retry.attempts):
             try:
-                r = await self._http.request(call.method, call.path, json=call.json, headers=call.headers)
-            except httpx.ConnectError as e:
-                wait = self.retry.wait_s(None, attempt)
-                if wait is None:
-                    raise SegueConnectionError(f"cannot reach {self.base_url}: {e}") from e
+                step = self._step(call, attempt, await self._http.request(call.method, call.path, json=call.json,
+                                                                          headers=call.headers))
             except httpx.HTTPError as e:
-                raise SegueConnectionError(f"{call.method} {self.base_url}{call.path} failed: {e!r}") from e
-            else:
-                wait = self.retry.wait_s(r, attempt)
-                if wait is None:
-                    return decode(r, call.model)
-            await asyncio.sleep(wait)
+                step = self._step(call, attempt, error=e)
+            if not isinstance(step, _Wait):
+                return step
+            await asyncio.sleep(step.seconds)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def playlist(self, prompt: str, *, length: int = 20, user_id: str | None = None, arm: str | None = None,
@@ -269,8 +280,9 @@ class AsyncSegueClient(_Base):
                      headers: dict[str, str] | None = None) -> SearchResponse:
         return await self._send(_search_call(query, limit, user_id, headers))
 
-    async def feedback(self, playlist_id: str, track_id: str, event: Event) -> FeedbackResponse:
-        return await self._send(_feedback_call(playlist_id, track_id, event))
+    async def feedback(self, playlist_id: str, track_id: str, event: Event,
+                       headers: dict[str, str] | None = None) -> FeedbackResponse:
+        return await self._send(_feedback_call(playlist_id, track_id, event, headers))
 
     async def experiment(self, experiment_id: str) -> ExperimentSummary:
         return await self._send(_experiment_call(experiment_id))

@@ -59,6 +59,9 @@ class DeploymentConfig(Frozen):
     max_ongoing_requests: int = Field(default=16, ge=1)
     max_queued_requests: int = Field(default=64, ge=-1, description="-1 = unbounded (not recommended).")
     graceful_shutdown_timeout_s: float = Field(default=10.0, ge=0)
+    health_check_period_s: float = Field(
+        default=2.0, gt=0, description="How often Serve checks each replica. A killed replica is noticed (and its "
+        "replacement started) only at the next check: Serve's default of 10 s was most of a recovery here.")
 
     def serve_options(self, logging: ServeLoggingConfig | None = None) -> dict[str, Any]:
         res: dict[str, Any] = {"num_cpus": self.resources.num_cpus}
@@ -72,6 +75,7 @@ class DeploymentConfig(Frozen):
             "max_ongoing_requests": self.max_ongoing_requests,
             "max_queued_requests": self.max_queued_requests,
             "graceful_shutdown_timeout_s": self.graceful_shutdown_timeout_s,
+            "health_check_period_s": self.health_check_period_s,
         }
         if logging is not None:
             opts["logging_config"] = {"log_level": logging.level, "enable_access_log": logging.access_log}
@@ -99,7 +103,7 @@ class EmbedderConfig(Frozen):
     model: str = Field(default="all-MiniLM-L6-v2", description="Name of a sentence-transformers model shipped offline.")
     batch_size: int = Field(default=128, ge=1)
     device: str = Field(default="cpu")
-    runtime: Literal["torch", "onnx"] = Field(default="torch", description="torch (sentence-transformers) or onnx (ONNX Runtime, exported locally from the same weights at first start).")
+    runtime: Literal["torch", "onnx"] = Field(default="onnx", description="onnx (the default: ONNX Runtime, exported locally from the same weights at first start; same vectors and version as torch, a replica starts in ~1 s instead of ~14 s and encodes ~2.7x faster at batch 1) or torch (sentence-transformers).")
     quantize: bool = Field(default=False, description="onnx only: dynamic int8 quantisation (faster, different vectors: its own version).")
     onnx_cache_dir: str = Field(default="~/.cache/segue/onnx", description="Where the exported ONNX model is cached.")
 

@@ -149,9 +149,10 @@ class InProcessStages(Stages):
 
         q = self.retriever.embed_query(intent)
         candidates = self.retriever.search_feedback(intent, k, feedback, q)
-        if getattr(self, "_feedback_ranking", None) is None or self._feedback_ranking.ranker is not self.ranker:
-            self._feedback_ranking = FeedbackRanking(self.ranker)
-        tracks = self._feedback_ranking.rank(intent, candidates, length, feedback,
+        # `feedback_ranking` may be set to one with other weights (evaluation, `segue tune-feedback`).
+        if getattr(self, "feedback_ranking", None) is None or self.feedback_ranking.ranker is not self.ranker:
+            self.feedback_ranking = FeedbackRanking(self.ranker)
+        tracks = self.feedback_ranking.rank(intent, candidates, length, feedback,
                                              getattr(self.ranker, "max_per_artist", 5), "playlist", q)
         return RankResult(tracks, len(candidates), {**self.retriever.versions, "ranker": self.ranker.version})
 

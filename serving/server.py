@@ -52,6 +52,13 @@ def start_local_graph(
         os.environ.update(ray_env(config))
         ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level="WARNING" if not quiet else "ERROR",
                  log_to_driver=False, _metrics_export_port=config.telemetry.metrics_export_port)
+    # One node: replicas the node's CPUs cannot hold are never asked for (serving/capacity.py).
+    from serving.capacity import bound_to_cpus
+
+    bounded = bound_to_cpus(config, float(ray.cluster_resources().get("CPU", 0)) or float(os.cpu_count() or 1))
+    for line in bounded.changes:
+        print(f"segue: autoscaling bounded by the node's CPUs: {line}", flush=True)
+    config = bounded.config
     serve.start(http_options=http_options(config))
     if declarative:
         from serving.serve_deploy import deploy

@@ -1,5 +1,5 @@
-"""The console's pages and assets on the Ingress: /ui (playground), /ui/experiments/{id},
-/ui/static/{file}.
+"""The console's pages and assets on the Ingress: /ui (playground), /ui/sessions (a
+conversation: start, like / dislike, message, history), /ui/experiments/{id}, /ui/static/{file}.
 
 The files ship in the package (serving/console/static) and are read once when the API
 is built; a request only looks one up. The pages are static: nothing of the server's
@@ -18,7 +18,7 @@ from fastapi.responses import Response
 from serving.errors import NotFound
 
 STATIC = Path(__file__).parent / "static"
-PAGES = {"playground": "playground.html", "experiment": "experiment.html"}
+PAGES = {"playground": "playground.html", "experiment": "experiment.html", "session": "session.html"}
 TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
          ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png", ".txt": "text/plain; charset=utf-8"}
 
@@ -56,6 +56,10 @@ def add_console_routes(api: FastAPI) -> None:
     @api.get("/ui", include_in_schema=False)
     async def playground() -> Response:
         return _file(assets, PAGES["playground"])
+
+    @api.get("/ui/sessions", include_in_schema=False)
+    async def session_page() -> Response:
+        return _file(assets, PAGES["session"])  # ?id=... resumes one: the page asks the API
 
     @api.get("/ui/experiments/{experiment_id}", include_in_schema=False)
     async def experiment_page(experiment_id: str) -> Response:

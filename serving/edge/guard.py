@@ -14,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import re
 
+from serving.edge import retry
 from serving.edge.config import EdgeSettings
 from serving.errors import (
     HeadersTooLarge, InvalidHeader, PayloadTooLarge, RequestTimeout, SegueError, UriTooLong, encode_error,
     error_for_status,
 )
-from serving.security.middleware import replay_body, safe_request_id
+from serving.security.middleware import safe_request_id
 
 # Control characters other than horizontal tab; h11/httptools already refuse CR/LF.
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
@@ -28,6 +29,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _SERVE_CONTROL = (b"x-request-timeout-seconds", b"x-request-disconnect-disabled")
 _MULTIPLEX = b"serve_multiplexed_model_id"
 _WITH_BODY = ("POST", "PUT", "PATCH")
+PLATFORM_RETRY_AFTER_S = 1
 _PLATFORM_MESSAGES = {
     404: "no such route; see /docs for the API",
     405: "method not allowed on this route",
@@ -70,6 +72,9 @@ def _forwarded_headers(headers, rid: str) -> list[tuple[bytes, bytes]]:
     return kept + [(b"x-request-id", rid.encode())]
 
 
+_GONE = object()
+
+
 class _Refused(Exception):
     def __init__(self, err: SegueError, close: bool = False):
         self.err, self.close = err, close
@@ -90,20 +95,22 @@ class EdgeGuard:
             return await _send(send, err, rid, close=True)
         scope = {**scope, "headers": _forwarded_headers(scope["headers"], rid)}
         try:
-            receive = await self._read_body(scope, receive)
+            body = await self._read_body(scope, receive)
         except _Refused as r:
             return await _send(send, r.err, rid, close=r.close)
-        if receive is None:  # the client went away while sending
+        if body is _GONE:  # the client went away while sending
             return None
-        await self.app(scope, receive, _OneShape(send, rid))
+        # Sent again if its Ingress replica dies under it, where that is harmless (edge/retry.py).
+        await retry.call(self.app, scope, body, receive, _OneShape(send, rid))
 
-    async def _read_body(self, scope, receive):
-        """Read the whole (small, capped) body within the body deadline, then replay it."""
+    async def _read_body(self, scope, receive) -> bytes | None | object:
+        """The whole (small, capped) body, read within the body deadline; None when the request
+        has no body, _GONE when the client disconnected."""
         headers = dict(scope["headers"])
         length = headers.get(b"content-length")
         chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
         if scope.get("method") not in _WITH_BODY and length in (None, b"0") and not chunked:
-            return receive
+            return None
         cap = self.settings.max_body_bytes
         if length is not None and length.isdigit() and int(length) > cap:
             raise _Refused(PayloadTooLarge(f"request body is {int(length)} bytes; the limit is {cap}"), close=True)
@@ -117,13 +124,13 @@ class EdgeGuard:
                 raise _Refused(RequestTimeout(f"the request body did not arrive within "
                                               f"{self.settings.timeouts.body_s:g}s"), close=True) from None
             if msg["type"] == "http.disconnect":
-                return None
+                return _GONE
             chunks.append(msg.get("body", b""))
             seen += len(chunks[-1])
             more = msg.get("more_body", False)
             if seen > cap:
                 raise _Refused(PayloadTooLarge(f"request body is over the limit of {cap} bytes"), close=True)
-        return replay_body(b"".join(chunks), receive)
+        return b"".join(chunks)
 
 
 async def _send(send, err: SegueError, rid: str, close: bool = False) -> None:
@@ -157,8 +164,13 @@ class _OneShape:
             start, self._rewrite = self._rewrite, None
             status = start["status"]
             err = error_for_status(status, _PLATFORM_MESSAGES.get(status, "the request failed"))
-            _, headers, body = encode_error(err, self._rid)
             kept = [(k, v) for k, v in start["headers"] if k.lower() in (b"retry-after", b"connection")]
+            if status == 503 and not any(k.lower() == b"retry-after" for k, _ in kept):
+                # Serve's own back-pressure (every Ingress replica at max_ongoing_requests and its
+                # queue full) is shed here in the proxy without a hop: the cheapest 503 there is,
+                # and it must tell clients when to come back like the Ingress's own 503s do.
+                err.retry_after_s = PLATFORM_RETRY_AFTER_S
+            _, headers, body = encode_error(err, self._rid)
             await self._send({"type": "http.response.start", "status": status, "headers": headers + kept})
             return await self._send({"type": "http.response.body", "body": body})
         await self._send(message)

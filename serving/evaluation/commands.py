@@ -1,4 +1,4 @@
-"""`segue eval` and `segue train-ranker`: argument parsing and output, the work is elsewhere."""
+"""`segue eval`, `segue train-ranker` and `segue tune-feedback`: argument parsing and output, the work is elsewhere."""
 
 from __future__ import annotations
 
@@ -129,7 +129,19 @@ def _cmd_eval_turns(args, dialogs, catalog_path, quiet: bool) -> int:
         if not args.out:
             raise ValueError("--shard needs --out DIR: each shard writes its dialogs' rows there and the "
                              "last one to finish prints the table over all shards")
-    tev = TurnEvaluator(ev, length=args.length, shard=shard)
+    weights = None
+    if args.feedback_weights:
+        import dataclasses
+
+        from serving.ranking.feedback import FeedbackWeights
+
+        try:
+            weights = FeedbackWeights(**json.loads(args.feedback_weights))
+        except (ValueError, TypeError) as e:
+            names = ", ".join(f.name for f in dataclasses.fields(FeedbackWeights))
+            raise ValueError(f"--feedback-weights takes a JSON object with some of {names}, "
+                             f"e.g. '{{\"cooc\": 3.0}}' ({e})") from e
+    tev = TurnEvaluator(ev, length=args.length, shard=shard, feedback_weights=weights)
     configs = args.config or [None]
     results = []
     for c in configs:
@@ -254,6 +266,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--shard", default=None, metavar="I/N",
                    help="with --turns all: replay only the I-th of N slices of the dialogs (folds still use all; "
                         "fold models are cached on disk), so a long evaluation runs in several short jobs")
+    p.add_argument("--feedback-weights", default=None, metavar="JSON",
+                   help="with --turns all: the session system's feedback weights instead of the served ones, "
+                        "e.g. '{\"cooc\": 3.0}' (the others keep their defaults; see segue tune-feedback)")
     p.add_argument("--out", default=None, help="directory for report.md, metrics.png and per-dialog rows")
     p.add_argument("--json", action="store_true", help="print one JSON object: hit@20, hit@100, recall@50, ndcg@20, n")
     p.add_argument("--quiet", action="store_true")
@@ -271,6 +286,50 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--length", type=int, default=100)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(fn=cmd_train_ranker)
+
+    p = sub.add_parser("tune-feedback", help="choose the session feedback weights on some CV folds of CPCD dialogs "
+                                             "(the turn-by-turn protocol; report on all folds with eval --turns all)")
+    p.add_argument("--dialogs", required=True, help="CPCD-format training dialogs (never the dev/test ones)")
+    p.add_argument("--catalog", default=None)
+    p.add_argument("--config", default=None)
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--tune-folds", default="0,1", help="the folds whose dialogs choose the weights (default 0,1)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--length", type=int, default=100)
+    p.add_argument("--limit", type=int, default=None, help="only the first N dialogs (smoke runs)")
+    p.add_argument("--cache", default=None, metavar="DIR",
+                   help="keep each recorded fold here, so a run cut short resumes (delete it after code changes)")
+    p.add_argument("--out", default=None, help="directory for feedback-tuning.json")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(fn=cmd_tune_feedback)
+
+
+def cmd_tune_feedback(args) -> int:
+    """Choose the session feedback weights on some CV folds (serving/evaluation/feedback_tuning.py)."""
+    from serving.catalog.loader import load_catalog
+    from serving.evaluation.dialogs import load_dialogs
+    from serving.evaluation.feedback_tuning import FeedbackTuner
+    from serving.evaluation.runner import Evaluator, Variant
+
+    catalog_path = args.catalog or (load_config(args.config).catalog.path if args.config else None)
+    dialogs, _ = load_dialogs(args.dialogs, load_catalog(catalog_path))
+    if args.limit:
+        dialogs = dialogs[: args.limit]
+    tune = frozenset(int(x) for x in args.tune_folds.split(",") if x.strip())
+    if not tune or not all(0 <= f < args.folds for f in tune) or len(tune) >= args.folds:
+        raise ValueError(f"--tune-folds takes fold numbers 0..{args.folds - 1}, comma-separated, not all of them "
+                         f"(the others are the untouched check), e.g. 0,1 (got '{args.tune_folds}')")
+    ev = Evaluator(dialogs, catalog_path=catalog_path, length=args.length, cv="always", n_folds=args.folds,
+                   seed=args.seed, progress=not args.quiet)
+    res = FeedbackTuner(ev, tune, length=args.length, cache_dir=args.cache).tune(Variant(Path(args.config).stem if args.config else "default",
+                                                                   load_config(args.config)))
+    out = res.as_json()
+    if args.out:
+        d = Path(args.out).expanduser()
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "feedback-tuning.json").write_text(json.dumps(out, indent=2))
+    print(json.dumps(out))
+    return 0
 
 
 def cmd_judge(args) -> int:

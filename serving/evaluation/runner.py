@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Literal
 
@@ -212,25 +213,37 @@ class Evaluator:
         else:
             if config.ranking.version.startswith("ltr-"):
                 note = f"shipped artifact {config.ranking.version} (trained on none of these dialogs)"
-            retriever = self._retriever(config)
-            shipped = retriever.enrichment
-            groups = [list(range(len(self.dialogs)))]
-            if shipped is not None and self._overlaps_evidence(config):
-                # Enrichment evidence includes these dialogs: each fold is served by an enrichment
-                # built without it (the same folds as the learned ranker's cross-validation).
-                groups = [test for _, test in folds([d.id for d in self.dialogs], self.n_folds, self.seed)]
+            groups = self.enrichment_groups(config)
+            if len(groups) > 1:
                 note += "; enrichment cross-validated (built without each fold)"
-            try:
-                for g in groups:
-                    if len(groups) > 1:
-                        retriever.enrichment = self._fold_enrichment(config, retriever, [self.dialogs[j].id for j in g])
+            for g in groups:
+                with self.fold_enrichment(config, [self.dialogs[j].id for j in g] if len(groups) > 1 else None):
                     pipeline = Pipeline(self.stages(variant), config)
                     for j in self._bar(g, variant.name):
                         d = self.dialogs[j]
                         ranked[d.id] = await self._ask(pipeline, variant, d)
-            finally:
-                retriever.enrichment = shipped
         return self._score(variant.name, ranked, note, time.perf_counter() - t0)
+
+    def enrichment_groups(self, config: AppConfig) -> list[list[int]]:
+        """Dialog positions grouped so that each group can be served by an enrichment built without
+        it: the cross-validation folds when the shipped enrichment's evidence includes these
+        dialogs, else all of them in one group (the shipped enrichment serves as is)."""
+        if self._retriever(config).enrichment is not None and self._overlaps_evidence(config):
+            return [test for _, test in folds([d.id for d in self.dialogs], self.n_folds, self.seed)]
+        return [list(range(len(self.dialogs)))]
+
+    @contextmanager
+    def fold_enrichment(self, config: AppConfig, held_out: list[str] | None):
+        """While inside, the retriever serves an enrichment built without the `held_out` dialogs
+        (None: the shipped one); yields it, for the ranker. The shipped one is put back after."""
+        retriever = self._retriever(config)
+        shipped = retriever.enrichment
+        try:
+            if held_out is not None:
+                retriever.enrichment = self._fold_enrichment(config, retriever, held_out)
+            yield retriever.enrichment
+        finally:
+            retriever.enrichment = shipped
 
     def _overlaps_evidence(self, config: AppConfig) -> bool:
         from serving.catalog.enrichment.evidence import read_dialogs
@@ -293,22 +306,17 @@ class Evaluator:
         emb = self._embedder(config)
         ranked: dict[str, list[str]] = {}
         splits = folds([d.id for d in self.dialogs], self.n_folds, self.seed)
-        retriever = self._retriever(config)
-        shipped = retriever.enrichment
-        try:
-            for f, (train, test) in enumerate(splits):
-                art = fit([examples[j] for j in train], f"{config.ranking.version}-fold{f}", emb.version, variant.train)
-                # The enrichment learns from dialogs too: the held-out fold's own evidence must not
-                # label the artists its playlists are judged on.
-                retriever.enrichment = self._fold_enrichment(config, retriever, [self.dialogs[j].id for j in test])
+        for f, (train, test) in enumerate(splits):
+            art = fit([examples[j] for j in train], f"{config.ranking.version}-fold{f}", emb.version, variant.train)
+            # The enrichment learns from dialogs too: the held-out fold's own evidence must not
+            # label the artists its playlists are judged on.
+            with self.fold_enrichment(config, [self.dialogs[j].id for j in test]) as enrichment:
                 ranker = LearnedRanker(art, emb, max_per_artist=config.ranking.max_per_artist, catalog=self.catalog,
-                                       enrichment=retriever.enrichment)
+                                       enrichment=enrichment)
                 pipeline = Pipeline(self.stages(variant, ranker=ranker), config)
                 for j in self._bar(test, f"{variant.name}: fold {f + 1}/{self.n_folds}"):
                     d = self.dialogs[j]
                     ranked[d.id] = await self._ask(pipeline, variant, d)
-        finally:
-            retriever.enrichment = shipped
         return ranked
 
     def _fold_enrichment(self, config: AppConfig, retriever: Retriever, held_out: list[str]):

@@ -67,9 +67,12 @@ class SessionSystem(TurnSystem):
 
     name = "session"
 
-    def __init__(self, stages: InProcessStages, config: AppConfig):
+    def __init__(self, stages: InProcessStages, config: AppConfig, weights=None):
+        from serving.ranking.feedback import FeedbackRanking
         from serving.sessions.engine import SessionEngine
 
+        if weights is not None:  # FeedbackWeights other than the served defaults (comparisons)
+            stages.feedback_ranking = FeedbackRanking(stages.ranker, weights)
         self.engine = SessionEngine(stages, config)
 
     async def dialog(self, turns: list[TurnInput], length: int) -> list[list[str]]:
@@ -117,14 +120,21 @@ class TurnEvaluator:
     """Replays dialogs turn by turn; shares the one-shot Evaluator's cached embedders, indexes
     and fold training so both evaluations measure the same components."""
 
-    def __init__(self, evaluator: Evaluator, length: int = EVAL_LENGTH, shard: tuple[int, int] = (1, 1)):
+    def __init__(self, evaluator: Evaluator, length: int = EVAL_LENGTH, shard: tuple[int, int] = (1, 1),
+                 only_folds: frozenset[int] | None = None, feedback_weights=None):
         self.ev = evaluator
+        self.feedback_weights = feedback_weights  # the session system's FeedbackWeights; None = the served ones
         self.length = length
         self.shard = shard  # (i, n): replay only every n-th dialog from the i-th; folds still use all
+        self.only_folds = only_folds  # replay only the dialogs of these CV folds (tuning: choose on some folds)
+        self._fold_pos: set[int] | None = None
+        if only_folds is not None:
+            splits = folds([d.id for d in self.dialogs], evaluator.n_folds, evaluator.seed)
+            self._fold_pos = {j for f, (_, test) in enumerate(splits) if f in only_folds for j in test}
 
     def _mine(self, j: int) -> bool:
         i, n = self.shard
-        return j % n == i - 1
+        return j % n == i - 1 and (self._fold_pos is None or j in self._fold_pos)
 
     @property
     def replayed(self) -> list[EvalDialog]:
@@ -143,18 +153,30 @@ class TurnEvaluator:
         factory = SYSTEMS[system]
         await self.prefetch(system, variant)
         preds: dict[str, list[list[str]]] = {}
+        # The enrichment learns from dialogs too: each fold is served by one built without it
+        # (Evaluator.fold_enrichment), so no held-out dialog labels the artists it is judged on.
         if config.ranking.version.startswith("ltr-") and self.ev._use_cv(config):
             note = f"learned ranker and priors cross-validated ({self.ev.n_folds} folds)"
-            for ranker, test in await self.fold_rankers(variant):
-                sys_ = factory(self.ev.stages(variant, ranker=ranker), config)
-                for j in self.ev._bar([j for j in test if self._mine(j)], f"{system}: fold"):
-                    d = self.dialogs[j]
-                    preds[d.id] = await sys_.dialog(turn_inputs(d.raw), self.length)
+            runs = [(ranker, test, True) for ranker, test in await self.fold_rankers(variant)]
         else:
             note = "no training" if not config.ranking.version.startswith("ltr-") else "shipped artifact"
-            sys_ = factory(self.ev.stages(variant), config)
-            for d in self.ev._bar(self.replayed, system):
-                preds[d.id] = await sys_.dialog(turn_inputs(d.raw), self.length)
+            groups = self.ev.enrichment_groups(config)
+            runs = [(None, g, len(groups) > 1) for g in groups]
+        if self.ev._retriever(config).enrichment is not None and any(cv for *_, cv in runs):
+            note += "; enrichment cross-validated (built without each fold)"
+        for ranker, test, cv in runs:
+            mine = [j for j in test if self._mine(j)]
+            if not mine:
+                continue
+            with self.ev.fold_enrichment(config, [self.dialogs[j].id for j in test] if cv else None) as enrichment:
+                if ranker is not None:
+                    ranker.enrichment = enrichment
+                stages = self.ev.stages(variant, ranker=ranker)
+                sys_ = (SessionSystem(stages, config, self.feedback_weights)
+                        if system == "session" and self.feedback_weights is not None else factory(stages, config))
+                for j in self.ev._bar(mine, system):
+                    d = self.dialogs[j]
+                    preds[d.id] = await sys_.dialog(turn_inputs(d.raw), self.length)
         per_dialog = self.score(preds)
         return TurnResult(factory.name if hasattr(factory, "name") else system, summarise_turns(list(per_dialog.values())),
                           note, time.perf_counter() - t0, per_dialog)

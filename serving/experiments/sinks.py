@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 
 from serving.experiments.outcome_service import OutcomeService
 from serving.experiments.outcome_store import OutcomeStore
-from serving.experiments.outcomes import Failed, FeedbackResult, Served, StoreDown
+from serving.experiments.outcomes import FeedbackAccepted, Failed, FeedbackResult, Served, StoreDown
 from serving.experiments.runtime import OutcomeSink
 from serving.store.config import WriterConfig
 
@@ -35,7 +36,8 @@ class HandleOutcomeSink(OutcomeSink):
         self._h = handle
         self._delays = retry_delays_s
 
-    async def _call(self, method: str, *args, idempotent: bool):
+    async def _call(self, method: str, *args, idempotent: bool, repeated: list | None = None):
+        """`repeated` (a list) gets an entry for every repeat after a replica death."""
         for delay in (*self._delays, None) if idempotent else (None,):
             try:
                 return await getattr(self._h, method).remote(*args)
@@ -43,6 +45,8 @@ class HandleOutcomeSink(OutcomeSink):
                 if delay is None or not _replica_died(e):
                     raise
                 log.warning("OutcomeStore replica died during %s; retrying in %.2fs", method, delay)
+                if repeated is not None:
+                    repeated.append(method)
                 await asyncio.sleep(delay)
 
     async def record_served(self, rec: Served) -> None:
@@ -58,7 +62,14 @@ class HandleOutcomeSink(OutcomeSink):
         await self._call("record_shadow", experiment_id, ok, overlap, latency_ms, dropped, idempotent=False)
 
     async def feedback(self, playlist_id: str, track_id: str, event: str) -> FeedbackResult:
-        return await self._call("feedback", playlist_id, track_id, event, idempotent=True)
+        repeated: list = []
+        res = await self._call("feedback", playlist_id, track_id, event, idempotent=True, repeated=repeated)
+        # The first try may have committed just before its replica died: the repeat then finds
+        # the row and says "duplicate", yet this request is what put it there (and nobody was
+        # told so). The row is there once either way; only the acknowledgement is corrected.
+        if repeated and isinstance(res, FeedbackAccepted) and not res.counted:
+            return replace(res, counted=True)
+        return res
 
     async def summary(self, experiment_id: str, control: str | None) -> dict | None | StoreDown:
         return await self._call("summary", experiment_id, control, idempotent=True)

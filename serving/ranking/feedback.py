@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -31,13 +32,33 @@ from serving.schemas import Candidate, Feedback, RankedTrack, Track
 
 @dataclass(frozen=True)
 class FeedbackWeights:
-    """Picked on CPCD train folds (docs/quality.md); the base ranker's score is z-normalised."""
+    """Chosen by `segue tune-feedback` on CPCD train folds 0 and 1 (coordinate descent on macro
+    hit@20 + hit@100 + recall@100 under the turn-by-turn protocol; procedure and numbers in
+    docs/quality.md). The base ranker's score is z-normalised, so these are in its units.
+    Hand-set values before tuning: liked_sim 2.0, cooc 3.0, liked_artist 1.0, cooc_artist 0.3."""
 
     liked_sim: float = 2.0
-    cooc: float = 3.0
-    liked_artist: float = 1.0
-    cooc_artist: float = 0.3
-    cooc_expansion: int = 200  # co-occurring recordings borrowed as candidates
+    cooc: float = 1.0
+    liked_artist: float = 3.0
+    cooc_artist: float = 1.0
+    cooc_expansion: int = 200  # co-occurring recordings borrowed as candidates (not tuned)
+
+
+SIGNALS = ("liked_sim", "cooc", "liked_artist", "cooc_artist")
+
+
+@dataclass
+class Scored:
+    """One turn, prepared: what `FeedbackRanking.finish` combines under given weights."""
+
+    intent: Intent
+    pinned: list[Candidate]
+    pool: list[Candidate]
+    base: np.ndarray  # the wrapped ranker's z-normalised score, per pool candidate
+    signals: dict[str, np.ndarray]  # SIGNALS, per pool candidate
+    reason_of: Callable[[Candidate], str]
+    cooc_tracks: Counter
+    liked_artists: set[str]
 
 
 class CoOccurrence:
@@ -104,6 +125,14 @@ class FeedbackRanking:
             if hasattr(self.ranker, "score_pool"):
                 return self.ranker.rank(intent, candidates, length, mode, query_vector=query_vector)
             return self.ranker.rank(intent, candidates, length, mode)
+        return self.finish(self.prepare(intent, candidates, feedback, query_vector), self.weights, length,
+                           max_per_artist, mode)
+
+    def prepare(self, intent: Intent, candidates: list[Candidate], feedback: Feedback,
+                query_vector=None) -> "Scored":
+        """Everything about a turn that does not depend on the weights: the pool (retrieval's
+        candidates, co-occurring recordings it missed, minus dislikes and their copies), the base
+        ranker's z-scores and each feedback signal per candidate. Tuning reuses it across weights."""
         w = self.weights
         by_id = {c.track.track_id: c for c in candidates}
         # The retriever applied the intent's filters; a disliked track is never pinned.
@@ -125,37 +154,53 @@ class FeedbackRanking:
                 have.add(k)
                 extra.append(Candidate(track=t, dense_score=0.0, retrieval_rank=-1))
         pool, raw, reason_of = self._base(intent, candidates + extra, query_vector)
-        if not pool:
-            return []
         s = _z(raw)
-        liked_set = set(liked_artists)
-        scored = []
+        liked_count = Counter(liked_artists)
+        keep, base, signals = [], [], {name: [] for name in SIGNALS}
         for c, bs in zip(pool, s.tolist()):
             key = recording_key(c.track)
             if key in banned_keys or c.track.track_id in feedback.disliked or c.disliked_sim >= NEAR_DUPLICATE_SIM:
                 continue
             lead = _lead(c.track)
-            bonus = (w.liked_sim * c.liked_sim + w.cooc * math.log1p(cooc_t.get(key, 0.0))
-                     + w.liked_artist * (lead in liked_set) + w.cooc_artist * math.log1p(cooc_a.get(lead, 0.0)))
-            scored.append((bs + bonus, c))
-        scored.sort(key=lambda x: -x[0])
-        pinned_ids = {c.track.track_id for c in pinned}
-        rest = [x for x in scored if x[1].track.track_id not in pinned_ids]
-        n_rest = max(0, length - len(pinned))
-        cap = max_per_artist if mode == "playlist" else length
-        picked = select_diverse(
-            rest, n_rest, track_of=lambda x: x[1].track, max_per_artist=cap,
-            uncapped_artists={a.lower() for a in intent.include_artists},
-        )
-        ordered = sequence(picked, track_of=lambda x: x[1].track) if mode == "playlist" else picked
+            keep.append(c)
+            base.append(bs)
+            signals["liked_sim"].append(c.liked_sim)
+            signals["cooc"].append(math.log1p(cooc_t.get(key, 0.0)))
+            signals["liked_artist"].append(float(liked_count.get(lead, 0) > 0))
+            signals["cooc_artist"].append(math.log1p(cooc_a.get(lead, 0.0)))
+        return Scored(intent, pinned, keep, np.asarray(base, np.float64),
+                      {k: np.asarray(v, np.float64) for k, v in signals.items()}, reason_of, cooc_t,
+                      set(liked_artists))
+
+    def finish(self, sc: "Scored", weights: "FeedbackWeights", length: int, max_per_artist: int,
+               mode: str = "playlist") -> list[RankedTrack]:
+        """The playlist from a prepared turn under `weights`: pinned first, then by base score plus
+        the weighted feedback signals, artist-capped and sequenced."""
         head = [RankedTrack(track_id=c.track.track_id, title=c.track.title, artists=list(c.track.artists),
                             album=c.track.album, score=1.0, reason="you kept this one")
-                for c in pinned[:length]]
+                for c in sc.pinned[:length]]
         tail = [RankedTrack(track_id=c.track.track_id, title=c.track.title, artists=list(c.track.artists),
-                            album=c.track.album, score=round(sc, 4),
-                            reason=_reason(reason_of(c), c, cooc_t, liked_set))
-                for sc, c in ordered]
+                            album=c.track.album, score=round(v, 4),
+                            reason=_reason(sc.reason_of(c), c, sc.cooc_tracks, sc.liked_artists))
+                for v, c in self.order(sc, weights, length, max_per_artist, mode)]
         return head + tail
+
+    @staticmethod
+    def order(sc: "Scored", weights: "FeedbackWeights", length: int, max_per_artist: int,
+              mode: str = "playlist") -> list[tuple[float, Candidate]]:
+        """The (score, candidate) pairs after the pinned ones, in playlist order."""
+        total = sc.base.copy()
+        for name in SIGNALS:
+            total += getattr(weights, name) * sc.signals[name]
+        pinned_ids = {c.track.track_id for c in sc.pinned}
+        rest = [(float(total[i]), sc.pool[i]) for i in np.argsort(-total, kind="stable").tolist()
+                if sc.pool[i].track.track_id not in pinned_ids]
+        cap = max_per_artist if mode == "playlist" else length
+        picked = select_diverse(
+            rest, max(0, length - len(sc.pinned)), track_of=lambda x: x[1].track, max_per_artist=cap,
+            uncapped_artists={a.lower() for a in sc.intent.include_artists},
+        )
+        return sequence(picked, track_of=lambda x: x[1].track) if mode == "playlist" else picked
 
     def _base(self, intent: Intent, pool: list[Candidate], query_vector=None):
         """The wrapped ranker's scores over the pool (a learned ranker also borrows from its priors)."""

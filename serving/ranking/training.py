@@ -18,7 +18,7 @@ import numpy as np
 from serving.intent.model import Intent
 from serving.ranking.diversity import recording_key
 from serving.ranking.features import FEATURES, PRIOR_FEATURES, extract
-from serving.ranking.ltr import RankerArtifact, new_meta
+from serving.ranking.ltr import RankerArtifact, import_lightgbm, new_meta
 from serving.ranking.priors import EXPANSION, PriorDialog, Priors, expand_candidates, lead_artist
 from serving.schemas import Candidate, Track
 
@@ -113,7 +113,7 @@ def matrix(examples: Sequence[Example], priors: Priors, features: list[str]) -> 
 
 def fit(examples: Sequence[Example], version: str, embedder_version: str, params: TrainParams = TrainParams(),
         **meta: Any) -> RankerArtifact:
-    import lightgbm as lgb
+    lgb = import_lightgbm()
 
     priors = build_priors(examples)
     features = params.features()

@@ -1,7 +1,11 @@
-"""The Retriever deployment: a thin adapter that loads the index in the background.
+"""The Retriever deployment: a thin adapter over the loaded index.
 
-Loading in a thread lets the replica come up at once, so /readyz can say
-"index loading" instead of the whole app looking dead during a first build.
+The constructor returns only once the index is loaded (or failed to): Serve routes to a
+replica only after its constructor returns, so a replica started by a scale-up or to
+replace a killed one never takes traffic it would answer "index loading". The load runs
+in a thread so that a failure is kept and reported by ready() and every search (503 with
+the reason) instead of a crash loop; start_local_graph builds the index before Ray, so a
+replica normally only reads the cache.
 """
 
 from __future__ import annotations
@@ -60,6 +64,9 @@ class RetrieverDeployment:
         self._started = time.monotonic()
         self._batches = BatchStats()
         threading.Thread(target=self._load, name="index-loader", daemon=True).start()
+        if not self._loaded.wait(config.retrieval.load_timeout_s):
+            log.error("index still loading after %.0fs; this replica answers 503 until it is loaded",
+                      config.retrieval.load_timeout_s)
 
     def _load(self) -> None:
         try:

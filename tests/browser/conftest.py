@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,8 @@ def service():
         "experiment": EXPERIMENT,
         "telemetry": {"trace_ui_url": "http://127.0.0.1:16686/trace/{trace_id}"},
         "security": {"rate_limit": {"enabled": False}},
+        # Sessions live in the store: a file of this run's own, not the user's default database.
+        "store": {"sqlite_path": os.path.join(tempfile.mkdtemp(prefix="segue-browser-store-"), "segue.db")},
     })
     base = start_local(cfg)
     client = SegueClient(base, timeout_s=60, admin_token=ADMIN_TOKEN)

@@ -1,10 +1,11 @@
 """The console in a real headless Chromium against a real graph: prompts, errors, the
-admin override, and the experiment page's charts updating live."""
+admin override, the experiment page's charts updating live, and a short session."""
 
 from __future__ import annotations
 
 import re
 
+import httpx
 from playwright.sync_api import expect
 
 from tests.browser.conftest import ADMIN_TOKEN, EXPERIMENT_ID
@@ -111,3 +112,59 @@ def test_unknown_experiment_page_says_why(service, page):
     page.goto(f"{base}/ui/experiments/no-such-experiment")
     expect(page.locator("#error .error")).to_contain_text("no recorded traffic")
     expect(page.locator("#error .error")).to_contain_text(EXPERIMENT_ID)  # names the running one
+
+
+def test_session_view_runs_a_short_conversation(service, page, artifacts):
+    """Start, like one track and dislike another, then a message: each turn's playlist is the
+    API's, the disliked track never returns, the liked one stays on top, the history grows."""
+    base, _ = service
+    page.goto(f"{base}/ui")
+    page.click("header nav >> text=Session")
+    expect(page).to_have_url(re.compile(r"/ui/sessions$"))
+    page.fill("#prompt", "upbeat pop hits for a dance party")
+    page.fill("#length", "8")
+    page.click("#start-submit")
+    rows = page.locator("#playlist table.tracks tbody tr")
+    expect(rows).to_have_count(8)
+    first = [rows.nth(i).get_attribute("data-track-id") for i in range(8)]
+    sid = page.locator("#session-id").inner_text()
+    expect(page).to_have_url(re.compile(r"\?id=" + re.escape(sid) + "$"))
+    arm = page.locator("#session-arm").inner_text()
+
+    # an empty turn: the server's 422 shows, nothing else changes
+    page.click("#turn-submit")
+    expect(page.locator("#error .error")).to_contain_text("422 invalid_request")
+    expect(page.locator("#turn-no")).to_have_text("0")
+
+    rows.nth(0).locator("button[data-mark=liked]").click()
+    rows.nth(1).locator("button[data-mark=disliked]").click()
+    expect(page.locator("#marks")).to_have_text("1 liked, 1 disliked for the next turn")
+    page.click("#turn-submit")
+    expect(page.locator("#turn-no")).to_have_text("1")
+    expect(page.locator("#error .error")).to_have_count(0)
+    ids1 = [rows.nth(i).get_attribute("data-track-id") for i in range(rows.count())]
+    assert ids1[0] == first[0] and first[1] not in ids1
+
+    page.fill("#message", "more upbeat please")
+    page.click("#turn-submit")
+    expect(page.locator("#turn-no")).to_have_text("2")
+    expect(page.locator("#edits")).to_contain_text("this turn changed")
+    ids2 = [rows.nth(i).get_attribute("data-track-id") for i in range(rows.count())]
+    assert ids2[0] == first[0] and first[1] not in ids2
+    expect(page.locator("#session-arm")).to_have_text(arm)
+
+    # the page shows what the API stored: three turns, newest first
+    hist = httpx.get(f"{base}/v1/sessions/{sid}", timeout=30).json()
+    assert [t["turn"] for t in hist["turns"]] == [0, 1, 2] and hist["disliked"] == [first[1]]
+    assert hist["turns"][2]["tracks"] == ids2
+    items = page.locator("#history li")
+    expect(items).to_have_count(3)
+    assert [items.nth(i).get_attribute("data-turn") for i in range(3)] == ["2", "1", "0"]
+    expect(items.first).to_contain_text("more upbeat please")
+    expect(items.nth(1)).to_contain_text("liked 1")
+    page.screenshot(path=str(artifacts / "session.png"), full_page=True)
+
+    # coming back to the session's URL shows its history
+    page.goto(f"{base}/ui/sessions?id={sid}")
+    expect(page.locator("#history li")).to_have_count(3)
+    expect(page.locator("#session-arm")).to_have_text(arm)

@@ -16,7 +16,7 @@ def _client(monkeypatch, token="console-secret-token"):
 
 def test_pages_and_assets_are_served_with_a_strict_csp(monkeypatch):
     c, _ = _client(monkeypatch)
-    for path in ("/ui", "/ui/experiments/ui-exp"):
+    for path in ("/ui", "/ui/sessions", "/ui/experiments/ui-exp"):
         r = c.get(path)
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
         assert r.headers["content-security-policy"] == CSP
@@ -43,7 +43,8 @@ def test_no_secret_and_no_third_party_origin_reaches_the_browser(monkeypatch):
     cfg = c.get("/ui/config.json").json()
     assert cfg["experiment"]["admin_enabled"] is True
     assert [a["name"] for a in cfg["experiment"]["arms"]] == ["control", "canary"]
-    bodies = [c.get("/ui").text, c.get("/ui/experiments/x").text, c.get("/ui/config.json").text]
+    bodies = [c.get("/ui").text, c.get("/ui/sessions").text, c.get("/ui/experiments/x").text,
+              c.get("/ui/config.json").text]
     bodies += [c.get(f"/ui/static/{n}").text for n in load_assets()]
     assert not any("console-secret-token" in b for b in bodies)
     for name, (body, _) in load_assets().items():

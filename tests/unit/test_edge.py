@@ -159,3 +159,73 @@ def test_guard_reencodes_plain_text_errors():
     sent = run_guard(plain, scope(path="/x"))
     body = json.loads(sent[1]["body"])
     assert sent[0]["status"] == 404 and body["error"] == "not_found" and body["request_id"]
+
+
+def _dying_then(status_after: int, deaths: int = 1):
+    calls = []
+
+    async def app(scope, receive, send):
+        msg = await receive()
+        calls.append(msg.get("body"))
+        if len(calls) <= deaths:  # Serve's proxy (2.60) returns no response for a request lost with its replica
+            return
+        await send({"type": "http.response.start", "status": status_after,
+                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": b'{"ok": true}'})
+
+    return app, calls
+
+
+def test_a_playlist_lost_with_its_ingress_replica_is_sent_again_with_the_same_body():
+    app, calls = _dying_then(200)
+    body = b'{"prompt": "jazz"}'
+    sc = scope([(b"content-length", str(len(body)).encode())], method="POST", path="/v1/playlists")
+    sent = run_guard(app, sc, [{"type": "http.request", "body": body, "more_body": False}])
+    assert calls == [body, body] and sent[0]["status"] == 200 and json.loads(sent[1]["body"]) == {"ok": True}
+
+
+def test_replica_deaths_past_the_retries_and_other_errors_reach_the_client_as_they_are():
+    app, calls = _dying_then(200, deaths=10)
+    sc = scope([(b"content-length", b"2")], method="POST", path="/v1/playlists")
+    sent = run_guard(app, sc, [{"type": "http.request", "body": b"{}", "more_body": False}])
+    assert len(calls) == 3 and sent[0]["status"] == 500 and json.loads(sent[1]["body"])["error"] == "internal_error"
+
+    async def proxy_text(scope, receive, send):  # an older proxy's plain-text answer naming the dead actor
+        calls.append(2)
+        if calls.count(2) == 1:
+            await send({"type": "http.response.start", "status": 500, "headers": [(b"content-type", b"text/plain")]})
+            return await send({"type": "http.response.body", "body": b"ActorDiedError: The actor died unexpectedly"})
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    sent = run_guard(proxy_text, scope(path="/v1/experiments/x"))
+    assert calls.count(2) == 2 and sent[0]["status"] == 200
+    # A session turn is not repeated: its first try may have been stored.
+    app, calls = _dying_then(200)
+    sc = scope([(b"content-length", b"2")], method="POST", path="/v1/sessions/abc/turns")
+    sent = run_guard(app, sc, [{"type": "http.request", "body": b"{}", "more_body": False}])
+    assert len(calls) == 1 and sent[0]["status"] == 500
+
+    async def app_error(scope, receive, send):  # a plain 500 that is not a replica death: not retried
+        calls.append(1)
+        await send({"type": "http.response.start", "status": 500, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"boom"})
+
+    calls.clear()
+    sent = run_guard(app_error, scope(path="/v1/experiments/x"))
+    assert calls == [1] and sent[0]["status"] == 500
+
+
+def test_serves_own_503_gets_a_retry_after_and_one_already_set_is_kept():
+    def app_with(headers):
+        async def overloaded(scope, receive, send):
+            await send({"type": "http.response.start", "status": 503, "headers": headers})
+            await send({"type": "http.response.body", "body": b"Request dropped due to backpressure"})
+        return overloaded
+
+    sent = run_guard(app_with([(b"content-type", b"text/plain")]), scope(path="/v1/playlists"))
+    h = dict(sent[0]["headers"])
+    assert sent[0]["status"] == 503 and h[b"retry-after"] == b"1"
+    assert json.loads(sent[1]["body"])["error"] == "overloaded"
+    sent = run_guard(app_with([(b"content-type", b"text/plain"), (b"retry-after", b"7")]), scope(path="/v1/playlists"))
+    assert [v for k, v in sent[0]["headers"] if k == b"retry-after"] == [b"7"]

@@ -195,6 +195,7 @@ ray_actor_options:
 max_ongoing_requests: {{ $d.max_ongoing_requests | default 16 }}
 max_queued_requests: {{ hasKey $d "max_queued_requests" | ternary $d.max_queued_requests 64 }}
 graceful_shutdown_timeout_s: {{ hasKey $d "graceful_shutdown_timeout_s" | ternary $d.graceful_shutdown_timeout_s 10.0 | float64 }}
+health_check_period_s: {{ $d.health_check_period_s | default 2.0 | float64 }}
 {{- end }}
 
 {{/* The Ray Serve config (serveConfigV2): one application built by serving.app:app_builder. */}}

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 
 from serving.tools.bench.loadgen import LoadResult, prompts_from_dialogs, run_load
 from serving.tools.bench.main import DIALOGS
@@ -25,17 +26,22 @@ KILLED = DEPLOYMENTS + ("OutcomeStore",)
 FIXED_REPLICAS = {"OutcomeStore": 1}
 
 
-def load_config(port: int, replicas: int, intent: dict | None = None) -> AppConfig:
-    dep = {"resources": {"num_cpus": 0.2}, "autoscaling": {"min_replicas": replicas, "max_replicas": replicas},
-           "max_ongoing_requests": 8, "max_queued_requests": 32}
+def load_config(port: int, replicas: int, intent: dict | None = None, ingress_replicas: int | None = None) -> AppConfig:
+    def dep(n: int) -> dict:
+        return {"resources": {"num_cpus": 0.2}, "autoscaling": {"min_replicas": n, "max_replicas": n},
+                "max_ongoing_requests": 8, "max_queued_requests": 32}
+
+    deployments = {k: dep(replicas) for k in ("intent", "retriever", "ranker")}
+    deployments["ingress"] = dep(ingress_replicas or replicas)
     data = {
         "http": {"port": port},
-        "deployments": {k: dep for k in ("ingress", "intent", "retriever", "ranker")},
+        "deployments": deployments,
         "logging": {"level": "WARNING", "access_log": False},
         # Below max_ongoing_requests, so the admission bound (503 + Retry-After) answers before Serve queues.
         "admission": {"max_in_flight": 7},
         # Simulated listeners come from many clients (X-Forwarded-For), each under its limit.
-        "security": {"trust_forwarded_for": True, "rate_limit": {"requests_per_s": 20, "burst": 40}},
+        "security": {"trust_forwarded_for": True, "trusted_proxies": ["127.0.0.1/32"],
+                     "rate_limit": {"requests_per_s": 20, "burst": 40}},
         # A store of its own: a load run's playlists never mix with scripts/run's experiment.
         "store": {"sqlite_path": os.path.join(tempfile.mkdtemp(prefix="segue-load-"), "segue.db")},
     }
@@ -49,14 +55,15 @@ def _body(prompts):
 
 
 def _client_headers(i: int) -> dict:
-    # 500 simulated listeners, each its own client for the per-client rate limit. The
-    # header is only a label here: every request goes to the loopback address.
-    return {"x-forwarded-for": f"198.51.100.{i % 250}, 203.0.113.{i % 2}"}
+    # 500 simulated listeners, each its own client for the per-client limits (the loopback
+    # peer is the trusted proxy, so the client is the address it forwards). The header is
+    # only a label here: every request goes to the loopback address.
+    return {"x-forwarded-for": f"198.51.{100 + (i % 500) // 250}.{i % 250}"}
 
 
-async def _load(url, prompts, requests, concurrency, max_seconds) -> LoadResult:
+async def _load(url, prompts, requests, concurrency, max_seconds, stop=None) -> LoadResult:
     return await run_load(url, _body(prompts), requests=requests, concurrency=concurrency, max_seconds=max_seconds,
-                          headers=_client_headers)
+                          headers=_client_headers, stop=stop, honor_retry_after=True)
 
 
 def _replica_actors(deployment: str) -> list[str]:
@@ -75,40 +82,67 @@ def _running(deployment: str) -> int:
     return 0
 
 
-def kill_replicas_during_load(url, prompts, requests, concurrency, max_seconds, replicas) -> dict:
+def kill_replica(dep: str, replicas: int, timeout_s: float = 120) -> dict | None:
+    """SIGKILL-like (ray.kill, no restart) one replica of `dep`; returns when a replacement
+    (a replica name not seen before) is RUNNING and the deployment is back to its count."""
     import ray
 
+    names = _replica_actors(dep)
+    if not names:
+        return None
+    t_kill = time.perf_counter()
+    ray.kill(ray.get_actor(names[0], namespace="serve"), no_restart=True)
+    recovered = None
+    while time.perf_counter() - t_kill < timeout_s:
+        time.sleep(0.25)
+        fresh = set(_replica_actors(dep)) - set(names)
+        if fresh and _running(dep) >= FIXED_REPLICAS.get(dep, replicas):
+            recovered = time.perf_counter() - t_kill
+            break
+    return {"deployment": dep, "replica": names[0].split("#")[-1], "killed_at": t_kill, "recovery_s": recovered}
+
+
+def kill_replicas_during_load(url, prompts, requests, concurrency, max_seconds, replicas) -> dict:
+    """The load runs until every deployment was killed and is back, plus 10 s (at most
+    `max_seconds`, and `requests` requests)."""
     kills = []
-    done = threading.Event()
+    done, killed_all = threading.Event(), threading.Event()
 
     def killer():
         time.sleep(5)
         for dep in KILLED:
             if done.is_set():
                 return
-            names = _replica_actors(dep)
-            if not names:
-                continue
-            t_kill = time.perf_counter()
-            ray.kill(ray.get_actor(names[0], namespace="serve"), no_restart=True)
-            recovered = None
-            # Recovered = a replacement replica (a name not seen before) is up and the
-            # deployment is back to its replica count.
-            while time.perf_counter() - t_kill < 120:
-                time.sleep(0.25)
-                fresh = set(_replica_actors(dep)) - set(names)
-                if fresh and _running(dep) >= FIXED_REPLICAS.get(dep, replicas):
-                    recovered = time.perf_counter() - t_kill
-                    break
-            kills.append({"deployment": dep, "replica": names[0].split("#")[-1], "recovery_s": recovered})
+            k = kill_replica(dep, replicas)
+            if k is not None:
+                kills.append(k)
             time.sleep(3)
+        time.sleep(7)
+        killed_all.set()
 
     th = threading.Thread(target=killer, daemon=True)
     th.start()
-    res = asyncio.run(_load(url, prompts, requests, concurrency, max_seconds))
+    t_start = time.perf_counter()
+    res = asyncio.run(_load(url, prompts, requests, concurrency, max_seconds, stop=killed_all))
     done.set()
     th.join(timeout=180)
-    return {"result": res, "kills": kills}
+    for k in kills:
+        k["killed_at_s"] = round(k.pop("killed_at") - t_start, 2)
+    return {"result": res, "kills": kills, **classify(res, kills)}
+
+
+def classify(res: LoadResult, kills: list[dict]) -> dict:
+    """Every answer that is not 200 or 429/503 with Retry-After, split into the requests that
+    were in flight when the Ingress replica was killed (they may die with it: counted apart)
+    and everything else (must be 0)."""
+    ingress = [k["killed_at_s"] for k in kills if k["deployment"] == "Ingress"]
+    on_killed_ingress, other = Counter(), Counter()
+    for start, status, ms in res.timeline:
+        if status == 200 or status in (429, 503):
+            continue
+        in_flight = any(start <= t <= start + ms / 1000 for t in ingress)
+        (on_killed_ingress if in_flight else other)["lost" if status == -1 else status] += 1
+    return {"in_flight_on_killed_ingress": dict(on_killed_ingress), "other_errors": dict(other)}
 
 
 def stall_intent_engine(url, prompts, requests, concurrency, max_seconds) -> dict:
@@ -150,17 +184,31 @@ def stall_intent_engine(url, prompts, requests, concurrency, max_seconds) -> dic
     return {"result": res, "intent_sources": sources}
 
 
+def _load_avg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="scripts/load", description=__doc__)
     ap.add_argument("--requests", type=int, default=10_000, help="requests in the sustained phase")
     ap.add_argument("--concurrency", type=int, default=32)
-    ap.add_argument("--kill-requests", type=int, default=1500, help="requests in the replica-kill phase")
-    ap.add_argument("--max-seconds", type=float, default=900, help="cap on each phase's duration")
+    ap.add_argument("--kill-requests", type=int, default=100_000,
+                    help="most requests in the replica-kill phase (it ends 10 s after the last deployment is back)")
+    ap.add_argument("--max-seconds", type=float, default=1800, help="cap on each phase's duration")
     ap.add_argument("--port", type=int, default=8970)
-    ap.add_argument("--phases", default="sustained,kill,stall")
+    ap.add_argument("--replicas", type=int, default=2, help="replicas of every deployment but the OutcomeStore")
+    ap.add_argument("--ingress-replicas", type=int, default=None, help="Ingress replicas (default: --replicas)")
+    ap.add_argument("--phases", default="sustained,kill,stall", help="any of sustained, kill, stall, soak")
+    ap.add_argument("--stall-requests", type=int, default=150, help="requests in each part of the stall phase")
+    ap.add_argument("--soak-minutes", type=float, default=20)
+    ap.add_argument("--soak-rate", default="auto",
+                    help="requests/s of the soak; auto = half the capacity measured just before it")
     ap.add_argument("--out", default="out/load/results.json")
     args = ap.parse_args(argv)
-    phases = set(args.phases.split(","))
+    phases = [p for p in args.phases.split(",") if p]
+    bad = set(phases) - {"sustained", "kill", "stall", "soak"}
+    if bad:
+        ap.error(f"unknown phase(s) {sorted(bad)}; choose from sustained, kill, stall, soak")
 
     import ray
     from ray import serve
@@ -168,37 +216,93 @@ def main(argv: list[str] | None = None) -> int:
     from serving.server import start_local_graph
 
     prompts = prompts_from_dialogs(str(DIALOGS) if DIALOGS.is_file() else None)
-    report, rows = {}, []
+    report: dict = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "replicas": args.replicas,
+                    "ingress_replicas": args.ingress_replicas or args.replicas}
+    rows, extra = [], []
+    cfg = load_config(args.port, replicas=args.replicas, ingress_replicas=args.ingress_replicas)
+    if args.ingress_replicas:
+        FIXED_REPLICAS["Ingress"] = args.ingress_replicas
     try:
-        url = start_local_graph(load_config(args.port, replicas=2)) + "/v1/playlists"
-        if "sustained" in phases:
-            res = asyncio.run(_load(url, prompts, args.requests, args.concurrency, args.max_seconds))
-            report["sustained"] = res.summary()
-            rows.append(["sustained", res.sent, res.summary()["answered"], res.lost, res.missing_retry_after,
-                         res.pct(50), res.pct(99), "-"])
-        if "kill" in phases:
-            k = kill_replicas_during_load(url, prompts, args.kill_requests, args.concurrency, args.max_seconds, 2)
-            res = k["result"]
-            report["kill"] = {**res.summary(), "kills": k["kills"]}
-            rec = ", ".join(f"{x['deployment']} {x['recovery_s']:.1f}s" if x["recovery_s"] else f"{x['deployment']} n/a"
-                            for x in k["kills"])
-            rows.append(["kill 1 replica of each deployment", res.sent, res.summary()["answered"], res.lost,
-                         res.missing_retry_after, res.pct(50), res.pct(99), rec])
-        if "stall" in phases:
-            report["stall"] = run_stall_phase(url, prompts, args)
-            s = report["stall"]
-            rows.append([s["label"], s["sent"], s["answered"], s["lost"], 0, s["p50_ms"], s["p99_ms"],
-                         f"intent sources {s['intent_sources']}"])
+        t = time.perf_counter()
+        url = start_local_graph(cfg) + "/v1/playlists"
+        report["start_s"] = round(time.perf_counter() - t, 1)
+        for phase in phases:
+            t, la0 = time.perf_counter(), _load_avg()
+            if phase == "sustained":
+                res = asyncio.run(_load(url, prompts, args.requests, args.concurrency, args.max_seconds))
+                report["sustained"] = res.summary()
+                rows.append(["sustained", res.sent, res.summary()["answered"], res.lost, res.missing_retry_after,
+                             res.pct(50), res.pct(99), f"{res.throughput:.1f} ok/s"])
+            elif phase == "kill":
+                k = kill_replicas_during_load(url, prompts, args.kill_requests, args.concurrency, args.max_seconds,
+                                              args.replicas)
+                res = k["result"]
+                report["kill"] = {**res.summary(), "kills": k["kills"],
+                                  "in_flight_on_killed_ingress": k["in_flight_on_killed_ingress"],
+                                  "other_errors": k["other_errors"]}
+                rec = ", ".join(f"{x['deployment']} {x['recovery_s']:.1f}s" if x["recovery_s"] else
+                                f"{x['deployment']} not recovered" for x in k["kills"])
+                rows.append(["kill 1 replica of each deployment", res.sent, res.summary()["answered"], res.lost,
+                             res.missing_retry_after, res.pct(50), res.pct(99),
+                             f"recovery: {rec}; in flight on the killed Ingress: "
+                             f"{k['in_flight_on_killed_ingress'] or 0}; other errors: {k['other_errors'] or 0}"])
+            elif phase == "stall":
+                report["stall"] = run_stall_phase(url, prompts, args)
+                s = report["stall"]
+                rows.append([s["label"], s["sent"], s["answered"], s["lost"], 0, s["p50_ms"], s["p99_ms"],
+                             f"intent sources {s['intent_sources']}"])
+            elif phase == "soak":
+                report["soak"], soak_rows = run_soak_phase(url, prompts, args, cfg)
+                s = report["soak"]
+                rows.append([f"soak {args.soak_minutes:g} min at {s['rate']:.1f}/s", s["sent"], s["answered"], s["lost"],
+                             s["missing_retry_after"], s["p50_ms"], s["p99_ms"],
+                             f"store kill at {s['store_kill'].get('at_s')}s, recovered in "
+                             f"{s['store_kill'].get('recovery_s')}s; {s['store_check']}"])
+                extra.append(("RSS per process, sampled each minute (growth from the first sample after 2 min "
+                              "of warm-up to the last)", soak_rows))
+            report.setdefault("load_avg", {})[phase] = {"start": la0, "end": _load_avg(),
+                                                        "seconds": round(time.perf_counter() - t, 1)}
+            write_json(args.out, report)  # partial results survive a later phase's failure
     finally:
         if ray.is_initialized():
             serve.shutdown()
             ray.shutdown()
     print(table(["phase", "sent", "answered by status", "lost", "429/503 without Retry-After", "p50 ms", "p99 ms",
                  "notes"], rows))
+    for title, trows in extra:
+        print(f"\n{title}\n")
+        print(table(["process", "samples", "first MiB", "after warm-up MiB", "last MiB", "max MiB", "growth %",
+                     "CPU (cores, average)"],
+                    [[r["process"], r["samples"], r["first_mib"], r["after_warmup_mib"], r["last_mib"], r["max_mib"],
+                      r["growth_pct"], r.get("cpu_cores")] for r in trows]))
+    print(f"\nload average per phase (1/5/15 min at start -> end): {report.get('load_avg')}")
     write_json(args.out, report)
     print(f"\nresults written to {args.out}")
     lost = sum(v.get("lost", 0) for v in report.values() if isinstance(v, dict))
     return 1 if lost else 0
+
+
+def run_soak_phase(url: str, prompts: list[str], args, cfg: AppConfig) -> tuple[dict, list[dict]]:
+    from serving.tools.bench.soak import check_store, cpu_share, rss_growth, run_soak
+
+    if args.soak_rate == "auto":  # capacity now, on this graph: 60 s closed loop at the sustained concurrency
+        probe = asyncio.run(_load(url, prompts, 10**6, args.concurrency, 60))
+        capacity = probe.throughput
+        rate = capacity / 2
+    else:
+        capacity, rate = None, float(args.soak_rate)
+    res = run_soak(url, _body(prompts), _client_headers, rate, args.soak_minutes,
+                   kill_store=lambda: kill_replica("OutcomeStore", 1)["recovery_s"])
+    lr = res.playlists
+    growth = rss_growth(res.rss)
+    share = cpu_share(res.cpu)
+    for row in growth:
+        row["cpu_cores"] = share.get(row["process"])
+    out = {**lr.summary(), "rate": rate, "measured_capacity_rps": capacity, "late_arrivals": res.late,
+           "likes_sent": res.likes_sent, "likes_counted": res.likes_counted, "like_errors": dict(res.like_errors),
+           "store_kill": res.store_kill, "store_check": check_store(cfg.store.sqlite_path, res),
+           "rss": growth, "rss_samples": [(round(m, 2), v) for m, v in res.rss]}
+    return out, growth
 
 
 def _engine_processes() -> list:
@@ -252,7 +356,7 @@ def run_stall_phase(url: str, prompts: list[str], args) -> dict:
             except SegueError:
                 pass
             time.sleep(2)
-    n = max(30, args.kill_requests // 10)
+    n = args.stall_requests
     parts = {}
     try:
         parts["engine running"] = stall_intent_engine(stall_url, prompts, n, 4, args.max_seconds)

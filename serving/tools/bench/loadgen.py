@@ -69,8 +69,13 @@ async def run_load(
     timeout_s: float = 60,
     headers: dict | Callable[[int], dict] | None = None,
     transport=None,
+    stop=None,
+    honor_retry_after: bool = False,
 ) -> LoadResult:
-    """Send `requests` POSTs with `concurrency` workers, stopping early after `max_seconds`."""
+    """Send `requests` POSTs with `concurrency` workers, stopping early after `max_seconds`
+    or once `stop` (a threading.Event) is set. `honor_retry_after`: a worker answered 429/503
+    with Retry-After waits that long (at most 5 s) before its next request, as a real client
+    does, instead of hammering at once (each answer is still counted as it was)."""
     assert_loopback(url)
     base, _, route = url.rpartition("/v1/")
     if route not in ("playlists", "search"):
@@ -82,8 +87,9 @@ async def run_load(
 
     async def worker(client: AsyncSegueClient) -> None:
         call = client.playlist if route == "playlists" else client.search
+        backoff = 0.0
         for i in counter:
-            if time.perf_counter() > deadline:
+            if time.perf_counter() > deadline or (stop is not None and stop.is_set()):
                 return
             res.sent += 1
             t0 = time.perf_counter()
@@ -96,6 +102,8 @@ async def run_load(
                 status = e.status
                 if status in (429, 503) and e.retry_after_s is None:
                     res.missing_retry_after += 1
+                elif status in (429, 503) and honor_retry_after:
+                    backoff = min(float(e.retry_after_s), 5.0)
             except SegueConnectionError as e:
                 res.lost += 1
                 res.lost_errors[type(e.__cause__ or e).__name__] += 1
@@ -108,6 +116,9 @@ async def run_load(
             res.timeline.append((t0 - start, status, ms))
             if status == 200:
                 res.latencies_ms.append(ms)
+            if backoff:
+                await asyncio.sleep(backoff)
+                backoff = 0.0
 
     async with AsyncSegueClient(base, timeout_s=timeout_s, retry=NO_RETRIES, max_connections=concurrency,
                                 transport=transport) as client:

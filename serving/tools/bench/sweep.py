@@ -70,13 +70,17 @@ def autoscale_step(url: str, prompts: list[str], low_s: float, high_s: float, af
     rows = [[name, base.get(name, 0), peak.get(name, 0),
              f"{scaled_at[name]:.1f}" if name in scaled_at else "did not scale",
              f"{back_at[name]:.1f}" if name in back_at else "not within the window"] for name in sorted(peak)]
-    phase_rows = [[f"{clients} clients", f"{start:.0f}s", res.sent, res.ok, res.sent - res.ok, res.lost, res.pct(50),
-                   res.pct(99)] for clients, start, res in phases]
+    one_client = phases[0][2].throughput
+    phase_rows = [[f"{clients} clients", f"{start:.0f}s", res.sent, res.ok, res.statuses.get(503, 0),
+                   res.sent - res.ok - res.statuses.get(503, 0), res.lost, round(res.throughput, 2),
+                   round(res.throughput / one_client, 2) if one_client else "", res.pct(50), res.pct(99)]
+                  for clients, start, res in phases]
     return {
         "replicas": {n: {"before": base.get(n), "peak": peak.get(n), "up_s": scaled_at.get(n), "down_s": back_at.get(n)}
                      for n in peak},
         "phases": [{"clients": c, "start_s": s, **r.summary()} for c, s, r in phases],
         "table": table(["deployment", "replicas before", "peak", "s from step to new replica RUNNING",
                         "s from load drop to back to min"], rows),
-        "phase_table": table(["phase", "starts", "sent", "200", "failed", "lost", "p50 ms", "p99 ms"], phase_rows),
+        "phase_table": table(["phase", "starts", "sent", "200", "503", "other not 200", "lost", "200/s",
+                              "x 1-client rate", "p50 ms", "p99 ms"], phase_rows),
     }
