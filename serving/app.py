@@ -14,13 +14,17 @@ from serving.experiments.components import check_app
 from serving.experiments.store_deployment import OutcomeStoreDeployment
 from serving.ingress import create_api, ingress_class
 from serving.intent.deployment import IntentModelDeployment
+from serving.microbatch import micro_batch
 from serving.ranking.deployment import RankerDeployment
 from serving.retrieval.deployment import RetrieverDeployment
 
 
 # One replica: the records are in the database (AppConfig.store), so a restart loses nothing;
 # one writer keeps group commits large and SQLite single-writer.
-OUTCOME_STORE_OPTIONS: dict[str, Any] = {"num_replicas": 1, "ray_actor_options": {"num_cpus": 0.0}}
+# Checked every 2 s like the others (DeploymentConfig.health_check_period_s): a killed store replica
+# is replaced after the next check.
+OUTCOME_STORE_OPTIONS: dict[str, Any] = {"num_replicas": 1, "ray_actor_options": {"num_cpus": 0.0},
+                                         "health_check_period_s": 2.0}
 
 
 def build_app(config: AppConfig) -> Application:
@@ -31,8 +35,7 @@ def build_app(config: AppConfig) -> Application:
     # The experiment lives in the Ingress user_config so that weights change live via reconfigure().
     user_config = {"experiment": config.experiment.model_dump(mode="json") if config.experiment else None}
     b = config.batching
-    batch = serve.batch(max_batch_size=b.max_batch_size, batch_wait_timeout_s=b.batch_wait_timeout_s,
-                        max_concurrent_batches=b.max_concurrent_batches) if b.enabled else None
+    batch = micro_batch(b.max_batch_size, b.batch_wait_timeout_s, b.max_concurrent_batches) if b.enabled else None
     ingress = serve.deployment(name="Ingress", user_config=user_config, **d.ingress.serve_options(log))(
         ingress_class(api, serve.ingress(api), batch)
     )

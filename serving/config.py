@@ -196,13 +196,13 @@ class SessionsConfig(Frozen):
 
 
 class BatchingConfig(Frozen):
-    """Micro-batching in the Ingress: concurrent requests are gathered (Ray Serve's @serve.batch)
-    and each stage is called once per batch, grouped by arm."""
+    """Micro-batching in the Ingress: concurrent requests are gathered (serving/microbatch.py: a
+    batch forms when one of the slots is free) and each stage is called once per batch, grouped by arm."""
 
     enabled: bool = Field(default=True, description="Gather concurrent requests into batches; off = every request alone.")
     max_batch_size: int = Field(default=16, ge=1, le=256, description="Most requests in one batch. Below 20 a flat FAISS search scores each query as it would alone.")
     batch_wait_timeout_s: float = Field(default=0.004, ge=0, le=1, description="Longest a request waits for its batch to fill.")
-    max_concurrent_batches: int = Field(default=2, ge=1, le=64, description="Batches in flight at once per Ingress replica (one forms while another runs).")
+    max_concurrent_batches: int = Field(default=2, ge=1, le=64, description="Batches in flight at once per Ingress replica; requests arriving while all are busy wait and go out together in the next batch.")
 
 
 class AdmissionConfig(Frozen):

@@ -4,6 +4,7 @@ No `from __future__ import annotations` here: Serve rebuilds the route signature
 in its own module, where string annotations would not resolve."""
 
 
+import asyncio
 import logging
 import time
 import uuid
@@ -84,17 +85,28 @@ class HandleStages(Stages):
         return await self._retriever.ready.remote()
 
 
-async def _retry_on_replica_death(call, attempts: int = 2):
+def _replica_died(e: BaseException) -> bool:
+    """A stage replica died under the call: directly, or upstream of it (a Retriever result
+    handed to the Ranker comes back as a RayServeException caused by the ActorDiedError)."""
     from ray.exceptions import ActorDiedError, ActorUnavailableError
 
+    died = (ActorDiedError, ActorUnavailableError)
+    return isinstance(e, died) or isinstance(e.__cause__, died)
+
+
+async def _retry_on_replica_death(call, attempts: int = 3, backoff_s: float = 0.2):
+    """Idempotent stage calls only. The pause lets the router drop the dead replica first."""
     for attempt in range(attempts):
         try:
             return await call()
-        except (ActorDiedError, ActorUnavailableError) as e:
+        except Exception as e:  # noqa: BLE001 - only a replica death is retried; the rest propagates
+            if not _replica_died(e):
+                raise
             if attempt == attempts - 1:
                 raise StageUnavailable(f"a stage replica died and the retry failed too: {type(e).__name__}",
                                        retry_after_s=2) from e
-            log.warning("stage replica died (%s); retrying once", type(e).__name__)
+            log.warning("stage replica died (%s); retrying (try %d of %d)", type(e).__name__, attempt + 2, attempts)
+            await asyncio.sleep(backoff_s * (attempt + 1))
 
 
 def create_api(config: AppConfig) -> FastAPI:
@@ -137,8 +149,8 @@ class IngressCore:
 
     def __init__(self, stages: Stages, config: AppConfig, sink: OutcomeSink | None = None,
                  metrics: SegueMetrics | None = None, batch: Callable | None = None, sessions=None):
-        """`batch` turns an async function of a list into an async function of one item (Ray
-        Serve's @serve.batch with AppConfig.batching, given by app.py); None = no batching."""
+        """`batch` turns an async function of a list into an async function of one item
+        (serving/microbatch.py with AppConfig.batching, given by app.py); None = no batching."""
         if sink is None:  # one process, no Serve: keep the outcomes here
             from serving.experiments.sinks import LocalOutcomeSink
 
@@ -274,7 +286,7 @@ class IngressCore:
 
 def ingress_class(api: FastAPI, ingress_decorator, batch: Callable | None = None) -> type:
     """Bind the routes to a class; `ingress_decorator` is serve.ingress(api) and `batch` the
-    configured @serve.batch (app.py owns Ray)."""
+    configured micro-batcher (app.py owns Ray)."""
 
     class Ingress(IngressCore):
         def __init__(self, intent, retriever, ranker, config: AppConfig, outcomes=None):

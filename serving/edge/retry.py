@@ -91,10 +91,20 @@ async def call(app, scope, body: bytes | None, receive, send) -> None:
     """The app, with a request lost with its replica sent again where that is harmless, and
     answered with the one JSON error shape (not the HTTP server's bare 500) otherwise."""
     attempts = ATTEMPTS if retryable(scope) else 1
+    gone = False
+
+    async def watched():  # a client that hung up gets no second try (Serve also ends the try without a response)
+        nonlocal gone
+        msg = await receive()
+        gone = gone or msg.get("type") == "http.disconnect"
+        return msg
+
     for attempt in range(attempts):
         hold = _Hold(send)
-        await app(scope, replay_body(body, receive) if body is not None else receive, hold)
+        await app(scope, replay_body(body, watched) if body is not None else watched, hold)
         if not hold.responded:
+            if gone:
+                return None
             hold.died = True
         if not hold.died or attempt == attempts - 1:
             return await hold.release()

@@ -3,7 +3,7 @@
 Every answered playlist is recorded in the OutcomeStore. One Serve call per playlist was,
 after the proxy and the Ingress's own HTTP work, the largest per-request cost left on the
 batched path (docs/performance.md): a request hop on both sides plus a task per record.
-The requests of one `@serve.batch` finish together, so records added within `window_s` of
+The requests of one Ingress micro-batch finish together, so records added within `window_s` of
 the first one go out as one call; the store's BatchWriter commits them together as it did
 before. Recording stays off the response path; a failed send is logged by the owner of
 `run_later`, exactly as a failed single record was.

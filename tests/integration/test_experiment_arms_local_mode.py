@@ -21,9 +21,6 @@ def ingress(mini_catalog_path, tmp_path_factory):
     cfg = AppConfig.from_dict({"catalog": {"path": str(mini_catalog_path)},
                                "retrieval": {"cache_dir": str(tmp_path_factory.mktemp("cache"))},
                                "store": {"sqlite_path": str(tmp_path_factory.mktemp("store") / "segue.db")},
-                               # Ray 2.60's @serve.batch asks serve.get_replica_context(), which local
-                               # testing mode does not provide; batching is covered by the e2e tier.
-                               "batching": {"enabled": False},
                                "experiment": EXPERIMENT})
     handle = serve.run(build_app(cfg), _local_testing_mode=True)
     deadline = time.monotonic() + 120

@@ -216,6 +216,19 @@ def test_replica_deaths_past_the_retries_and_other_errors_reach_the_client_as_th
     assert calls == [1] and sent[0]["status"] == 500
 
 
+def test_a_client_that_hung_up_is_not_sent_again():
+    calls = []
+
+    async def app(scope, receive, send):
+        calls.append((await receive())["type"])
+        calls.append((await receive())["type"])  # the proxy watches for the disconnect, then gives up
+
+    sc = scope([(b"content-length", b"2")], method="POST", path="/v1/playlists")
+    sent = run_guard(app, sc, [{"type": "http.request", "body": b"{}", "more_body": False},
+                               {"type": "http.disconnect"}])
+    assert calls == ["http.request", "http.disconnect"] and sent == []
+
+
 def test_serves_own_503_gets_a_retry_after_and_one_already_set_is_kept():
     def app_with(headers):
         async def overloaded(scope, receive, send):

@@ -1,28 +1,18 @@
-"""Ingress micro-batching (Ray Serve's @serve.batch, which needs no running Ray) and the
-admission bound, over real HTTP semantics through FastAPI's ASGI app (no Ray)."""
+"""Ingress micro-batching (serving/microbatch.py, as app.py configures it) and the admission
+bound, over real HTTP semantics through FastAPI's ASGI app (no Ray)."""
 
 import asyncio
-from types import SimpleNamespace
 
 import httpx
-import pytest
 from fastapi import Request
-from ray import serve
 
 from serving.config import AppConfig
 from serving.ingress import IngressCore, create_api
+from serving.microbatch import micro_batch
 from serving.intent.model import Intent
 from serving.intent.service import IntentResult
 from serving.schemas import PlaylistRequest, PlaylistResponse, RankedTrack
 from serving.stages import RankResult, Stages
-
-
-@pytest.fixture(autouse=True)
-def replica_context(monkeypatch):
-    # @serve.batch only asks the replica context for max_ongoing_requests (to warn when a batch
-    # cannot fill); outside a replica, answer as the Ingress deployment would.
-    monkeypatch.setattr(serve, "get_replica_context",
-                        lambda: SimpleNamespace(_deployment_config=SimpleNamespace(max_ongoing_requests=64)))
 
 
 class SlowBatchStages(Stages):
@@ -51,8 +41,7 @@ class SlowBatchStages(Stages):
 def _app(stages, cfg: AppConfig):
     api = create_api(cfg)
     b = cfg.batching
-    batch = serve.batch(max_batch_size=b.max_batch_size, batch_wait_timeout_s=b.batch_wait_timeout_s,
-                        max_concurrent_batches=b.max_concurrent_batches) if b.enabled else None
+    batch = micro_batch(b.max_batch_size, b.batch_wait_timeout_s, b.max_concurrent_batches) if b.enabled else None
     core = IngressCore(stages, cfg, batch=batch)
 
     @api.post("/v1/playlists", response_model=PlaylistResponse)

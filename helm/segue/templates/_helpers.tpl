@@ -211,7 +211,7 @@ health_check_period_s: {{ $d.health_check_period_s | default 2.0 | float64 }}
       (include "segue.serveDeployment" (list "IntentModel" $deps.intent) | fromYaml)
       (include "segue.serveDeployment" (list "Retriever" $deps.retriever) | fromYaml)
       (include "segue.serveDeployment" (list "Ranker" $deps.ranker) | fromYaml)
-      (dict "name" "OutcomeStore" "num_replicas" 1 "ray_actor_options" (dict "num_cpus" 0.0)) }}
+      (dict "name" "OutcomeStore" "num_replicas" 1 "ray_actor_options" (dict "num_cpus" 0.0) "health_check_period_s" 2.0) }}
 {{- /* The experiment goes into args too: every deployment loads the component versions its arms name. */}}
 {{- $args := deepCopy .Values.app }}
 {{- if .Values.postgresql.enabled }}

@@ -26,9 +26,10 @@ KILLED = DEPLOYMENTS + ("OutcomeStore",)
 FIXED_REPLICAS = {"OutcomeStore": 1}
 
 
-def load_config(port: int, replicas: int, intent: dict | None = None, ingress_replicas: int | None = None) -> AppConfig:
+def load_config(port: int, replicas: int, intent: dict | None = None, ingress_replicas: int | None = None,
+                num_cpus: float = 0.2) -> AppConfig:
     def dep(n: int) -> dict:
-        return {"resources": {"num_cpus": 0.2}, "autoscaling": {"min_replicas": n, "max_replicas": n},
+        return {"resources": {"num_cpus": num_cpus}, "autoscaling": {"min_replicas": n, "max_replicas": n},
                 "max_ongoing_requests": 8, "max_queued_requests": 32}
 
     deployments = {k: dep(replicas) for k in ("intent", "retriever", "ranker")}
@@ -272,9 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     for title, trows in extra:
         print(f"\n{title}\n")
         print(table(["process", "samples", "first MiB", "after warm-up MiB", "last MiB", "max MiB", "growth %",
-                     "CPU (cores, average)"],
+                     "CPU cores (soak average)", "CPU cores (idle, before)"],
                     [[r["process"], r["samples"], r["first_mib"], r["after_warmup_mib"], r["last_mib"], r["max_mib"],
-                      r["growth_pct"], r.get("cpu_cores")] for r in trows]))
+                      r["growth_pct"], r.get("cpu_cores"), r.get("idle_cpu_cores")] for r in trows]))
     print(f"\nload average per phase (1/5/15 min at start -> end): {report.get('load_avg')}")
     write_json(args.out, report)
     print(f"\nresults written to {args.out}")
@@ -298,6 +299,7 @@ def run_soak_phase(url: str, prompts: list[str], args, cfg: AppConfig) -> tuple[
     share = cpu_share(res.cpu)
     for row in growth:
         row["cpu_cores"] = share.get(row["process"])
+        row["idle_cpu_cores"] = res.idle_cpu.get(row["process"])
     out = {**lr.summary(), "rate": rate, "measured_capacity_rps": capacity, "late_arrivals": res.late,
            "likes_sent": res.likes_sent, "likes_counted": res.likes_counted, "like_errors": dict(res.like_errors),
            "store_kill": res.store_kill, "store_check": check_store(cfg.store.sqlite_path, res),
@@ -341,7 +343,9 @@ def run_stall_phase(url: str, prompts: list[str], args) -> dict:
         return {"label": label + ": not run, vLLM not installed (pip install -e '.[llm]')", "sent": 0,
                 "answered": {}, "lost": 0, "p50_ms": float("nan"), "p99_ms": float("nan"), "intent_sources": {}}
     base = url.rsplit("/v1/", 1)[0]
-    cfg = load_config(args.port, replicas=1, intent={
+    # It runs beside the main app, whose replicas already reserve 1.6 of a 2-CPU node: reserving
+    # CPUs too would leave some of its replicas unschedulable (serve.run then waits forever).
+    cfg = load_config(args.port, replicas=1, num_cpus=0.0, intent={
         "backend": "vllm", "deadline_ms": 1500,
         "vllm": {"model": str(cached_tiny_model()), "max_model_len": 4096, "max_tokens": 1024}})
     cfg = cfg.model_copy(update={"name": "segue-stall", "route_prefix": "/stall"})

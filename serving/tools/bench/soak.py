@@ -61,13 +61,25 @@ class SoakResult:
     cpu: list[tuple[float, dict[str, float]]] = field(default_factory=list)  # (minute, CPU s by process)
     store_kill: dict = field(default_factory=dict)
     late: int = 0  # arrivals that found `max_in_flight` requests already open (sent anyway, late)
+    idle_cpu: dict[str, float] = field(default_factory=dict)  # cores per process before any soak traffic
+
+
+def idle_cpu(seconds: float) -> dict[str, float]:
+    """Per process: cores used while no request arrives (what a replica costs just by being there)."""
+    a: dict[str, float] = {}
+    replica_rss(a)
+    time.sleep(seconds)
+    b: dict[str, float] = {}
+    replica_rss(b)
+    return {n: round((b[n] - a[n]) / seconds, 4) for n in a if n in b}
 
 
 def run_soak(url: str, body, headers, rate: float, minutes: float, kill_store, max_in_flight: int = 128,
-             sample_s: float = 60.0) -> SoakResult:
+             sample_s: float = 60.0, idle_s: float = 30.0) -> SoakResult:
     """`kill_store()` kills the OutcomeStore replica and returns its recovery in seconds."""
     assert_loopback(url)
     res = SoakResult()
+    res.idle_cpu = idle_cpu(idle_s) if idle_s else {}
     stop = threading.Event()
     t0 = time.perf_counter()
 
