@@ -25,6 +25,8 @@ from pathlib import Path
 DATA = "data"
 LABELS_FILE = "artist_families.csv"
 PROMPTS_FILE = "coherence_prompts.jsonl"
+HELDOUT_FILE = "coherence_prompts_heldout.jsonl"  # written before any answer was seen; never tuned on
+COHERENCE_SETS = {"dev": ("dev",), "heldout": ("heldout",), "all": ("dev", "heldout")}
 _KARAOKE = re.compile(r"karaoke|originally performed|made popular by|in the style of|tribute to|backing track", re.I)
 
 
@@ -43,6 +45,10 @@ class CoherencePrompt:
     prompt: str
     families: frozenset[str]
     not_artists: frozenset[str] = frozenset()  # normalised
+
+
+def set_file(name: str) -> Path:
+    return _data_path({"dev": PROMPTS_FILE, "heldout": HELDOUT_FILE}[name])
 
 
 def load_labels(path: str | Path | None = None) -> dict[str, frozenset[str]]:

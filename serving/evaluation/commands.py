@@ -191,9 +191,12 @@ def _merge_shards(res, out: Path, name: str, shard: tuple[int, int]):
 
 
 def _coherence_set(args):
-    from serving.evaluation.coherence import load_labels, load_prompts
+    from serving.evaluation.coherence import COHERENCE_SETS, load_labels, load_prompts, set_file
 
-    prompts = load_prompts(args.coherence_prompts)
+    if args.coherence_prompts:
+        prompts = load_prompts(args.coherence_prompts)
+    else:
+        prompts = [q for name in COHERENCE_SETS[args.coherence_set] for q in load_prompts(set_file(name))]
     if args.limit:
         prompts = prompts[: args.limit]
     return prompts, load_labels(args.coherence_labels)
@@ -241,7 +244,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="app config YAML; repeat to compare several side by side (default: built-in CPU default)")
     p.add_argument("--coherence", action="store_true",
                    help="also report off-genre rate@20 on the coherence prompts (evaluation-only artist labels)")
-    p.add_argument("--coherence-prompts", default=None, help="coherence prompts JSONL (default: the packaged set)")
+    p.add_argument("--coherence-set", choices=["dev", "heldout", "all"], default="dev",
+                   help="packaged coherence prompts: dev (66, thresholds were tuned looking at it), heldout (46, "
+                        "never tuned on) or all")
+    p.add_argument("--coherence-prompts", default=None, help="coherence prompts JSONL (overrides --coherence-set)")
     p.add_argument("--coherence-labels", default=None, help="artist,families CSV (default: the packaged table)")
     p.add_argument("--ablation", action="store_true", help="also run each component switched on in turn")
     p.add_argument("--url", default=None, help="evaluate a running server instead (POST URL/v1/playlists)")

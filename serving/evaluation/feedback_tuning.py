@@ -6,7 +6,7 @@ Every feedback turn is recorded prepared (FeedbackRanking.prepare: pool, base sc
 signals), so a weight setting costs only the final ordering, not a replay. Coordinate
 descent over a grid per weight maximises the objective on those turns; the chosen weights
 are then reported by a full `segue eval --turns all` over every fold, and the folds not used
-for tuning are reported apart (docs/quality.md), so the choice can be seen not to overfit.
+for tuning are reported apart (docs/quality.md), where overfitting to the tuning folds would show.
 
 What a turn's playlist depends on beyond the weights (the dialog state) is fixed by the
 protocol (seeds and dislikes), except "keep the first N" pins, which come from the recorded

@@ -64,3 +64,15 @@ def test_building_the_app_does_not_load_the_coherence_module():
             "bad=[m for m in sys.modules if m.startswith('serving.evaluation')]; print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_heldout_set_is_separate_and_covers_every_kind():
+    from serving.evaluation.coherence import set_file
+
+    dev, held = load_prompts(), load_prompts(set_file("heldout"))
+    assert len(held) >= 30
+    assert {p.kind for p in held} == {"genre", "era", "similar", "language", "activity"}
+    assert not {p.id for p in dev} & {p.id for p in held}
+    assert not {p.prompt.lower() for p in dev} & {p.prompt.lower() for p in held}
+    families = {f for fams in load_labels().values() for f in fams}
+    assert all(p.families <= families for p in held), "a held-out prompt accepts a family no artist has"
