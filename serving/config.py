@@ -211,7 +211,7 @@ class AdmissionConfig(Frozen):
 
     enabled: bool = True
     max_in_flight: int = Field(default=48, ge=1, description="Most playlist/search requests in flight per Ingress replica; more get 503. The effective bound is at most deployments.ingress.max_ongoing_requests - 1, so that the excess is answered here rather than queued by Serve.")
-    target_latency_s: float = Field(default=0.0, ge=0, le=30, description="Adapt the in-flight bound (AIMD) so that answers take about this long at most: faster answers raise it, slower ones cut it; 0 (the default until it is measured under load) = the fixed max_in_flight only. 0.5 is the intended production value.")
+    target_latency_s: float = Field(default=0.5, ge=0, le=30, description="Adapt the in-flight bound (AIMD) so that answers take about this long at most: faster answers raise it, slower ones cut it; 0 = the fixed max_in_flight only. Raise it for an intent backend whose answers take longer (a CPU LLM). Measured in docs/performance.md section 6.")
     min_in_flight: int = Field(default=4, ge=1, description="The adaptive bound never goes below this.")
     retry_after_s: int = Field(default=1, ge=1, le=60, description="Retry-After of the 503.")
 
