@@ -10,8 +10,8 @@ _NOT_WORD_OR_AMP = re.compile(r"[^\w&]+")
 _NOT_WORD = re.compile(r"[^\w]+")
 
 
-# Called per candidate on the request path (artist lookups, filters) with a catalog's worth of
-# distinct strings at most: a pure function, so remembering it cannot go stale.
+# Called per candidate on the request path (artist lookups, filters), mostly on catalog strings:
+# a pure function, so remembering it cannot go stale; bounded, so prompts cannot grow it.
 @functools.lru_cache(maxsize=1 << 17)
 def norm(s: str, keep_ampersand: bool = True) -> str:
     """Lower case; every run of other characters becomes one space; ends trimmed.
