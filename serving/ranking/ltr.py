@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from importlib import resources
@@ -22,6 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from serving.atomic_dir import publish_dir
 from serving.intent.model import Intent
 from serving.intent.taxonomy import TAXONOMY
 from serving.catalog.loader import Catalog
@@ -81,11 +79,7 @@ class RankerArtifact:
 
     def save(self, root: str | Path) -> Path:
         """Writes <root>/<version>/ atomically (temp dir + rename)."""
-        root = Path(root).expanduser()
-        root.mkdir(parents=True, exist_ok=True)
-        final = root / self.version
-        tmp = Path(tempfile.mkdtemp(prefix=f".{self.version}-", dir=root))
-        try:
+        def write(tmp: Path) -> None:
             self.model.save_model(str(tmp / "model.txt"))
             p = self.priors
             np.save(tmp / "prior_vectors.npy", p.vectors.astype(np.float16))
@@ -103,14 +97,8 @@ class RankerArtifact:
                 json.dump(doc, f)
             meta = {**self.meta, "format": FORMAT, "version": self.version, "features": self.features}
             (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
-            os.chmod(tmp, 0o755)  # mkdtemp makes it private; a packaged artifact must be readable
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)
-        except Exception:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return final
+
+        return publish_dir(root, self.version, write)
 
     @classmethod
     def load(cls, version: str, root: str | Path | None = None) -> "RankerArtifact":

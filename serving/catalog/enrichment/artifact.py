@@ -11,14 +11,12 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from serving.atomic_dir import publish_dir
 from serving.text import norm
 
 PIPELINE_VERSION = "e2"
@@ -76,25 +74,15 @@ class Enrichment:
         return self.artists.get(norm(name))
 
     def save(self, root: str | Path) -> Path:
-        root = Path(root).expanduser()
-        root.mkdir(parents=True, exist_ok=True)
-        final = root / self.key
-        tmp = Path(tempfile.mkdtemp(prefix=f".{self.key}-", dir=root))
-        try:
+        def write(tmp: Path) -> None:
             with gzip.open(tmp / "artists.json.gz", "wt", encoding="utf-8", compresslevel=9) as f:
                 json.dump({k: _artist_doc(a) for k, a in sorted(self.artists.items())}, f, separators=(",", ":"))
             with gzip.open(tmp / "tracks.json.gz", "wt", encoding="utf-8", compresslevel=9) as f:
                 json.dump(dict(sorted(self.tracks.items())), f, separators=(",", ":"))
             (tmp / "meta.json").write_text(json.dumps({**self.meta, "key": self.key, "version": self.version},
                                                       indent=2, sort_keys=True))
-            os.chmod(tmp, 0o755)
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)
-        except Exception:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return final
+
+        return publish_dir(root, self.key, write)
 
     @classmethod
     def load(cls, directory: str | Path) -> "Enrichment":

@@ -36,6 +36,27 @@ const Segue = (() => {
     return e;
   }
 
+  function chips(values, cls) {
+    return el("span", { class: "chips" }, values.map((v) => el("span", { class: cls || "", text: v })));
+  }
+
+  // [label, value] rows of what an intent asks for: the playground and the session view show them.
+  function intentRows(intent) {
+    const rows = [["search text", intent.search_text || "–"]];
+    const tags = [].concat(intent.genres || [], intent.moods || [], intent.activities || []);
+    if (tags.length) rows.push(["tags", chips(tags)]);
+    if ((intent.include_artists || []).length) rows.push(["artists", chips(intent.include_artists)]);
+    const no = [].concat(intent.exclude_artists || [], intent.exclude_terms || []);
+    if (no.length) rows.push(["avoid", chips(no, "no")]);
+    if (intent.era) rows.push(["era", `${intent.era.start}–${intent.era.end}`]);
+    if (intent.energy !== null && intent.energy !== undefined) rows.push(["energy", intent.energy.toFixed(2)]);
+    return rows;
+  }
+
+  function kvList(rows, cls) {
+    return el("dl", { class: cls }, rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", {}, v)]));
+  }
+
   // fetch + the server's error body ({error, message, request_id}) turned into an Error.
   async function api(path, options) {
     const opts = Object.assign({ headers: {} }, options || {});
@@ -88,5 +109,5 @@ const Segue = (() => {
     return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
   }
 
-  return { el, svg, api, errorBox, pct, num, ms, pval, wilson, when, root, COLORS };
+  return { el, svg, api, errorBox, chips, intentRows, kvList, pct, num, ms, pval, wilson, when, root, COLORS };
 })();

@@ -1,7 +1,7 @@
 // The playground: prompt -> playlist, with the intent, versions, trace and (admin) arm override.
 "use strict";
 (() => {
-  const { el, api, errorBox, pct, ms } = Segue;
+  const { el, api, errorBox, intentRows, kvList, pct, ms } = Segue;
   const $ = (id) => document.getElementById(id);
   let config = { trace_ui_url: null, experiment: null };
 
@@ -33,26 +33,15 @@
     $("arm-options").classList.remove("hidden");
   }
 
-  function chips(values, cls) {
-    return el("span", { class: "chips" }, values.map((v) => el("span", { class: cls || "", text: v })));
-  }
-
   function intentPanel(intent, versions) {
-    const rows = [["search text", intent.search_text || "–"]];
-    const tags = [].concat(intent.genres || [], intent.moods || [], intent.activities || []);
-    if (tags.length) rows.push(["tags", chips(tags)]);
-    if ((intent.include_artists || []).length) rows.push(["artists", chips(intent.include_artists)]);
-    const no = [].concat(intent.exclude_artists || [], intent.exclude_terms || []);
-    if (no.length) rows.push(["avoid", chips(no, "no")]);
-    if (intent.era) rows.push(["era", `${intent.era.start}–${intent.era.end}`]);
-    if (intent.energy !== null && intent.energy !== undefined) rows.push(["energy", intent.energy.toFixed(2)]);
+    const rows = intentRows(intent);
     const src = intent.source || "";
     const fallback = src.startsWith("fallback_");
     rows.push(["parsed by", el("span", {},
       el("span", { class: "badge " + (fallback ? "warn" : "plain"), text: versions.intent_backend || src }),
       fallback ? el("span", { class: "small", text: "  LLM not used: " + src.replace("fallback_", "") }) :
         (src && src !== versions.intent_backend ? el("span", { class: "small muted", text: "  " + src }) : null))]);
-    return el("dl", { class: "kv intent" }, rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", {}, v)]));
+    return kvList(rows, "kv intent");
   }
 
   function versionsPanel(versions) {

@@ -3,24 +3,13 @@
 // GET /v1/sessions/{id}); the page keeps only the marks of the turn being composed.
 "use strict";
 (() => {
-  const { el, api, errorBox, ms, when } = Segue;
+  const { el, api, errorBox, chips, intentRows, kvList, ms, when } = Segue;
   const $ = (id) => document.getElementById(id);
   let sessionId = null;
   let marks = new Map(); // track id -> "liked" | "disliked", for the next turn only
 
-  function chips(values, cls) {
-    return el("span", { class: "chips" }, values.map((v) => el("span", { class: cls || "", text: v })));
-  }
-
   function intentLine(intent) {
-    const rows = [["search text", intent.search_text || "–"]];
-    const tags = [].concat(intent.genres || [], intent.moods || [], intent.activities || []);
-    if (tags.length) rows.push(["tags", chips(tags)]);
-    if ((intent.include_artists || []).length) rows.push(["artists", chips(intent.include_artists)]);
-    const no = [].concat(intent.exclude_artists || [], intent.exclude_terms || []);
-    if (no.length) rows.push(["avoid", chips(no, "no")]);
-    if (intent.energy !== null && intent.energy !== undefined) rows.push(["energy", intent.energy.toFixed(2)]);
-    return el("dl", { class: "kv intent" }, rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", {}, v)]));
+    return kvList(intentRows(intent), "kv intent");
   }
 
   function markButton(trackId, kind, label) {
