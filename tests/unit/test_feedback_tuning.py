@@ -56,7 +56,7 @@ def test_tuning_replays_only_its_folds_and_never_ends_below_its_start(setup):
     tuner = FeedbackTuner(ev, frozenset({0}), length=20)
     grid = {"liked_sim": (0.0, 4.0), "cooc": (0.0, 6.0), "liked_artist": (0.0, 2.0), "cooc_artist": (0.0, 1.0),
             "liked_artist_cap": (0, 8)}  # not a signal's weight: a FeedbackWeights field all the same
-    start = FeedbackWeights(liked_sim=0.0, cooc=0.0, liked_artist=0.0, cooc_artist=0.0)
+    start = FeedbackWeights(liked_sim=0.0, cooc=0.0, liked_artist=0.0, cooc_artist=0.0, liked_artist_cap=0)
     res = tuner.tune(variant, start=start, passes=2, grid=grid)  # raises if re-ranking != the replay
     fold0 = {ev.dialogs[j].id for j in folds([d.id for d in ev.dialogs], 3, 0)[0][1]}
     assert set(tuner.records) == fold0
