@@ -172,7 +172,10 @@ async def call(app, scope, body: bytes | None, receive, send, policy: RetryPolic
     try:
         while True:
             hold = _Hold(send)
-            await app(scope, client.receive_for_try(), hold)
+            # A fresh scope each try: Serve's proxy strips the route prefix from scope["path"] in
+            # place (and extends root_path), so a second try with the same dict would miss an app
+            # served under a prefix (404).
+            await app(dict(scope), client.receive_for_try(), hold)
             if not hold.responded:
                 if client.gone:  # Serve ends a try without a response when its client hangs up
                     return None

@@ -70,7 +70,7 @@ def test_a_playlist_is_sent_again_until_a_replacement_replica_answers():
     sent, took = run(app, {"method": "POST", "path": "/v1/playlists"}, b'{"prompt": "jazz"}', policy=FAST)
     assert sent[0]["status"] == 200 and json.loads(sent[1]["body"]) == {"got": '{"prompt": "jazz"}'}
     assert len(app.calls) >= 3 and set(app.bodies) == {b'{"prompt": "jazz"}'}  # every try got the whole body
-    assert 0.3 <= took < 0.6
+    assert 0.3 <= took < FAST.budget_s  # answered once the replica was back, well inside the budget
 
 
 def test_a_get_without_a_body_is_repeated_with_an_empty_one():
@@ -82,17 +82,42 @@ def test_a_get_without_a_body_is_repeated_with_an_empty_one():
 def test_an_outage_longer_than_the_budget_ends_in_one_json_shaped_500():
     app = Proxy(down_s=60)
     sent, took = run(app, {"method": "POST", "path": "/v1/feedback"}, b"{}", policy=FAST)
-    assert sent[0]["status"] == 500 and took < FAST.budget_s + 0.2
+    assert sent[0]["status"] == 500 and FAST.budget_s - 0.2 < took < FAST.budget_s + 1.0
     assert sent[1]["body"] == b"the Ingress replica serving this request died"  # the guard re-encodes it as JSON
 
 
 def test_a_client_that_hangs_up_during_a_pause_gets_no_further_try():
     app = Proxy(down_s=60)
-    sent, took = run(app, {"method": "POST", "path": "/v1/playlists"}, b"{}", disconnect_after_s=0.25, policy=FAST)
-    assert sent == [] and took < 0.4 and app.calls[-1] <= 0.25
+    patient = RetryPolicy(budget_s=30, first_backoff_s=0.02, max_backoff_s=0.1, max_attempts=1000)
+    sent, took = run(app, {"method": "POST", "path": "/v1/playlists"}, b"{}", disconnect_after_s=0.3, policy=patient)
+    # Only the hang-up can have ended it this soon (the budget is 30 s), and nothing was answered.
+    assert sent == [] and 0.3 <= took < 5 and len(app.calls) >= 2
 
 
 def test_a_session_turn_is_never_repeated():
     app = Proxy(down_s=60)
     sent, _ = run(app, {"method": "POST", "path": "/v1/sessions/s1/turns"}, b"{}", policy=FAST)
     assert len(app.calls) == 1 and sent[0]["status"] == 500
+
+
+def test_every_try_gets_the_scope_as_the_client_sent_it():
+    """Serve's proxy strips the app's route prefix from scope["path"] in place; a second try
+    must still see the prefix, or an app served under one answers 404."""
+    seen = []
+
+    async def proxy(scope, receive, send):
+        await receive()
+        seen.append(scope["path"])
+        if not scope["path"].startswith("/exp/"):
+            await send({"type": "http.response.start", "status": 404, "headers": [(b"content-type", b"text/plain")]})
+            return await send({"type": "http.response.body", "body": b"Path not found"})
+        scope["path"], scope["root_path"] = scope["path"][len("/exp"):], "/exp"
+        if len(seen) == 1:
+            return  # the replica died under the first try
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    scope = {"method": "POST", "path": "/exp/v1/playlists", "root_path": ""}
+    sent, _ = run(proxy, scope, b"{}", policy=FAST)
+    assert seen == ["/exp/v1/playlists", "/exp/v1/playlists"] and sent[0]["status"] == 200
+    assert scope["path"] == "/exp/v1/playlists"
