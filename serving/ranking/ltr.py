@@ -173,13 +173,18 @@ class LearnedRanker(Ranker):
             if norm(tag.name):
                 self.table.tag_mask(norm(tag.name))
 
-    def _admit(self, intent: Intent):
-        """Strict agreement for borrowed tracks (None: no enrichment, the intent's filters only)."""
+    def _admit(self, intent: Intent, pool: Pool | None = None):
+        """Strict agreement for borrowed tracks (None: no enrichment, the intent's filters only).
+        A request naming no genre borrows only tracks of the genres its retrieved candidates agree
+        on (filters.with_consensus over the pool, best dense match first, as retrieval did)."""
         if self.enrichment is None:
             return None
-        from serving.retrieval.filters import admits, constraints
+        from serving.retrieval.filters import admits, constraints, with_consensus
 
         c = constraints(intent, self.enrichment)
+        if pool is not None and len(pool):
+            order = np.argsort(-pool.dense, kind="stable")[:60]
+            c = with_consensus(c, [self.table.tracks[int(pool.rows[i])] for i in order.tolist()], self.enrichment)
         enr = self.enrichment
         return lambda t: admits(c, t, enr, strict=True)
 
@@ -256,7 +261,7 @@ class LearnedRanker(Ranker):
         for intent, pool, q, _, _ in work:
             qa = self.prior_arrays.query(np.asarray(q, dtype=np.float32))
             if self._expand:
-                pool = expand(pool, qa, intent, self.table, admit=self._admit(intent))
+                pool = expand(pool, qa, intent, self.table, admit=self._admit(intent, pool))
             pools.append(pool)
             qas.append(qa)
             Xs.append(features(intent, pool, qa, self.table)[:, self._cols])

@@ -13,10 +13,11 @@ catalog has years), applied the same way everywhere.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
 
 from serving.catalog.enrichment.artifact import Enrichment
-from serving.catalog.enrichment.text import is_stand_in, title_language
+from serving.catalog.enrichment.text import is_stand_in, name_words, named_alike, title_language
 from serving.intent.model import Intent
 from serving.schemas import Track
 from serving.text import norm
@@ -50,10 +51,16 @@ QUALIFIERS = frozenset({"oldies"})
 KNOWN = 0.3  # genre evidence (kept-track votes, direct + propagated) before an artist counts as known
 SOME = 0.05  # the least evidence a borrowed candidate needs: borrowing is for tracks known to fit
 MIN_SHARE = 0.15  # share of a known artist's genre evidence that must agree with the request
+DISAGREE = 0.15  # evidence enough to rule an artist out when none of it agrees (share < NONE_AGREE)
+NONE_AGREE = 0.04
 MIN_USE_SHARE = 0.1
 KNOWN_DECADES = 1.5
 MIN_DECADE_SHARE = 0.1
 SIMILAR = 12  # neighbours of each "like X" artist added as candidates
+# A request naming no genre gets the genres its best text matches agree on (`with_consensus`).
+CONSENSUS_TOP = 30  # best dense matches whose artists vote
+CONSENSUS_VOTERS = 5  # distinct known artists needed before the vote means anything
+CONSENSUS_SHARE = 0.2  # share of the vote a genre needs to be wanted
 _STAND_IN_ASKED = re.compile(r"\b(karaoke|covers?|instrumentals?|sing ?along|tribute|backing tracks?)\b", re.I)
 
 
@@ -66,6 +73,8 @@ class Constraints:
     allow_stand_ins: bool = False
     from_similar: bool = False  # genres come from the "like X" artists, not the words
     uses: frozenset[str] = frozenset()  # moods / activities asked for (borrowed tracks must fit them)
+    inferred: bool = False  # genres come from the best text matches' consensus, not the words
+    like_names: tuple[frozenset[str], ...] = ()  # name words of the "like X" artists
 
     @property
     def active(self) -> bool:
@@ -112,7 +121,44 @@ def constraints(intent: Intent, enrichment: Enrichment | None) -> Constraints:
     if intent.era is not None and intent.era.end - intent.era.start <= 30:
         decades = frozenset(str(d) for d in range(intent.era.start // 10 * 10, intent.era.end + 1, 10))
     uses = frozenset([*intent.moods, *intent.activities])
-    return Constraints(genres, decades, similar, tuple(dict.fromkeys(names)), allow, from_similar, uses)
+    like_names = tuple(name_words(a) for a in like)
+    return Constraints(genres, decades, similar, tuple(dict.fromkeys(names)), allow, from_similar, uses,
+                       like_names=like_names)
+
+
+def with_consensus(c: Constraints, ranked: list[Track], enrichment: Enrichment | None) -> Constraints:
+    """A request that names no genre ("music to fall asleep to") still implies some: the genres on
+    which the artists of its best text matches agree. Each distinct artist the enrichment knows votes
+    once with its genre shares, weighted by rank and by how well it is known; genres with CONSENSUS_SHARE of the vote (and their
+    related names at half weight) become the wanted genres. Without this, a known artist of any
+    genre passes, and borrowed popular tracks (Taylor Swift, kept once for sleep) fill the playlist.
+    `ranked`: the request's candidates, best text match first."""
+    if enrichment is None or c.genres or c.similar or c.from_similar:
+        return c
+    votes: dict[str, float] = defaultdict(float)
+    seen: set[str] = set()
+    voters = 0
+    for r, t in enumerate(ranked[:CONSENSUS_TOP]):
+        key = norm(t.artists[0]) if t.artists else ""
+        if not key or key in seen:
+            continue
+        seen.add(key)
+        a = enrichment.artists.get(key)
+        if a is None or a.confidence < SOME or not a.genres:
+            continue
+        voters += 1
+        # An artist barely known (a few propagated votes) has a noisy genre profile: it votes less.
+        w = min(1.0, a.confidence / KNOWN) / (1.0 + r / 10.0)
+        for g, share in a.genres.items():
+            votes[g] += share * w
+    total = sum(votes.values())
+    if voters < CONSENSUS_VOTERS or total <= 0:
+        return c
+    genres = {g: 1.0 for g, v in votes.items() if v / total >= CONSENSUS_SHARE}
+    for g in list(genres):
+        for rel in RELATED.get(g, ()):
+            genres.setdefault(rel, 0.5)
+    return replace(c, genres=genres, inferred=True) if genres else c
 
 
 def admits(c: Constraints, t: Track, enrichment: Enrichment | None, strict: bool = False) -> bool:
@@ -120,6 +166,11 @@ def admits(c: Constraints, t: Track, enrichment: Enrichment | None, strict: bool
     similar requests): it must be known to agree, not merely not known to disagree."""
     if not c.allow_stand_ins and is_stand_in(t):
         return False
+    if c.like_names and t.artists and norm(t.artists[0]) not in c.similar:
+        # "Like Johnny Cash" names Johnny Cash; a text match on that name (Johnny Gill) is not like him.
+        words = name_words(t.artists[0])
+        if any(named_alike(words, x) for x in c.like_names):
+            return False
     if enrichment is None:
         return True
     attrs = enrichment.artist(t.artists[0]) if t.artists else None
@@ -133,7 +184,7 @@ def admits(c: Constraints, t: Track, enrichment: Enrichment | None, strict: bool
         return not strict or not c.genres
     if c.genres and strict and attrs.confidence < SOME:
         return False
-    if c.genres and attrs.confidence >= (SOME if strict else KNOWN):
+    if c.genres and attrs.confidence >= (SOME if strict else DISAGREE):
         share = sum(attrs.genres.get(g, 0.0) * w for g, w in c.genres.items())
         tlang = (enrichment.tracks.get(t.track_id) or {}).get("language") or attrs.language
         if tlang in LANGUAGE_GENRE and LANGUAGE_GENRE[tlang] in c.genres and share < MIN_SHARE:
@@ -141,7 +192,9 @@ def admits(c: Constraints, t: Track, enrichment: Enrichment | None, strict: bool
             # otherwise (a Mozart album with a Spanish subtitle is still classical).
             if attrs.language == tlang or attrs.confidence < 2 * KNOWN:
                 share = MIN_SHARE
-        if share < MIN_SHARE:
+        # Known artists need MIN_SHARE agreeing; half-known ones are only out when nothing of
+        # their evidence agrees (less evidence is enough to say "not k-pop" than to say "k-pop").
+        if share < (MIN_SHARE if strict or attrs.confidence >= KNOWN else NONE_AGREE):
             return False
     if c.decades and attrs.decade_confidence >= KNOWN_DECADES:
         if sum(attrs.decades.get(d, 0.0) for d in c.decades) < MIN_DECADE_SHARE:

@@ -135,3 +135,73 @@ def test_era_filter(enrichment):
     assert c.decades == {"1970"}
     # Daft Punk's evidence says 90s, but there is too little of it to exclude on.
     assert admits(c, TRACKS[7], enrichment)
+
+
+def test_embedding_neighbours_count_half_toward_known(enrichment):
+    # "Nobody Knows" has no listener evidence: its genres come from embedding neighbours only,
+    # so it counts as known with half of that evidence, never more.
+    a = enrichment.artist("Nobody Knows")
+    assert a.evidence["direct_genre_votes"] == 0
+    assert a.confidence == pytest.approx(0.5 * a.evidence["genre_votes_with_embedding"], abs=1e-3)
+    m = enrichment.artist("Metallica")
+    assert m.confidence >= m.evidence["direct_genre_votes"]  # listeners' own votes count in full
+
+
+def test_acts_named_alike_are_not_embedding_neighbours():
+    from scipy import sparse
+
+    from serving.catalog.enrichment.propagate import drop_name_neighbours
+    from serving.catalog.enrichment.text import name_words, named_alike
+
+    assert named_alike(name_words("Johnny Gill"), name_words("Johnny Cash"))
+    assert not named_alike(name_words("Bob Marley"), name_words("Bob Marley & The Wailers"))  # an alias
+    assert not named_alike(name_words("The Doors"), name_words("The Cars"))  # 'the' says nothing
+    names = ["Johnny Cash", "Johnny Gill", "Willie Nelson", "Bob Marley", "Bob Marley & The Wailers"]
+    full = sparse.csr_matrix(np.ones((5, 5)) - np.eye(5))
+    kept = drop_name_neighbours(full, names).toarray()
+    assert kept[0, 1] == 0 and kept[1, 0] == 0 and kept[0, 2] == 1 and kept[3, 4] == 1
+
+
+def test_like_x_never_admits_an_act_merely_named_like_x(enrichment):
+    c = constraints(Intent(search_text="songs", similar_artists=["Black Sabbath"]), enrichment)
+    assert not admits(c, _t("z", "Sabbath Song", "Sabbath Jones"), enrichment)
+    assert admits(c, TRACKS[2], enrichment)  # Black Sabbath itself
+    assert admits(c, TRACKS[0], enrichment)  # Metallica, its neighbour
+
+
+def test_no_genre_word_takes_the_genres_its_best_matches_agree_on():
+    from serving.catalog.enrichment.artifact import ArtistAttrs
+    from serving.retrieval import filters
+
+    arts = {f"calm {i}": ArtistAttrs(f"Calm {i}", {"ambient": 0.9, "classical": 0.1}, 1.0) for i in range(6)}
+    arts["star"] = ArtistAttrs("Star", {"pop": 1.0}, 9.0)
+    enr = Enrichment("k", arts, {})
+    ranked = [_t(f"c{i}", "Sleep Sounds", f"Calm {i}") for i in range(6)] + [_t("p", "Sleepy", "Star")]
+    c = filters.with_consensus(constraints(Intent(search_text="to fall asleep to", activities=["sleep"]), enr),
+                               ranked, enr)
+    assert c.inferred and c.genres.get("ambient") == 1.0 and "pop" not in c.genres
+    assert not admits(c, ranked[-1], enr) and admits(c, ranked[0], enr)
+    # A genre the listener named is never second-guessed, and too few voters decide nothing.
+    named = constraints(Intent(search_text="pop", genres=["pop"]), enr)
+    assert filters.with_consensus(named, ranked, enr) is named
+    few = constraints(Intent(search_text="x"), enr)
+    assert filters.with_consensus(few, ranked[:3], enr) is few
+
+
+def test_house_after_a_determiner_is_a_building_not_a_genre():
+    set_artists([a for t in TRACKS for a in t.artists])
+    assert "genre:house" not in text_labels("a playlist for cleaning the house")
+    assert "genre:house" not in text_labels("friends over at my house")
+    assert "genre:house" in text_labels("deep house for a late night")
+
+
+def test_less_evidence_rules_an_artist_out_than_in():
+    from serving.catalog.enrichment.artifact import ArtistAttrs
+
+    enr = Enrichment("k", {"half known": ArtistAttrs("Half Known", {"pop": 1.0}, 0.2),
+                           "barely": ArtistAttrs("Barely", {"pop": 1.0}, 0.1),
+                           "mixed": ArtistAttrs("Mixed", {"pop": 0.9, "k-pop": 0.1}, 0.2)}, {})
+    c = constraints(Intent(search_text="k-pop", genres=["k-pop"]), enr)
+    assert not admits(c, _t("a", "Song", "Half Known"), enr)  # what evidence there is all says pop
+    assert admits(c, _t("b", "Song", "Barely"), enr)  # too little to say anything
+    assert admits(c, _t("c", "Song", "Mixed"), enr)  # some of it agrees: not enough to rule out
