@@ -173,20 +173,45 @@ class LearnedRanker(Ranker):
             if norm(tag.name):
                 self.table.tag_mask(norm(tag.name))
 
-    def _admit(self, intent: Intent, pool: Pool | None = None):
-        """Strict agreement for borrowed tracks (None: no enrichment, the intent's filters only).
-        A request naming no genre borrows only tracks of the genres its retrieved candidates agree
-        on (filters.with_consensus over the pool, best dense match first, as retrieval did)."""
+    def _constraints(self, intent: Intent, pool: Pool):
+        """(what borrowed tracks must agree with, the consensus that orders the playlist's head or
+        None). None, None without enrichment: the intent's filters only."""
         if self.enrichment is None:
-            return None
-        from serving.retrieval.filters import admits, constraints, with_consensus
+            return None, None
+        from serving.retrieval.filters import CONSENSUS_POOL, constraints, with_consensus
 
         c = constraints(intent, self.enrichment)
-        if pool is not None and len(pool):
-            order = np.argsort(-pool.dense, kind="stable")[:60]
-            c = with_consensus(c, [self.table.tracks[int(pool.rows[i])] for i in order.tolist()], self.enrichment)
+        if not len(pool):
+            return c, None
+        order = np.argsort(-pool.dense, kind="stable")[:CONSENSUS_POOL]
+        head = with_consensus(c, [self.table.tracks[int(pool.rows[i])] for i in order.tolist()], self.enrichment)
+        return c, (head if head.inferred else None)
+
+    def _strict(self, c):
+        """Borrowed tracks (not retrieved for this request) must be known to agree."""
+        if c is None:
+            return None
+        from serving.retrieval.filters import admits
+
         enr = self.enrichment
         return lambda t: admits(c, t, enr, strict=True)
+
+    def _head_first(self, order: list[int], pool: Pool, head, n: int, pick) -> list[int]:
+        """Score order, except that the first `n` picks are the best tracks not known to disagree
+        with the genres the request's best matches agree on (a request naming no genre). Inferred
+        genres are a guess: they order the head of the playlist and remove nothing from it."""
+        from serving.retrieval.filters import admits
+
+        t, enr = self.table, self.enrichment
+        agree = []
+        for x in order:
+            if admits(head, t.tracks[int(pool.rows[x])], enr):
+                agree.append(x)
+                if len(agree) >= 4 * n:  # enough to fill the head under the artist cap
+                    break
+        first = pick(agree, n)
+        chosen = set(first)
+        return first + [x for x in order if x not in chosen]
 
     def _set_table(self, table: TrackTable) -> None:
         self.table, self.prior_arrays = table, PriorArrays(self.artifact.priors, table)
@@ -257,11 +282,13 @@ class LearnedRanker(Ranker):
 
     def _rank_pools(self, work) -> list[list[RankedTrack]]:
         """Features for every request of the batch, one LightGBM predict, then per-request picks."""
-        pools, qas, Xs = [], [], []
+        pools, qas, Xs, heads = [], [], [], []
         for intent, pool, q, _, _ in work:
             qa = self.prior_arrays.query(np.asarray(q, dtype=np.float32))
+            c, head = self._constraints(intent, pool)
+            heads.append(head)
             if self._expand:
-                pool = expand(pool, qa, intent, self.table, admit=self._admit(intent, pool))
+                pool = expand(pool, qa, intent, self.table, admit=self._strict(c))
             pools.append(pool)
             qas.append(qa)
             Xs.append(features(intent, pool, qa, self.table)[:, self._cols])
@@ -269,20 +296,27 @@ class LearnedRanker(Ranker):
         X = np.vstack(Xs) if Xs else np.zeros((0, len(self._cols)), np.float32)
         s_all = np.asarray(self.artifact.model.predict(X, num_threads=1), dtype=np.float64) if len(X) else np.zeros(0)
         out, start = [], 0
-        for (intent, _, _, length, mode), pool, qa, size in zip(work, pools, qas, sizes):
+        for (intent, _, _, length, mode), pool, qa, size, head in zip(work, pools, qas, sizes, heads):
             s = s_all[start:start + size]
             start += size
-            out.append(self._pick(intent, pool, qa, s, length, mode))
+            out.append(self._pick(intent, pool, qa, s, length, mode, head))
         return out
 
-    def _pick(self, intent: Intent, pool: Pool, qa, s: np.ndarray, length: int, mode: str) -> list[RankedTrack]:
+    def _pick(self, intent: Intent, pool: Pool, qa, s: np.ndarray, length: int, mode: str,
+              head=None) -> list[RankedTrack]:
         t = self.table
         order = np.argsort(-s, kind="stable").tolist()
         keys, caps = t.key[pool.rows], t.cap_lead[pool.rows]
         asked = [t.cap_id(a.lower()) for a in intent.include_artists]
         uncapped = np.isin(caps, [a for a in asked if a >= 0])
-        picked = select_diverse_ids(order, length, keys.tolist(), caps.tolist(),
-                                    self.max_per_artist if mode == "playlist" else length, uncapped.tolist())
+        cap = self.max_per_artist if mode == "playlist" else length
+        args = (keys.tolist(), caps.tolist(), cap, uncapped.tolist())
+        if head is not None and mode == "playlist":
+            from serving.retrieval.filters import CONSENSUS_HEAD
+
+            order = self._head_first(order, pool, head, min(CONSENSUS_HEAD, length),
+                                     lambda o, n: select_diverse_ids(o, n, *args))
+        picked = select_diverse_ids(order, length, *args)
         if mode == "playlist":
             picked = sequence(picked, track_of=lambda i: t.tracks[pool.rows[i]])
         out = []

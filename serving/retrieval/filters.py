@@ -57,10 +57,13 @@ MIN_USE_SHARE = 0.1
 KNOWN_DECADES = 1.5
 MIN_DECADE_SHARE = 0.1
 SIMILAR = 12  # neighbours of each "like X" artist added as candidates
-# A request naming no genre gets the genres its best text matches agree on (`with_consensus`).
+# A request naming no genre gets the genres its best text matches agree on (`with_consensus`); the
+# learned ranker fills the first CONSENSUS_HEAD places of the playlist with tracks that agree.
+CONSENSUS_POOL = 60  # best dense matches (before filters) offered to with_consensus
 CONSENSUS_TOP = 30  # best dense matches whose artists vote
 CONSENSUS_VOTERS = 5  # distinct known artists needed before the vote means anything
 CONSENSUS_SHARE = 0.2  # share of the vote a genre needs to be wanted
+CONSENSUS_HEAD = 20  # a default playlist's length
 _STAND_IN_ASKED = re.compile(r"\b(karaoke|covers?|instrumentals?|sing ?along|tribute|backing tracks?)\b", re.I)
 
 
@@ -75,6 +78,7 @@ class Constraints:
     uses: frozenset[str] = frozenset()  # moods / activities asked for (borrowed tracks must fit them)
     inferred: bool = False  # genres come from the best text matches' consensus, not the words
     like_names: tuple[frozenset[str], ...] = ()  # name words of the "like X" artists
+    language: str | None = None  # a language asked for beside another genre ("rock en español"): both must hold
 
     @property
     def active(self) -> bool:
@@ -95,6 +99,10 @@ def constraints(intent: Intent, enrichment: Enrichment | None) -> Constraints:
     lang, _ = title_language(intent.search_text)
     if lang in LANGUAGE_GENRE and not intent.genres:
         genres[LANGUAGE_GENRE[lang]] = 1.0
+    # Genres are alternatives ("rock or metal"), but a language is a second condition: "rock en
+    # español" is Spanish rock, not rock or anything Spanish.
+    language = next((code for code, g in LANGUAGE_GENRE.items() if g in asked), None) \
+        if len(set(asked)) > 1 else None
     similar: dict[str, float] = {}
     names: list[str] = []
     from_similar = False
@@ -123,7 +131,7 @@ def constraints(intent: Intent, enrichment: Enrichment | None) -> Constraints:
     uses = frozenset([*intent.moods, *intent.activities])
     like_names = tuple(name_words(a) for a in like)
     return Constraints(genres, decades, similar, tuple(dict.fromkeys(names)), allow, from_similar, uses,
-                       like_names=like_names)
+                       like_names=like_names, language=language)
 
 
 def with_consensus(c: Constraints, ranked: list[Track], enrichment: Enrichment | None) -> Constraints:
@@ -195,6 +203,9 @@ def admits(c: Constraints, t: Track, enrichment: Enrichment | None, strict: bool
         # Known artists need MIN_SHARE agreeing; half-known ones are only out when nothing of
         # their evidence agrees (less evidence is enough to say "not k-pop" than to say "k-pop").
         if share < (MIN_SHARE if strict or attrs.confidence >= KNOWN else NONE_AGREE):
+            return False
+        if c.language and tlang != c.language and attrs.language != c.language \
+                and attrs.genres.get(LANGUAGE_GENRE[c.language], 0.0) < MIN_SHARE:
             return False
     if c.decades and attrs.decade_confidence >= KNOWN_DECADES:
         if sum(attrs.decades.get(d, 0.0) for d in c.decades) < MIN_DECADE_SHARE:

@@ -15,13 +15,12 @@ from serving.config import HybridConfig
 from serving.intent.model import Intent
 from serving.retrieval.embedder import Embedder
 from serving.catalog.enrichment.artifact import Enrichment
-from serving.retrieval.filters import admits, constraints, known_match, passes_filters, with_consensus
+from serving.retrieval.filters import admits, constraints, known_match, passes_filters
 from serving.retrieval.index import VectorIndex
 from serving.retrieval.lexical import LexicalIndex, fuse_rrf, fuse_weighted, normalise
 from serving.schemas import Candidate, Feedback, CandidateSet
 from serving.text import norm
 
-CONSENSUS_POOL = 60  # best dense matches (before filters) offered to filters.with_consensus
 PREFER_KNOWN_MIN = 20  # known-to-fit candidates (a default playlist's worth) before unknown artists are left out
 
 
@@ -66,17 +65,17 @@ class Retriever:
             v["enrichment"] = self.enrichment.version
         return v
 
-    def admit(self, intent: Intent, c=None):
+    def admit(self, intent: Intent):
         """The predicate every candidate must pass for this intent: its hard filters and, with an
         enrichment, genre/era agreement and no stand-in versions unless asked for."""
-        c = c if c is not None else constraints(intent, self.enrichment)
+        c = constraints(intent, self.enrichment)
         enr = self.enrichment
         return lambda t: passes_filters(intent, t) and admits(c, t, enr)
 
     def _prefer_known(self, c, kept: list[int], k: int) -> list[int]:
         """With genres asked for and enough tracks by artists known to fit, artists the enrichment
         knows nothing about step aside: text similarity alone put them here ("k-pop" matching "K-Ci")."""
-        if not c.genres or c.inferred or self.enrichment is None:
+        if not c.genres or self.enrichment is None:
             return kept
         known = [i for i in kept if known_match(c, self.catalog.tracks[i], self.enrichment)]
         return known if len(known) >= min(k, PREFER_KNOWN_MIN) else kept
@@ -174,9 +173,7 @@ class Retriever:
              raw: np.ndarray | None) -> CandidateSet:
         scores: dict[int, float] = {}
         c = constraints(intent, self.enrichment)
-        top = [self.catalog.tracks[i] for i in ids[: CONSENSUS_POOL].tolist() if i >= 0]
-        c = with_consensus(c, [t for t in top if passes_filters(intent, t)], self.enrichment)
-        ok = self.admit(intent, c)
+        ok = self.admit(intent)
         # Tracks by artists the listener named are candidates whatever their text
         # similarity: "songs from Lojay" must reach the ranker even if the titles
         # say nothing about the prompt. So are those of "like X": X (unless excluded) and its neighbours.

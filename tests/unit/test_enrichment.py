@@ -205,3 +205,18 @@ def test_less_evidence_rules_an_artist_out_than_in():
     assert not admits(c, _t("a", "Song", "Half Known"), enr)  # what evidence there is all says pop
     assert admits(c, _t("b", "Song", "Barely"), enr)  # too little to say anything
     assert admits(c, _t("c", "Song", "Mixed"), enr)  # some of it agrees: not enough to rule out
+
+
+def test_a_language_named_beside_a_genre_must_hold_too():
+    from serving.catalog.enrichment.artifact import ArtistAttrs
+
+    enr = Enrichment("k", {"rock band": ArtistAttrs("Rock Band", {"rock": 1.0}, 5.0, language="en"),
+                           "rock en espanol": ArtistAttrs("Rock En Espanol", {"rock": 0.7, "latin": 0.3}, 5.0),
+                           "banda": ArtistAttrs("Banda", {"rock": 1.0}, 5.0, language="es")}, {})
+    c = constraints(Intent(search_text="canciones de rock en español", genres=["rock", "latin"]), enr)
+    assert c.language == "es"
+    assert not admits(c, _t("a", "The Rock", "Rock Band"), enr)  # rock, but not Spanish
+    assert admits(c, _t("b", "Song", "Rock En Espanol"), enr)  # its evidence says latin too
+    assert admits(c, _t("c", "Cancion", "Banda"), enr)  # its titles are Spanish
+    # One genre alone is no second condition: "latin" asks for latin, whatever the language.
+    assert constraints(Intent(search_text="latin", genres=["latin"]), enr).language is None
