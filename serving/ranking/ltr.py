@@ -174,18 +174,24 @@ class LearnedRanker(Ranker):
                 self.table.tag_mask(norm(tag.name))
 
     def _constraints(self, intent: Intent, pool: Pool):
-        """(what borrowed tracks must agree with, the consensus that orders the playlist's head or
+        """(what borrowed tracks must agree with, what the playlist's head is filled with first, or
         None). None, None without enrichment: the intent's filters only."""
         if self.enrichment is None:
             return None, None
-        from serving.retrieval.filters import CONSENSUS_POOL, constraints, with_consensus
+        from serving.retrieval.filters import CONSENSUS_POOL, admits, constraints, head_artists, with_consensus
 
         c = constraints(intent, self.enrichment)
+        enr = self.enrichment
+        like = head_artists(intent, c)
+        if like:
+            # "Songs like X": X's neighbours (and X, unless excluded) first; text matches on the
+            # name ("Rag Doll" for Dolly Parton) only after them.
+            return c, (lambda t: bool(t.artists) and norm(t.artists[0]) in like and admits(c, t, enr))
         if not len(pool):
             return c, None
         order = np.argsort(-pool.dense, kind="stable")[:CONSENSUS_POOL]
-        head = with_consensus(c, [self.table.tracks[int(pool.rows[i])] for i in order.tolist()], self.enrichment)
-        return c, (head if head.inferred else None)
+        head = with_consensus(c, [self.table.tracks[int(pool.rows[i])] for i in order.tolist()], enr)
+        return c, ((lambda t: admits(head, t, enr)) if head.inferred else None)
 
     def _strict(self, c):
         """Borrowed tracks (not retrieved for this request) must be known to agree."""
@@ -197,15 +203,14 @@ class LearnedRanker(Ranker):
         return lambda t: admits(c, t, enr, strict=True)
 
     def _head_first(self, order: list[int], pool: Pool, head, n: int, pick) -> list[int]:
-        """Score order, except that the first `n` picks are the best tracks not known to disagree
-        with the genres the request's best matches agree on (a request naming no genre). Inferred
-        genres are a guess: they order the head of the playlist and remove nothing from it."""
-        from serving.retrieval.filters import admits
-
-        t, enr = self.table, self.enrichment
+        """Score order, except that the first `n` picks are the best tracks `head` accepts: the
+        neighbours of "like X", or, for a request naming no genre, tracks not known to disagree
+        with the genres its best matches agree on. Both are guesses about what the listener meant:
+        they order the head of the playlist and remove nothing from it."""
+        t = self.table
         agree = []
         for x in order:
-            if admits(head, t.tracks[int(pool.rows[x])], enr):
+            if head(t.tracks[int(pool.rows[x])]):
                 agree.append(x)
                 if len(agree) >= 4 * n:  # enough to fill the head under the artist cap
                     break

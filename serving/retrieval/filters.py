@@ -51,6 +51,10 @@ QUALIFIERS = frozenset({"oldies"})
 KNOWN = 0.3  # genre evidence (kept-track votes, direct + propagated) before an artist counts as known
 SOME = 0.05  # the least evidence a borrowed candidate needs: borrowing is for tracks known to fit
 MIN_SHARE = 0.15  # share of a known artist's genre evidence that must agree with the request
+# ...and that share must be a main part of the artist's profile, not a side of it: an artist kept in
+# every kind of playlist (Rihanna: pop 0.44, house 0.10, electronic 0.11) touches every genre.
+DOMINANCE = 0.4  # agreeing share / the artist's largest genre share
+LANGUAGE_AND = True  # a language named beside another genre is a second condition (see `constraints`)
 DISAGREE = 0.15  # evidence enough to rule an artist out when none of it agrees (share < NONE_AGREE)
 NONE_AGREE = 0.04
 MIN_USE_SHARE = 0.1
@@ -102,7 +106,7 @@ def constraints(intent: Intent, enrichment: Enrichment | None) -> Constraints:
     # Genres are alternatives ("rock or metal"), but a language is a second condition: "rock en
     # español" is Spanish rock, not rock or anything Spanish.
     language = next((code for code, g in LANGUAGE_GENRE.items() if g in asked), None) \
-        if len(set(asked)) > 1 else None
+        if LANGUAGE_AND and len(set(asked)) > 1 else None
     similar: dict[str, float] = {}
     names: list[str] = []
     from_similar = False
@@ -169,6 +173,14 @@ def with_consensus(c: Constraints, ranked: list[Track], enrichment: Enrichment |
     return replace(c, genres=genres, inferred=True) if genres else c
 
 
+def head_artists(intent: Intent, c: Constraints) -> frozenset[str]:
+    """Normalised artists a "like X" playlist starts with: X's neighbours, and X unless excluded."""
+    if not c.similar:
+        return frozenset()
+    excluded = {norm(a) for a in intent.exclude_artists}
+    return frozenset(c.similar) | {norm(a) for a in intent.similar_artists if norm(a) not in excluded}
+
+
 def admits(c: Constraints, t: Track, enrichment: Enrichment | None, strict: bool = False) -> bool:
     """`strict`: the track was not retrieved for this request but borrowed (popular, or kept for
     similar requests): it must be known to agree, not merely not known to disagree."""
@@ -194,15 +206,20 @@ def admits(c: Constraints, t: Track, enrichment: Enrichment | None, strict: bool
         return False
     if c.genres and attrs.confidence >= (SOME if strict else DISAGREE):
         share = sum(attrs.genres.get(g, 0.0) * w for g, w in c.genres.items())
+        rescued = False
         tlang = (enrichment.tracks.get(t.track_id) or {}).get("language") or attrs.language
         if tlang in LANGUAGE_GENRE and LANGUAGE_GENRE[tlang] in c.genres and share < MIN_SHARE:
             # A Spanish title is evidence for "latin" when the artist's own evidence does not say
             # otherwise (a Mozart album with a Spanish subtitle is still classical).
             if attrs.language == tlang or attrs.confidence < 2 * KNOWN:
                 share = MIN_SHARE
+                rescued = True
         # Known artists need MIN_SHARE agreeing; half-known ones are only out when nothing of
         # their evidence agrees (less evidence is enough to say "not k-pop" than to say "k-pop").
         if share < (MIN_SHARE if strict or attrs.confidence >= KNOWN else NONE_AGREE):
+            return False
+        if not rescued and (strict or attrs.confidence >= KNOWN) \
+                and share < DOMINANCE * max(attrs.genres.values(), default=0.0):
             return False
         if c.language and tlang != c.language and attrs.language != c.language \
                 and attrs.genres.get(LANGUAGE_GENRE[c.language], 0.0) < MIN_SHARE:

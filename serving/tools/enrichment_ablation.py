@@ -19,7 +19,8 @@ import json
 import subprocess
 import sys
 
-SIGNALS = ("none", "embedding_trust", "name_edges", "like_names", "consensus", "house_context", "half_known")
+SIGNALS = ("none", "embedding_trust", "name_edges", "like_names", "consensus", "house_context", "half_known",
+           "dominance", "similar_head", "language_and")
 
 
 def _switch_off(signal: str) -> None:
@@ -49,6 +50,18 @@ def _switch_off(signal: str) -> None:
         from serving.retrieval import filters
 
         filters.DISAGREE = filters.KNOWN  # only known artists can be ruled out, as before
+    elif signal == "dominance":
+        from serving.retrieval import filters
+
+        filters.DOMINANCE = 0.0
+    elif signal == "similar_head":
+        from serving.retrieval import filters
+
+        filters.head_artists = lambda intent, c: frozenset()
+    elif signal == "language_and":
+        from serving.retrieval import filters
+
+        filters.LANGUAGE_AND = False
     elif signal == "house_context":
         import dataclasses
 
@@ -60,9 +73,21 @@ def _switch_off(signal: str) -> None:
         raise SystemExit(f"unknown signal '{signal}'; one of {', '.join(SIGNALS)} or all")
 
 
-def _run(signals: list[str], sets: list[str], config: str | None, cpcd: str | None, limit: int | None) -> None:
+def _set_consts(pairs: list[str]) -> None:
+    """`module.NAME=value` (value read as JSON): a threshold tried at another value."""
+    import importlib
+
+    for pair in pairs:
+        path, value = pair.split("=", 1)
+        mod, name = path.rsplit(".", 1)
+        setattr(importlib.import_module(f"serving.{mod}"), name, json.loads(value))
+
+
+def _run(signals: list[str], sets: list[str], config: str | None, cpcd: str | None, limit: int | None,
+         consts: list[str] = ()) -> None:
     for s in signals:
         _switch_off(s)
+    _set_consts(list(consts))
     from serving.config import load_config
     from serving.evaluation.coherence import load_labels, load_prompts, set_file
     from serving.evaluation.runner import Evaluator, Variant
@@ -94,15 +119,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", default=None)
     p.add_argument("--cpcd", default=None, help="dialogs file: also run the CPCD train CV")
     p.add_argument("--limit", type=int, default=None, help="only the first N CPCD dialogs (triage)")
+    p.add_argument("--const", action="append", default=[], help="retrieval.filters.DOMINANCE=0.5 (repeatable)")
     a = p.parse_args(argv)
     sets = a.set or ["dev", "heldout"]
     if a.signal != "all":
-        _run(a.signal.split(","), sets, a.config, a.cpcd, a.limit)
+        _run(a.signal.split(","), sets, a.config, a.cpcd, a.limit, a.const)
         return 0
     for s in SIGNALS:
         cmd = [sys.executable, "-m", "serving.tools.enrichment_ablation", "--signal", s]
         cmd += [x for name in sets for x in ("--set", name)] + (["--config", a.config] if a.config else [])
         cmd += (["--cpcd", a.cpcd] if a.cpcd else []) + (["--limit", str(a.limit)] if a.limit else [])
+        cmd += [x for c in a.const for x in ("--const", c)]
         rc = subprocess.call(cmd)
         if rc:
             return rc
