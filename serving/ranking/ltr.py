@@ -24,7 +24,7 @@ from serving.intent.model import Intent
 from serving.intent.taxonomy import TAXONOMY
 from serving.catalog.loader import Catalog
 from serving.ranking.base import Ranker, RankItem
-from serving.ranking.diversity import recording_key, select_diverse_ids, sequence
+from serving.ranking.diversity import head_first, recording_key, select_diverse_ids, sequence
 from serving.ranking.features import FEATURES, extract
 from serving.ranking.prior_arrays import PriorArrays, prior_keys
 from serving.ranking.priors import Priors, QueryPriors
@@ -202,22 +202,6 @@ class LearnedRanker(Ranker):
         enr = self.enrichment
         return lambda t: admits(c, t, enr, strict=True)
 
-    def _head_first(self, order: list[int], pool: Pool, head, n: int, pick) -> list[int]:
-        """Score order, except that the first `n` picks are the best tracks `head` accepts: the
-        neighbours of "like X", or, for a request naming no genre, tracks not known to disagree
-        with the genres its best matches agree on. Both are guesses about what the listener meant:
-        they order the head of the playlist and remove nothing from it."""
-        t = self.table
-        agree = []
-        for x in order:
-            if head(t.tracks[int(pool.rows[x])]):
-                agree.append(x)
-                if len(agree) >= 4 * n:  # enough to fill the head under the artist cap
-                    break
-        first = pick(agree, n)
-        chosen = set(first)
-        return first + [x for x in order if x not in chosen]
-
     def _set_table(self, table: TrackTable) -> None:
         self.table, self.prior_arrays = table, PriorArrays(self.artifact.priors, table)
 
@@ -319,8 +303,9 @@ class LearnedRanker(Ranker):
         if head is not None and mode == "playlist":
             from serving.retrieval.filters import CONSENSUS_HEAD
 
-            order = self._head_first(order, pool, head, min(CONSENSUS_HEAD, length),
-                                     lambda o, n: select_diverse_ids(o, n, *args))
+            rows = pool.rows
+            order = head_first(order, lambda x: head(t.tracks[int(rows[x])]), min(CONSENSUS_HEAD, length),
+                               lambda o, n: select_diverse_ids(o, n, *args))
         picked = select_diverse_ids(order, length, *args)
         if mode == "playlist":
             picked = sequence(picked, track_of=lambda i: t.tracks[pool.rows[i]])

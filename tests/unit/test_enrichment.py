@@ -220,3 +220,36 @@ def test_a_language_named_beside_a_genre_must_hold_too():
     assert admits(c, _t("c", "Cancion", "Banda"), enr)  # its titles are Spanish
     # One genre alone is no second condition: "latin" asks for latin, whatever the language.
     assert constraints(Intent(search_text="latin", genres=["latin"]), enr).language is None
+
+
+def test_a_side_genre_of_a_broad_profile_does_not_agree():
+    from serving.catalog.enrichment.artifact import ArtistAttrs
+
+    enr = Enrichment("k", {"star": ArtistAttrs("Star", {"pop": 0.44, "r&b": 0.2, "house": 0.1, "electronic": 0.1}, 27.0),
+                           "dj": ArtistAttrs("DJ", {"electronic": 0.65, "house": 0.3}, 6.0),
+                           "new": ArtistAttrs("New", {"pop": 0.44, "house": 0.1, "electronic": 0.1}, 0.2)}, {})
+    c = constraints(Intent(search_text="techno", genres=["house"]), enr)
+    # 0.1 + 0.5 * 0.1 passes MIN_SHARE, but it is a side of a pop profile, not what Star is kept for.
+    assert not admits(c, _t("a", "Umbrella", "Star"), enr) and not admits(c, _t("a", "Umbrella", "Star"), enr, strict=True)
+    assert admits(c, _t("b", "Levels", "DJ"), enr)
+    assert admits(c, _t("c", "Song", "New"), enr)  # half known: only ruled out when nothing agrees
+
+
+def test_like_x_playlists_start_with_x_and_its_neighbours(enrichment):
+    from serving.retrieval.filters import head_artists
+
+    it = Intent(search_text="songs", similar_artists=["Black Sabbath"])
+    like = head_artists(it, constraints(it, enrichment))
+    assert "black sabbath" in like and "metallica" in like
+    but_not = Intent(search_text="songs", similar_artists=["Black Sabbath"], exclude_artists=["Black Sabbath"])
+    assert "black sabbath" not in head_artists(but_not, constraints(but_not, enrichment))
+    assert head_artists(Intent(search_text="metal", genres=["metal"]), constraints(Intent(search_text="metal"), enrichment)) == frozenset()
+
+
+def test_head_first_fills_the_head_with_accepted_and_removes_nothing():
+    from serving.ranking.diversity import head_first
+
+    order = list(range(10))
+    out = head_first(order, lambda x: x % 3 == 0, 3, lambda o, n: o[:n])
+    assert out[:3] == [0, 3, 6] and sorted(out) == order
+    assert head_first(order, lambda x: False, 3, lambda o, n: o[:n]) == order
