@@ -17,7 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
 from serving.catalog.enrichment.artifact import Enrichment
-from serving.catalog.enrichment.text import is_stand_in, name_words, named_alike, title_language
+from serving.catalog.enrichment.text import is_stand_in, title_language
 from serving.intent.model import Intent
 from serving.schemas import Track
 from serving.text import norm
@@ -81,7 +81,6 @@ class Constraints:
     from_similar: bool = False  # genres come from the "like X" artists, not the words
     uses: frozenset[str] = frozenset()  # moods / activities asked for (borrowed tracks must fit them)
     inferred: bool = False  # genres come from the best text matches' consensus, not the words
-    like_names: tuple[frozenset[str], ...] = ()  # name words of the "like X" artists
     language: str | None = None  # a language asked for beside another genre ("rock en español"): both must hold
 
     @property
@@ -133,9 +132,8 @@ def constraints(intent: Intent, enrichment: Enrichment | None) -> Constraints:
     if intent.era is not None and intent.era.end - intent.era.start <= 30:
         decades = frozenset(str(d) for d in range(intent.era.start // 10 * 10, intent.era.end + 1, 10))
     uses = frozenset([*intent.moods, *intent.activities])
-    like_names = tuple(name_words(a) for a in like)
     return Constraints(genres, decades, similar, tuple(dict.fromkeys(names)), allow, from_similar, uses,
-                       like_names=like_names, language=language)
+                       language=language)
 
 
 def with_consensus(c: Constraints, ranked: list[Track], enrichment: Enrichment | None) -> Constraints:
@@ -186,11 +184,6 @@ def admits(c: Constraints, t: Track, enrichment: Enrichment | None, strict: bool
     similar requests): it must be known to agree, not merely not known to disagree."""
     if not c.allow_stand_ins and is_stand_in(t):
         return False
-    if c.like_names and t.artists and norm(t.artists[0]) not in c.similar:
-        # "Like Johnny Cash" names Johnny Cash; a text match on that name (Johnny Gill) is not like him.
-        words = name_words(t.artists[0])
-        if any(named_alike(words, x) for x in c.like_names):
-            return False
     if enrichment is None:
         return True
     attrs = enrichment.artist(t.artists[0]) if t.artists else None

@@ -19,7 +19,7 @@ import json
 import subprocess
 import sys
 
-SIGNALS = ("none", "embedding_trust", "name_edges", "like_names", "consensus", "house_context", "half_known",
+SIGNALS = ("none", "embedding_trust", "name_edges", "consensus", "house_context", "half_known",
            "dominance", "similar_head", "language_and")
 
 
@@ -38,10 +38,6 @@ def _switch_off(signal: str) -> None:
 
         artifact.PIPELINE_VERSION = f"{artifact.PIPELINE_VERSION}-no-{signal}"
         propagate.drop_name_neighbours = lambda m, display: m
-    elif signal == "like_names":
-        from serving.retrieval import filters
-
-        filters.named_alike = lambda a, b: False
     elif signal == "consensus":
         from serving.retrieval import filters
 
