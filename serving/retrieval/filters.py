@@ -51,8 +51,9 @@ QUALIFIERS = frozenset({"oldies"})
 KNOWN = 0.3  # genre evidence (kept-track votes, direct + propagated) before an artist counts as known
 SOME = 0.05  # the least evidence a borrowed candidate needs: borrowing is for tracks known to fit
 MIN_SHARE = 0.15  # share of a known artist's genre evidence that must agree with the request
-# ...and that share must be a main part of the artist's profile, not a side of it: an artist kept in
-# every kind of playlist (Rihanna: pop 0.44, house 0.10, electronic 0.11) touches every genre.
+# ...and that share (broader names that relate to the wanted genres counting half: `_near`) must be a
+# main part of the artist's profile, not a side of it: an artist kept in every kind of playlist
+# (Rihanna: pop 0.44, house 0.10, electronic 0.11) touches every genre.
 DOMINANCE = 0.4  # agreeing share / the artist's largest genre share
 LANGUAGE_AND = True  # a language named beside another genre is a second condition (see `constraints`)
 DISAGREE = 0.15  # evidence enough to rule an artist out when none of it agrees (share < NONE_AGREE)
@@ -82,6 +83,7 @@ class Constraints:
     uses: frozenset[str] = frozenset()  # moods / activities asked for (borrowed tracks must fit them)
     inferred: bool = False  # genres come from the best text matches' consensus, not the words
     language: str | None = None  # a language asked for beside another genre ("rock en español"): both must hold
+    near: dict[str, float] = field(default_factory=dict)  # genres + the broader names that relate to them (DOMINANCE)
 
     @property
     def active(self) -> bool:
@@ -133,7 +135,17 @@ def constraints(intent: Intent, enrichment: Enrichment | None) -> Constraints:
         decades = frozenset(str(d) for d in range(intent.era.start // 10 * 10, intent.era.end + 1, 10))
     uses = frozenset([*intent.moods, *intent.activities])
     return Constraints(genres, decades, similar, tuple(dict.fromkeys(names)), allow, from_similar, uses,
-                       language=language)
+                       language=language, near=_near(genres))
+
+
+def _near(genres: dict[str, float]) -> dict[str, float]:
+    """The wanted genres plus, at half weight, the names that count them as related: a metal band's
+    learned profile is often mostly "rock", and "rock" is not a side of its profile for "metal"."""
+    near = dict(genres)
+    for g, rel in RELATED.items():
+        if g not in near and any(r in genres for r in rel):
+            near[g] = 0.5
+    return near
 
 
 def with_consensus(c: Constraints, ranked: list[Track], enrichment: Enrichment | None) -> Constraints:
@@ -168,7 +180,7 @@ def with_consensus(c: Constraints, ranked: list[Track], enrichment: Enrichment |
     for g in list(genres):
         for rel in RELATED.get(g, ()):
             genres.setdefault(rel, 0.5)
-    return replace(c, genres=genres, inferred=True) if genres else c
+    return replace(c, genres=genres, inferred=True, near=_near(genres)) if genres else c
 
 
 def head_artists(intent: Intent, c: Constraints) -> frozenset[str]:
@@ -211,8 +223,8 @@ def admits(c: Constraints, t: Track, enrichment: Enrichment | None, strict: bool
         # their evidence agrees (less evidence is enough to say "not k-pop" than to say "k-pop").
         if share < (MIN_SHARE if strict or attrs.confidence >= KNOWN else NONE_AGREE):
             return False
-        if not rescued and (strict or attrs.confidence >= KNOWN) \
-                and share < DOMINANCE * max(attrs.genres.values(), default=0.0):
+        if not rescued and (strict or attrs.confidence >= KNOWN) and DOMINANCE * max(attrs.genres.values(), default=0.0) \
+                > sum(attrs.genres.get(g, 0.0) * w for g, w in (c.near or c.genres).items()):
             return False
         if c.language and tlang != c.language and attrs.language != c.language \
                 and attrs.genres.get(LANGUAGE_GENRE[c.language], 0.0) < MIN_SHARE:

@@ -246,3 +246,12 @@ def test_head_first_fills_the_head_with_accepted_and_removes_nothing():
     out = head_first(order, lambda x: x % 3 == 0, 3, lambda o, n: o[:n])
     assert out[:3] == [0, 3, 6] and sorted(out) == order
     assert head_first(order, lambda x: False, 3, lambda o, n: o[:n]) == order
+
+
+def test_a_broader_name_is_not_a_side_of_the_profile():
+    from serving.catalog.enrichment.artifact import ArtistAttrs
+
+    # A metal band whose learned profile says mostly "rock" (rock relates to metal) stays metal.
+    enr = Enrichment("k", {"band": ArtistAttrs("Band", {"rock": 0.66, "metal": 0.16, "r&b": 0.1}, 13.0)}, {})
+    c = constraints(Intent(search_text="heavy metal", genres=["metal"]), enr)
+    assert admits(c, _t("a", "Paranoid", "Band"), enr)
