@@ -16,8 +16,9 @@ import re
 
 from serving.edge import retry
 from serving.edge.config import EdgeSettings
+from serving.edge.shed import EdgeShed
 from serving.errors import (
-    HeadersTooLarge, InvalidHeader, PayloadTooLarge, RequestTimeout, SegueError, UriTooLong, encode_error,
+    HeadersTooLarge, InvalidHeader, Overloaded, PayloadTooLarge, RequestTimeout, SegueError, UriTooLong, encode_error,
     error_for_status,
 )
 from serving.security.middleware import safe_request_id
@@ -84,6 +85,7 @@ class EdgeGuard:
     def __init__(self, app, settings: EdgeSettings | None = None):
         self.app = app
         self.settings = settings or EdgeSettings()
+        self.shed = EdgeShed(self.settings.shedding)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -100,8 +102,18 @@ class EdgeGuard:
             return await _send(send, r.err, rid, close=r.close)
         if body is _GONE:  # the client went away while sending
             return None
-        # Sent again if its Ingress replica dies under it, where that is harmless (edge/retry.py).
-        await retry.call(self.app, scope, body, receive, _OneShape(send, rid))
+        if not self.shed.covers(scope):
+            # Sent again if its Ingress replica dies under it, where that is harmless (edge/retry.py).
+            return await retry.call(self.app, scope, body, receive, _OneShape(send, rid))
+        try:
+            ticket = self.shed.enter(scope)
+        except Overloaded as e:  # past the proxy's bound: refused before Serve's proxy spends anything on it
+            return await _send(send, e, rid)
+        shape = _OneShape(send, rid)
+        try:
+            await retry.call(self.app, scope, body, receive, shape)
+        finally:
+            self.shed.leave(ticket, shape.status)
 
     async def _read_body(self, scope, receive) -> bytes | None | object:
         """The whole (small, capped) body, read within the body deadline; None when the request
@@ -147,10 +159,12 @@ class _OneShape:
     def __init__(self, send, rid: str):
         self._send, self._rid = send, rid
         self._rewrite: dict | None = None
+        self.status: int | None = None  # of the answer sent, for the edge's bound
 
     async def __call__(self, message):
         kind = message["type"]
         if kind == "http.response.start":
+            self.status = message["status"]
             headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
             status = message["status"]
             content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")

@@ -40,6 +40,10 @@ def service(tmp_path_factory):
         "store": {"sqlite_path": str(tmp_path_factory.mktemp("store") / "segue.db")},
         # one loopback client sends everything: the per-client rate limit would only get in the way
         "security": {"rate_limit": {"enabled": False}},
+        # The fixed bound, as in the tier's e2e_config: on a busy 2-core box answers take longer than
+        # the adaptive bound's 0.5 s target, which then sheds below these tests' 8-12 workers; they
+        # check arms and records, not shedding (unit-tested, and measured in scripts/bench).
+        "admission": {"target_latency_s": 0},
     })
     # The tier's other graphs may already run in this Ray (test order is alphabetical):
     # shut down only a Ray this module started, or every later test loses its graph.
