@@ -130,3 +130,36 @@ def test_the_edge_bound_follows_admission_and_the_ingress_slots():
     assert s.max_in_flight == 7 * 3  # each replica's own bound (max_ongoing - 1), all replicas together
     assert s.target_latency_s == 0.25 and s.paths == ("/segue/v1/playlists", "/segue/v1/search")
     assert not AppConfig.from_dict({"admission": {"enabled": False}}).edge_settings().shedding.enabled
+
+
+def test_a_request_leaves_the_bound_when_its_answer_is_sent_even_if_the_app_lingers():
+    """Serve's proxy can keep the inner call open after the last byte went out: the bound counts
+    answers in flight, so the slot is free as soon as the response is complete."""
+    async def main():
+        linger = asyncio.Event()
+
+        async def app(scope, receive, send):
+            await receive()
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": b"{}"})
+            await linger.wait()  # still "running" after the response
+
+        guard = guard_with(app, max_in_flight=1, target_latency_s=0)
+        sent, first = [], None
+
+        async def send(m):
+            sent.append(m)
+
+        scope, receive = request()
+        first = asyncio.create_task(guard(scope, receive, send))
+        await asyncio.sleep(0.05)
+        assert sent[0]["status"] == 200 and guard.shed.admission.in_flight == 0
+        scope, receive = request()
+        second = asyncio.create_task(guard(scope, receive, lambda m: asyncio.sleep(0)))
+        await asyncio.sleep(0.05)
+        assert guard.shed.admission.rejected == 0  # the first one's slot was already free
+        linger.set()
+        await asyncio.gather(first, second)
+        assert guard.shed.admission.in_flight == 0  # and it is not given back twice
+
+    asyncio.run(main())
