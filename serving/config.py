@@ -12,7 +12,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from serving.edge.config import EdgeLimits, EdgeSettings, EdgeTimeouts
+from serving.edge.config import EdgeLimits, EdgeSettings, EdgeShedding, EdgeTimeouts
 from serving.experiments.config import ExperimentConfig
 from serving.frozen import Frozen
 from serving.intent.llm_config import OpenAIConfig, VLLMConfig
@@ -250,7 +250,17 @@ class AppConfig(Frozen):
 
     def edge_settings(self) -> EdgeSettings:
         return EdgeSettings(timeouts=self.http.timeouts, limits=self.http.limits,
-                            max_body_bytes=self.security.max_body_bytes)
+                            max_body_bytes=self.security.max_body_bytes, shedding=self._edge_shedding())
+
+    def _edge_shedding(self) -> EdgeShedding:
+        """The proxy's bound: never tighter than every Ingress replica's own bound together (the
+        adaptive part then finds what the proxy itself can pass within target_latency_s)."""
+        a, ingress = self.admission, self.deployments.ingress
+        per_replica = min(a.max_in_flight, max(1, ingress.max_ongoing_requests - 1))
+        prefix = self.route_prefix.rstrip("/")
+        return EdgeShedding(enabled=a.enabled, max_in_flight=per_replica * ingress.autoscaling.max_replicas,
+                            min_in_flight=a.min_in_flight, target_latency_s=a.target_latency_s,
+                            retry_after_s=a.retry_after_s, paths=(f"{prefix}/v1/playlists", f"{prefix}/v1/search"))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, source: str = "config") -> "AppConfig":

@@ -103,10 +103,15 @@ STAGE_BATCH_SIZE = MetricSpec(
     ("stage",), (1, 2, 4, 8, 16, 32, 64, 128),
 )
 
+EDGE_SHED = MetricSpec(
+    "segue_edge_shed", "counter", "Requests refused with 503 + Retry-After by the proxy's own in-flight bound, "
+    "before they reached an Ingress replica.", ("route",),
+)
+
 METRICS: tuple[MetricSpec, ...] = (
     REQUESTS, REQUEST_DURATION, STAGE_REQUESTS, STAGE_DURATION, INTENT_REQUESTS, INTENT_FALLBACKS,
     STRUCTURED_OUTPUT_FAILURES, CANDIDATES, FEEDBACK, EXPERIMENT_EVENTS, STORE_WRITES, STORE_COMMIT_DURATION,
-    STAGE_BATCH_SIZE,
+    STAGE_BATCH_SIZE, EDGE_SHED,
 )
 
 
@@ -248,6 +253,9 @@ class SegueMetrics:
 
     def batch(self, stage: str, n: int) -> None:
         self._observe(STAGE_BATCH_SIZE, float(n), stage=stage)
+
+    def edge_shed(self, route: str) -> None:
+        self._inc(EDGE_SHED, route=route)
 
     def feedback(self, experiment: str | None, arm: str, event: str) -> None:
         self._inc(FEEDBACK, experiment=experiment, arm=arm, event=event)

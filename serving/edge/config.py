@@ -29,9 +29,22 @@ class EdgeLimits(_Frozen):
     max_url_bytes: int = Field(default=4096, ge=256, le=65_536, description="Path + query, in bytes; past it 414.")
 
 
+class EdgeShedding(_Frozen):
+    """The proxy's own in-flight bound on the costly routes (serving/edge/shed.py). Not set by
+    hand: AppConfig.edge_settings derives it from `admission` and the Ingress's slots."""
+
+    enabled: bool = True
+    max_in_flight: int = Field(default=48, ge=1)
+    min_in_flight: int = Field(default=4, ge=1)
+    target_latency_s: float = Field(default=0.0, ge=0)
+    retry_after_s: int = Field(default=1, ge=1)
+    paths: tuple[str, ...] = ("/v1/playlists", "/v1/search")
+
+
 class EdgeSettings(_Frozen):
     """What the proxy-process guard needs, handed to it through the environment."""
 
     timeouts: EdgeTimeouts = Field(default_factory=EdgeTimeouts)
     limits: EdgeLimits = Field(default_factory=EdgeLimits)
     max_body_bytes: int = Field(default=16_384, ge=1024)
+    shedding: EdgeShedding = Field(default_factory=EdgeShedding)

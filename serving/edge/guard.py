@@ -16,8 +16,9 @@ import re
 
 from serving.edge import retry
 from serving.edge.config import EdgeSettings
+from serving.edge.shed import EdgeShed
 from serving.errors import (
-    HeadersTooLarge, InvalidHeader, PayloadTooLarge, RequestTimeout, SegueError, UriTooLong, encode_error,
+    HeadersTooLarge, InvalidHeader, Overloaded, PayloadTooLarge, RequestTimeout, SegueError, UriTooLong, encode_error,
     error_for_status,
 )
 from serving.security.middleware import safe_request_id
@@ -84,6 +85,7 @@ class EdgeGuard:
     def __init__(self, app, settings: EdgeSettings | None = None):
         self.app = app
         self.settings = settings or EdgeSettings()
+        self.shed = EdgeShed(self.settings.shedding)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -100,8 +102,22 @@ class EdgeGuard:
             return await _send(send, r.err, rid, close=r.close)
         if body is _GONE:  # the client went away while sending
             return None
-        # Sent again if its Ingress replica dies under it, where that is harmless (edge/retry.py).
-        await retry.call(self.app, scope, body, receive, _OneShape(send, rid))
+        if not self.shed.covers(scope):
+            # Sent again if its Ingress replica dies under it, where that is harmless (edge/retry.py).
+            return await retry.call(self.app, scope, body, receive, _OneShape(send, rid))
+        try:
+            ticket = self.shed.enter(scope)
+        except Overloaded as e:  # past the proxy's bound: refused before Serve's proxy spends anything on it
+            return await _send(send, e, rid)
+        # The request leaves the bound when its answer's last byte is sent, not when the inner
+        # app returns: Serve's proxy may keep the call open after the response (measured in the
+        # e2e tier: every request stayed counted and the 16th got 503).
+        done = _Once(lambda status: self.shed.leave(ticket, status))
+        shape = _OneShape(send, rid, on_complete=done)
+        try:
+            await retry.call(self.app, scope, body, receive, shape)
+        finally:
+            done(shape.status)
 
     async def _read_body(self, scope, receive) -> bytes | None | object:
         """The whole (small, capped) body, read within the body deadline; None when the request
@@ -141,16 +157,30 @@ async def _send(send, err: SegueError, rid: str, close: bool = False) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-class _OneShape:
-    """The send of the inner app: one X-Request-ID, and plain-text errors re-encoded."""
+class _Once:
+    def __init__(self, fn):
+        self._fn = fn
 
-    def __init__(self, send, rid: str):
+    def __call__(self, *args):
+        fn, self._fn = self._fn, None
+        if fn is not None:
+            fn(*args)
+
+
+class _OneShape:
+    """The send of the inner app: one X-Request-ID, and plain-text errors re-encoded.
+    `on_complete(status)` is called once the response's last body message is sent."""
+
+    def __init__(self, send, rid: str, on_complete=None):
         self._send, self._rid = send, rid
         self._rewrite: dict | None = None
+        self._on_complete = on_complete
+        self.status: int | None = None  # of the answer sent, for the edge's bound
 
     async def __call__(self, message):
         kind = message["type"]
         if kind == "http.response.start":
+            self.status = message["status"]
             headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
             status = message["status"]
             content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
@@ -172,5 +202,12 @@ class _OneShape:
                 err.retry_after_s = PLATFORM_RETRY_AFTER_S
             _, headers, body = encode_error(err, self._rid)
             await self._send({"type": "http.response.start", "status": status, "headers": headers + kept})
-            return await self._send({"type": "http.response.body", "body": body})
+            await self._send({"type": "http.response.body", "body": body})
+            return self._completed()
         await self._send(message)
+        if kind == "http.response.body" and not message.get("more_body", False):
+            self._completed()
+
+    def _completed(self) -> None:
+        if self._on_complete is not None:
+            self._on_complete(self.status)

@@ -12,6 +12,11 @@ Only routes where a second try is harmless are repeated: playlist and search ans
 dead replica's served record, if it was written at all, is an exposure nobody saw), feedback
 (idempotent on playlist, track and event) and reads. Creating a session or a turn is not
 repeated: the first try may have been stored.
+
+How long: with one Ingress replica (scripts/run's default) there is no other replica until the
+controller has started a replacement (~4-6 s on a quiet 2-core box, more under load), so the
+edge keeps sending again, with a growing pause, for up to RETRY_POLICY.budget_s: a try made
+while no replica is up waits in Serve's router until one is. A client that hangs up ends it.
 """
 
 from __future__ import annotations
@@ -19,17 +24,37 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-
-from serving.security.middleware import replay_body
+from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
-ATTEMPTS = 3
-BACKOFF_S = 0.2  # times the attempt: the router drops the dead replica within a few hundred ms
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When a request lost with its replica is sent again: pauses of first_backoff_s, doubling
+    up to max_backoff_s, while the time since the first try began stays under budget_s, at most
+    max_attempts tries in all."""
+
+    budget_s: float = 10.0
+    first_backoff_s: float = 0.2
+    max_backoff_s: float = 1.0
+    max_attempts: int = 20
+
+    def pause(self, failed: int, elapsed_s: float) -> float | None:
+        """The pause before the next try after `failed` tries died, `elapsed_s` after the first
+        began; None: no further try."""
+        if failed >= self.max_attempts:
+            return None
+        pause = min(self.max_backoff_s, self.first_backoff_s * 2 ** (failed - 1))
+        return pause if elapsed_s + pause < self.budget_s else None
+
+
+RETRY_POLICY = RetryPolicy()
 _RETRYABLE_POST = ("/v1/playlists", "/v1/search", "/v1/feedback")
 # ray.exceptions: ActorDiedError ("The actor died unexpectedly ..."), RayActorError ("The actor
 # is dead ..."), ActorUnavailableError ("The actor <id> is unavailable: ...").
 _DEATH = re.compile(rb"\bactor\b[^\n]{0,80}?\b(died|is dead|is unavailable)\b", re.IGNORECASE)
+_DISCONNECT = {"type": "http.disconnect"}
 
 
 def retryable(scope) -> bool:
@@ -42,6 +67,54 @@ def retryable(scope) -> bool:
 def replica_died(status: int, content_type: bytes, body: bytes) -> bool:
     """The proxy's own answer for a request lost with its replica (not an app's JSON error)."""
     return status >= 500 and not content_type.startswith(b"application/json") and bool(_DEATH.search(body))
+
+
+class _Client:
+    """The client's side of one request across its tries: each try is handed the (already read)
+    body, then the client's next message, which after the body can only be its disconnect.
+    One read of the real receive is outstanding at a time, shared by the try and the watch
+    during a pause, so a hang-up is seen whoever is waiting when it comes."""
+
+    def __init__(self, receive, body: bytes | None):
+        self._receive = receive
+        self._body = body or b""  # a bodiless request's own empty body message is never handed on
+        self._pending: asyncio.Future | None = None
+        self.gone = False
+
+    def receive_for_try(self):
+        replayed = False
+
+        async def receive():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": self._body, "more_body": False}
+            return await self._next()
+
+        return receive
+
+    async def _next(self) -> dict:
+        while not self.gone:
+            if self._pending is None:
+                self._pending = asyncio.ensure_future(self._receive())
+            msg = await asyncio.shield(self._pending)  # a cancelled waiter leaves the read to the next
+            self._pending = None
+            if msg.get("type") == "http.disconnect":
+                self.gone = True
+        return dict(_DISCONNECT)
+
+    async def pause(self, seconds: float) -> bool:
+        """Waits `seconds`; False if the client hung up meanwhile."""
+        watch = asyncio.ensure_future(self._next())
+        try:
+            await asyncio.wait({watch}, timeout=seconds)
+        finally:
+            watch.cancel()
+        return not self.gone
+
+    def close(self) -> None:
+        if self._pending is not None and not self._pending.done():
+            self._pending.cancel()
 
 
 class _Hold:
@@ -87,27 +160,37 @@ class _Hold:
             await self._send(m)
 
 
-async def call(app, scope, body: bytes | None, receive, send) -> None:
+async def call(app, scope, body: bytes | None, receive, send, policy: RetryPolicy | None = None) -> None:
     """The app, with a request lost with its replica sent again where that is harmless, and
     answered with the one JSON error shape (not the HTTP server's bare 500) otherwise."""
-    attempts = ATTEMPTS if retryable(scope) else 1
-    gone = False
-
-    async def watched():  # a client that hung up gets no second try (Serve also ends the try without a response)
-        nonlocal gone
-        msg = await receive()
-        gone = gone or msg.get("type") == "http.disconnect"
-        return msg
-
-    for attempt in range(attempts):
-        hold = _Hold(send)
-        await app(scope, replay_body(body, watched) if body is not None else watched, hold)
-        if not hold.responded:
-            if gone:
+    policy = policy or RETRY_POLICY
+    again = retryable(scope)
+    client = _Client(receive, body)
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    failed = 0
+    try:
+        while True:
+            hold = _Hold(send)
+            # A fresh scope each try: Serve's proxy strips the route prefix from scope["path"] in
+            # place (and extends root_path), so a second try with the same dict would miss an app
+            # served under a prefix (404).
+            await app(dict(scope), client.receive_for_try(), hold)
+            if not hold.responded:
+                if client.gone:  # Serve ends a try without a response when its client hangs up
+                    return None
+                hold.died = True
+            if not hold.died or not again:
+                return await hold.release()
+            failed += 1
+            pause = policy.pause(failed, loop.time() - t0)
+            if pause is None:
+                log.warning("%s %s: its Ingress replica died %d times in %.1fs; giving up",
+                            scope.get("method"), scope.get("path"), failed, loop.time() - t0)
+                return await hold.release()
+            log.warning("%s %s: its Ingress replica died; sending it again in %.1fs (try %d)",
+                        scope.get("method"), scope.get("path"), pause, failed + 1)
+            if not await client.pause(pause):
                 return None
-            hold.died = True
-        if not hold.died or attempt == attempts - 1:
-            return await hold.release()
-        log.warning("%s %s: its Ingress replica died; sending it again (try %d of %d)",
-                    scope.get("method"), scope.get("path"), attempt + 2, attempts)
-        await asyncio.sleep(BACKOFF_S * (attempt + 1))
+    finally:
+        client.close()

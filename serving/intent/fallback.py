@@ -211,7 +211,7 @@ class FastParser:
         keywords = sorted(((kw, tag) for tag in TAXONOMY for kw in tag.keywords), key=lambda x: -len(x[0]))
         hits: dict[str, tuple[Tag, float]] = {}
         for kw, tag in keywords:
-            pat = rf"(?<![\w-]){re.escape(kw)}(?![\w-])"
+            pat = tag.pattern(kw)
             if re.search(pat, low):
                 # Longest keyword wins its span: "work out" must not also count as "work".
                 low = re.sub(pat, " ", low)

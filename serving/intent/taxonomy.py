@@ -7,6 +7,7 @@ that need no model (and keep the parser useful if embeddings are unavailable).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -17,13 +18,19 @@ class Tag:
     description: str
     keywords: tuple[str, ...] = ()
     energy: float | None = None  # what the tag says about energy, if anything
+    not_after: tuple[str, ...] = ()  # words after which a keyword is a plain word, not this tag
+
+    def pattern(self, keyword: str) -> str:
+        """Regex for one keyword as a whole word, not right after a `not_after` word."""
+        guards = "".join(rf"(?<!\b{re.escape(w)}\s)" for w in self.not_after)
+        return rf"{guards}(?<![\w-]){re.escape(keyword)}(?![\w-])"
 
     def text(self) -> str:
         return f"{self.name} music: {self.description}"
 
 
-def _g(name, desc, *kw, energy=None):
-    return Tag(name, "genre", desc, tuple(kw) or (name,), energy)
+def _g(name, desc, *kw, energy=None, not_after=()):
+    return Tag(name, "genre", desc, tuple(kw) or (name,), energy, tuple(not_after))
 
 
 def _m(name, desc, *kw, energy=None):
@@ -50,7 +57,9 @@ TAXONOMY: tuple[Tag, ...] = (
     _g("country", "country and western, nashville", "country", "bluegrass", "western"),
     _g("folk", "acoustic folk songs and singer-songwriters", "folk", "acoustic", "singer-songwriter"),
     _g("electronic", "electronic dance music, edm, synths", "electronic", "edm", "electro", "synth", energy=0.8),
-    _g("house", "house and techno club music", "house", "techno", "trance", energy=0.85),
+    # "Cleaning the house", "at my house": in the curation dialogs "house" is mostly a building.
+    _g("house", "house and techno club music", "house", "techno", "trance", energy=0.85,
+       not_after=("the", "my", "our", "your", "a", "at", "around", "whole", "clean", "cleaning", "his", "her", "their")),
     _g("reggae", "reggae and dancehall from jamaica", "reggae", "dancehall", "ska"),
     _g("latin", "latin pop, reggaeton, salsa", "latin", "latina", "latino", "reggaeton", "salsa", "bachata", "spanish",
        "español", "espanol", "cumbia", "merengue"),

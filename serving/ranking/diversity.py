@@ -93,3 +93,19 @@ def select_diverse_ids(order: Sequence[int], n: int, key: Sequence[int], lead: S
             seen.add(k)
             per_artist[a] += 1
     return chosen
+
+
+def head_first(order: list[int], accepts: Callable[[int], bool], n: int,
+               pick: Callable[[list[int], int], list[int]]) -> list[int]:
+    """`order` (best first), except that the first picks are the best `n` that `accepts` takes
+    (`pick` chooses them under the artist cap); the rest follow in order. A guess about what the
+    listener meant orders the head of a playlist this way and removes nothing from it."""
+    agree = []
+    for x in order:
+        if accepts(x):
+            agree.append(x)
+            if len(agree) >= 4 * n:  # enough to fill the head under an artist cap
+                break
+    first = pick(agree, n)
+    chosen = set(first)
+    return first + [x for x in order if x not in chosen]

@@ -24,7 +24,7 @@ from serving.intent.model import Intent
 from serving.intent.taxonomy import TAXONOMY
 from serving.catalog.loader import Catalog
 from serving.ranking.base import Ranker, RankItem
-from serving.ranking.diversity import recording_key, select_diverse_ids, sequence
+from serving.ranking.diversity import head_first, recording_key, select_diverse_ids, sequence
 from serving.ranking.features import FEATURES, extract
 from serving.ranking.prior_arrays import PriorArrays, prior_keys
 from serving.ranking.priors import Priors, QueryPriors
@@ -173,13 +173,32 @@ class LearnedRanker(Ranker):
             if norm(tag.name):
                 self.table.tag_mask(norm(tag.name))
 
-    def _admit(self, intent: Intent):
-        """Strict agreement for borrowed tracks (None: no enrichment, the intent's filters only)."""
+    def _constraints(self, intent: Intent, pool: Pool):
+        """(what borrowed tracks must agree with, what the playlist's head is filled with first, or
+        None). None, None without enrichment: the intent's filters only."""
         if self.enrichment is None:
-            return None
-        from serving.retrieval.filters import admits, constraints
+            return None, None
+        from serving.retrieval.filters import CONSENSUS_POOL, admits, constraints, head_artists, with_consensus
 
         c = constraints(intent, self.enrichment)
+        enr = self.enrichment
+        like = head_artists(intent, c)
+        if like:
+            # "Songs like X": X's neighbours (and X, unless excluded) first; text matches on the
+            # name ("Rag Doll" for Dolly Parton) only after them.
+            return c, (lambda t: bool(t.artists) and norm(t.artists[0]) in like and admits(c, t, enr))
+        if not len(pool):
+            return c, None
+        order = np.argsort(-pool.dense, kind="stable")[:CONSENSUS_POOL]
+        head = with_consensus(c, [self.table.tracks[int(pool.rows[i])] for i in order.tolist()], enr)
+        return c, ((lambda t: admits(head, t, enr)) if head.inferred else None)
+
+    def _strict(self, c):
+        """Borrowed tracks (not retrieved for this request) must be known to agree."""
+        if c is None:
+            return None
+        from serving.retrieval.filters import admits
+
         enr = self.enrichment
         return lambda t: admits(c, t, enr, strict=True)
 
@@ -252,11 +271,13 @@ class LearnedRanker(Ranker):
 
     def _rank_pools(self, work) -> list[list[RankedTrack]]:
         """Features for every request of the batch, one LightGBM predict, then per-request picks."""
-        pools, qas, Xs = [], [], []
+        pools, qas, Xs, heads = [], [], [], []
         for intent, pool, q, _, _ in work:
             qa = self.prior_arrays.query(np.asarray(q, dtype=np.float32))
+            c, head = self._constraints(intent, pool)
+            heads.append(head)
             if self._expand:
-                pool = expand(pool, qa, intent, self.table, admit=self._admit(intent))
+                pool = expand(pool, qa, intent, self.table, admit=self._strict(c))
             pools.append(pool)
             qas.append(qa)
             Xs.append(features(intent, pool, qa, self.table)[:, self._cols])
@@ -264,20 +285,28 @@ class LearnedRanker(Ranker):
         X = np.vstack(Xs) if Xs else np.zeros((0, len(self._cols)), np.float32)
         s_all = np.asarray(self.artifact.model.predict(X, num_threads=1), dtype=np.float64) if len(X) else np.zeros(0)
         out, start = [], 0
-        for (intent, _, _, length, mode), pool, qa, size in zip(work, pools, qas, sizes):
+        for (intent, _, _, length, mode), pool, qa, size, head in zip(work, pools, qas, sizes, heads):
             s = s_all[start:start + size]
             start += size
-            out.append(self._pick(intent, pool, qa, s, length, mode))
+            out.append(self._pick(intent, pool, qa, s, length, mode, head))
         return out
 
-    def _pick(self, intent: Intent, pool: Pool, qa, s: np.ndarray, length: int, mode: str) -> list[RankedTrack]:
+    def _pick(self, intent: Intent, pool: Pool, qa, s: np.ndarray, length: int, mode: str,
+              head=None) -> list[RankedTrack]:
         t = self.table
         order = np.argsort(-s, kind="stable").tolist()
         keys, caps = t.key[pool.rows], t.cap_lead[pool.rows]
         asked = [t.cap_id(a.lower()) for a in intent.include_artists]
         uncapped = np.isin(caps, [a for a in asked if a >= 0])
-        picked = select_diverse_ids(order, length, keys.tolist(), caps.tolist(),
-                                    self.max_per_artist if mode == "playlist" else length, uncapped.tolist())
+        cap = self.max_per_artist if mode == "playlist" else length
+        args = (keys.tolist(), caps.tolist(), cap, uncapped.tolist())
+        if head is not None and mode == "playlist":
+            from serving.retrieval.filters import CONSENSUS_HEAD
+
+            rows = pool.rows
+            order = head_first(order, lambda x: head(t.tracks[int(rows[x])]), min(CONSENSUS_HEAD, length),
+                               lambda o, n: select_diverse_ids(o, n, *args))
+        picked = select_diverse_ids(order, length, *args)
         if mode == "playlist":
             picked = sequence(picked, track_of=lambda i: t.tracks[pool.rows[i]])
         out = []

@@ -25,6 +25,30 @@ from serving.schemas import Track
 TAG_MASKS = 4096  # distinct tag words whose catalog-wide match masks are kept (bounded memory)
 
 
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"  # what `re`'s \w matches in a str pattern
+
+
+def word_hits(text: str, phrase: str) -> list[int]:
+    """Every start where rf"\\b{re.escape(phrase)}\\b" matches in `text` (overlapping ones too), for a
+    non-empty phrase.
+
+    Same answer as that regex, ~15x faster: str.find jumps to each literal occurrence, and only
+    those are checked for word boundaries. A replica builds a mask per taxonomy tag at start,
+    which with the regex was a third of the Ranker's start-up."""
+    if not phrase:
+        return []
+    head, tail, n = _is_word(phrase[0]), _is_word(phrase[-1]), len(phrase)
+    out, p = [], text.find(phrase)
+    while p != -1:
+        before = p > 0 and _is_word(text[p - 1])
+        after = p + n < len(text) and _is_word(text[p + n])
+        if before != head and after != tail:
+            out.append(p)
+        p = text.find(phrase, p + 1)
+    return out
+
+
 class TrackTable:
     def __init__(self, tracks: Sequence[Track], catalog_version: str, extra_keys: Iterable[str] = ()):
         self.tracks: tuple[Track, ...] = tuple(tracks)
@@ -54,6 +78,10 @@ class TrackTable:
         self._cap_id = cap_names
         self.year = np.asarray([t.year if t.year is not None else np.nan for t in self.tracks], dtype=np.float64)
         self.text = [norm(f"{t.title} {t.album or ''} {' '.join(t.tags)}") for t in self.tracks]
+        # All rows' text in one string ('\n' never occurs in normalised text, and is no word
+        # character, so a row's ends act as string ends): tag masks scan it with str.find.
+        self._joined = "\n".join(self.text)
+        self._row_start = np.cumsum([0, *(len(x) + 1 for x in self.text[:-1])]) if self.text else np.zeros(0, np.int64)
         self._artist_rows: dict[str, list[int]] = {}
         for i, t in enumerate(self.tracks):
             for a in {norm(a) for a in t.artists}:
@@ -110,8 +138,10 @@ class TrackTable:
         """Rows whose title/album/tags contain the (normalised) tag as a word; cached per tag."""
         m = self._tag_masks.get(tag)
         if m is None:
-            r = re.compile(rf"\b{re.escape(tag)}\b")
-            m = np.fromiter((r.search(x) is not None for x in self.text), bool, len(self.text))
+            m = np.zeros(len(self.text), dtype=bool)
+            hits = word_hits(self._joined, tag)
+            if hits:
+                m[np.searchsorted(self._row_start, hits, side="right") - 1] = True
             self._tag_masks[tag] = m
             if len(self._tag_masks) > TAG_MASKS:
                 self._tag_masks.popitem(last=False)

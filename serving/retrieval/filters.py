@@ -13,7 +13,8 @@ catalog has years), applied the same way everywhere.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
 
 from serving.catalog.enrichment.artifact import Enrichment
 from serving.catalog.enrichment.text import is_stand_in, title_language
@@ -50,10 +51,24 @@ QUALIFIERS = frozenset({"oldies"})
 KNOWN = 0.3  # genre evidence (kept-track votes, direct + propagated) before an artist counts as known
 SOME = 0.05  # the least evidence a borrowed candidate needs: borrowing is for tracks known to fit
 MIN_SHARE = 0.15  # share of a known artist's genre evidence that must agree with the request
+# ...and that share (broader names that relate to the wanted genres counting half: `_near`) must be a
+# main part of the artist's profile, not a side of it: an artist kept in every kind of playlist
+# (Rihanna: pop 0.44, house 0.10, electronic 0.11) touches every genre.
+DOMINANCE = 0.4  # agreeing share / the artist's largest genre share
+LANGUAGE_AND = True  # a language named beside another genre is a second condition (see `constraints`)
+DISAGREE = 0.15  # evidence enough to rule an artist out when none of it agrees (share < NONE_AGREE)
+NONE_AGREE = 0.04
 MIN_USE_SHARE = 0.1
 KNOWN_DECADES = 1.5
 MIN_DECADE_SHARE = 0.1
 SIMILAR = 12  # neighbours of each "like X" artist added as candidates
+# A request naming no genre gets the genres its best text matches agree on (`with_consensus`); the
+# learned ranker fills the first CONSENSUS_HEAD places of the playlist with tracks that agree.
+CONSENSUS_POOL = 60  # best dense matches (before filters) offered to with_consensus
+CONSENSUS_TOP = 30  # best dense matches whose artists vote
+CONSENSUS_VOTERS = 5  # distinct known artists needed before the vote means anything
+CONSENSUS_SHARE = 0.2  # share of the vote a genre needs to be wanted
+CONSENSUS_HEAD = 20  # a default playlist's length
 _STAND_IN_ASKED = re.compile(r"\b(karaoke|covers?|instrumentals?|sing ?along|tribute|backing tracks?)\b", re.I)
 
 
@@ -66,6 +81,9 @@ class Constraints:
     allow_stand_ins: bool = False
     from_similar: bool = False  # genres come from the "like X" artists, not the words
     uses: frozenset[str] = frozenset()  # moods / activities asked for (borrowed tracks must fit them)
+    inferred: bool = False  # genres come from the best text matches' consensus, not the words
+    language: str | None = None  # a language asked for beside another genre ("rock en español"): both must hold
+    near: dict[str, float] = field(default_factory=dict)  # genres + the broader names that relate to them (DOMINANCE)
 
     @property
     def active(self) -> bool:
@@ -86,6 +104,10 @@ def constraints(intent: Intent, enrichment: Enrichment | None) -> Constraints:
     lang, _ = title_language(intent.search_text)
     if lang in LANGUAGE_GENRE and not intent.genres:
         genres[LANGUAGE_GENRE[lang]] = 1.0
+    # Genres are alternatives ("rock or metal"), but a language is a second condition: "rock en
+    # español" is Spanish rock, not rock or anything Spanish.
+    language = next((code for code, g in LANGUAGE_GENRE.items() if g in asked), None) \
+        if LANGUAGE_AND and len(set(asked)) > 1 else None
     similar: dict[str, float] = {}
     names: list[str] = []
     from_similar = False
@@ -112,7 +134,61 @@ def constraints(intent: Intent, enrichment: Enrichment | None) -> Constraints:
     if intent.era is not None and intent.era.end - intent.era.start <= 30:
         decades = frozenset(str(d) for d in range(intent.era.start // 10 * 10, intent.era.end + 1, 10))
     uses = frozenset([*intent.moods, *intent.activities])
-    return Constraints(genres, decades, similar, tuple(dict.fromkeys(names)), allow, from_similar, uses)
+    return Constraints(genres, decades, similar, tuple(dict.fromkeys(names)), allow, from_similar, uses,
+                       language=language, near=_near(genres))
+
+
+def _near(genres: dict[str, float]) -> dict[str, float]:
+    """The wanted genres plus, at half weight, the names that count them as related: a metal band's
+    learned profile is often mostly "rock", and "rock" is not a side of its profile for "metal"."""
+    near = dict(genres)
+    for g, rel in RELATED.items():
+        if g not in near and any(r in genres for r in rel):
+            near[g] = 0.5
+    return near
+
+
+def with_consensus(c: Constraints, ranked: list[Track], enrichment: Enrichment | None) -> Constraints:
+    """A request that names no genre ("music to fall asleep to") still implies some: the genres on
+    which the artists of its best text matches agree. Each distinct artist the enrichment knows votes
+    once with its genre shares, weighted by rank and by how well it is known; genres with CONSENSUS_SHARE of the vote (and their
+    related names at half weight) become the wanted genres. Without this, a known artist of any
+    genre passes, and borrowed popular tracks (Taylor Swift, kept once for sleep) fill the playlist.
+    `ranked`: the request's candidates, best text match first."""
+    if enrichment is None or c.genres or c.similar or c.from_similar:
+        return c
+    votes: dict[str, float] = defaultdict(float)
+    seen: set[str] = set()
+    voters = 0
+    for r, t in enumerate(ranked[:CONSENSUS_TOP]):
+        key = norm(t.artists[0]) if t.artists else ""
+        if not key or key in seen:
+            continue
+        seen.add(key)
+        a = enrichment.artists.get(key)
+        if a is None or a.confidence < SOME or not a.genres:
+            continue
+        voters += 1
+        # An artist barely known (a few propagated votes) has a noisy genre profile: it votes less.
+        w = min(1.0, a.confidence / KNOWN) / (1.0 + r / 10.0)
+        for g, share in a.genres.items():
+            votes[g] += share * w
+    total = sum(votes.values())
+    if voters < CONSENSUS_VOTERS or total <= 0:
+        return c
+    genres = {g: 1.0 for g, v in votes.items() if v / total >= CONSENSUS_SHARE}
+    for g in list(genres):
+        for rel in RELATED.get(g, ()):
+            genres.setdefault(rel, 0.5)
+    return replace(c, genres=genres, inferred=True, near=_near(genres)) if genres else c
+
+
+def head_artists(intent: Intent, c: Constraints) -> frozenset[str]:
+    """Normalised artists a "like X" playlist starts with: X's neighbours, and X unless excluded."""
+    if not c.similar:
+        return frozenset()
+    excluded = {norm(a) for a in intent.exclude_artists}
+    return frozenset(c.similar) | {norm(a) for a in intent.similar_artists if norm(a) not in excluded}
 
 
 def admits(c: Constraints, t: Track, enrichment: Enrichment | None, strict: bool = False) -> bool:
@@ -133,15 +209,25 @@ def admits(c: Constraints, t: Track, enrichment: Enrichment | None, strict: bool
         return not strict or not c.genres
     if c.genres and strict and attrs.confidence < SOME:
         return False
-    if c.genres and attrs.confidence >= (SOME if strict else KNOWN):
+    if c.genres and attrs.confidence >= (SOME if strict else DISAGREE):
         share = sum(attrs.genres.get(g, 0.0) * w for g, w in c.genres.items())
+        rescued = False
         tlang = (enrichment.tracks.get(t.track_id) or {}).get("language") or attrs.language
         if tlang in LANGUAGE_GENRE and LANGUAGE_GENRE[tlang] in c.genres and share < MIN_SHARE:
             # A Spanish title is evidence for "latin" when the artist's own evidence does not say
             # otherwise (a Mozart album with a Spanish subtitle is still classical).
             if attrs.language == tlang or attrs.confidence < 2 * KNOWN:
                 share = MIN_SHARE
-        if share < MIN_SHARE:
+                rescued = True
+        # Known artists need MIN_SHARE agreeing; half-known ones are only out when nothing of
+        # their evidence agrees (less evidence is enough to say "not k-pop" than to say "k-pop").
+        if share < (MIN_SHARE if strict or attrs.confidence >= KNOWN else NONE_AGREE):
+            return False
+        if not rescued and (strict or attrs.confidence >= KNOWN) and DOMINANCE * max(attrs.genres.values(), default=0.0) \
+                > sum(attrs.genres.get(g, 0.0) * w for g, w in (c.near or c.genres).items()):
+            return False
+        if c.language and tlang != c.language and attrs.language != c.language \
+                and attrs.genres.get(LANGUAGE_GENRE[c.language], 0.0) < MIN_SHARE:
             return False
     if c.decades and attrs.decade_confidence >= KNOWN_DECADES:
         if sum(attrs.decades.get(d, 0.0) for d in c.decades) < MIN_DECADE_SHARE:

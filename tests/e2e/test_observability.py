@@ -14,6 +14,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -316,6 +317,32 @@ def _dashboard_queries() -> list[tuple[str, str]]:
 
 def _grafana_to_promql(expr: str) -> str:
     return expr.replace("$__rate_interval", "1m").replace("$experiment", ".*").replace("$arm", ".*")
+
+
+def test_a_burst_past_the_proxy_bound_is_shed_at_once_and_counted(graph, prometheus):
+    """More concurrent playlist requests than the proxy's in-flight bound (the tier's graphs: 15):
+    the excess is answered 503 + Retry-After by the proxy itself (serving/edge/shed.py), the rest
+    200, nothing lost, and the sheds are counted in ray_segue_edge_shed_total."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    n = 48
+    barrier = threading.Barrier(n)
+
+    def one(i: int) -> httpx.Response:
+        barrier.wait()
+        return graph.playlist(f"burst {i} of upbeat summer pop", length=5)
+
+    with ThreadPoolExecutor(n) as pool:
+        answers = list(pool.map(one, range(n)))
+    assert {r.status_code for r in answers} <= {200, 503}, [r.text[:200] for r in answers if r.status_code not in (200, 503)]
+    shed = [r for r in answers if r.status_code == 503]
+    assert all(r.headers.get("retry-after") == "1" and r.json()["error"] == "overloaded" for r in shed)
+    at_proxy = [r for r in shed if "at this proxy" in r.json()["message"]]
+    assert at_proxy, f"no request was shed by the proxy: {[r.status_code for r in answers]}"
+    assert any(r.status_code == 200 for r in answers)
+    counted = promql(prometheus, 'sum(ray_segue_edge_shed_total{route="playlist"})',
+                     until=lambda res: res and float(res[0]["value"][1]) >= len(at_proxy))
+    assert float(counted[0]["value"][1]) >= len(at_proxy)
 
 
 def test_dashboards_only_query_metrics_the_service_exports(graph, prometheus):

@@ -80,3 +80,17 @@ def test_the_password_comes_from_the_environment_and_never_shows(monkeypatch):
     with pytest.raises(StoreUnavailableError) as e:
         PostgresDatabase(cfg)
     assert "s3cret" not in str(e.value) and "inline" not in str(e.value) and "***" in str(e.value)
+
+
+def test_the_soak_check_reads_a_postgres_store_back(db, pg_url):
+    from serving.experiments.outcome_store import OutcomeStore
+    from serving.tools.bench.soak import SoakResult, check_store
+
+    s = OutcomeStore(db)
+    for i in range(3):
+        s.record_served(served(f"p{i}"))
+    s.feedback("p0", "t1", "like")
+    res = SoakResult(served_ok=["p0", "p1", "p2", "p9"], counted=[("p0", "t1"), ("p1", "t1")])
+    store = StoreConfig(backend="postgres", postgres=PostgresConfig(url=pg_url))
+    assert check_store(store, res, settle_s=0) == {"playlists_200": 4, "served_records_missing": 1,
+                                                   "likes_counted": 2, "likes_missing": 1}

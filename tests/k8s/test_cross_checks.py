@@ -317,4 +317,7 @@ def test_every_ray_pod_runs_the_edge_guard_with_the_chart_settings(scenario):
     http = serve_config(rs)["http_options"]
     assert http["request_timeout_s"] == settings.timeouts.request_s
     assert http["keep_alive_timeout_s"] == settings.timeouts.keep_alive_s
-    assert settings.max_body_bytes == AppConfig.from_dict(serve_config(rs)["applications"][0]["args"]).security.max_body_bytes
+    app = AppConfig.from_dict(serve_config(rs)["applications"][0]["args"])
+    assert settings.max_body_bytes == app.security.max_body_bytes
+    # The proxy's shedding bound is the one the app itself derives (admission + Ingress slots).
+    assert settings.shedding == app.edge_settings().shedding

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from serving.edge import retry
 from serving.edge.config import EdgeLimits, EdgeSettings, EdgeTimeouts
 from serving.edge.guard import EdgeGuard, check_head
 from serving.errors import RateLimited, Unauthorized, encode_error, retry_after_seconds
@@ -184,7 +185,8 @@ def test_a_playlist_lost_with_its_ingress_replica_is_sent_again_with_the_same_bo
     assert calls == [body, body] and sent[0]["status"] == 200 and json.loads(sent[1]["body"]) == {"ok": True}
 
 
-def test_replica_deaths_past_the_retries_and_other_errors_reach_the_client_as_they_are():
+def test_replica_deaths_past_the_retries_and_other_errors_reach_the_client_as_they_are(monkeypatch):
+    monkeypatch.setattr(retry, "RETRY_POLICY", retry.RetryPolicy(budget_s=5, first_backoff_s=0.01, max_attempts=3))
     app, calls = _dying_then(200, deaths=10)
     sc = scope([(b"content-length", b"2")], method="POST", path="/v1/playlists")
     sent = run_guard(app, sc, [{"type": "http.request", "body": b"{}", "more_body": False}])

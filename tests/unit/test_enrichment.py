@@ -135,3 +135,123 @@ def test_era_filter(enrichment):
     assert c.decades == {"1970"}
     # Daft Punk's evidence says 90s, but there is too little of it to exclude on.
     assert admits(c, TRACKS[7], enrichment)
+
+
+def test_embedding_neighbours_count_half_toward_known(enrichment):
+    # "Nobody Knows" has no listener evidence: its genres come from embedding neighbours only,
+    # so it counts as known with half of that evidence, never more.
+    a = enrichment.artist("Nobody Knows")
+    assert a.evidence["direct_genre_votes"] == 0
+    assert a.confidence == pytest.approx(0.5 * a.evidence["genre_votes_with_embedding"], abs=1e-3)
+    m = enrichment.artist("Metallica")
+    assert m.confidence >= m.evidence["direct_genre_votes"]  # listeners' own votes count in full
+
+
+def test_acts_named_alike_are_not_embedding_neighbours():
+    from scipy import sparse
+
+    from serving.catalog.enrichment.propagate import drop_name_neighbours
+    from serving.catalog.enrichment.text import name_words, named_alike
+
+    assert named_alike(name_words("Johnny Gill"), name_words("Johnny Cash"))
+    assert not named_alike(name_words("Bob Marley"), name_words("Bob Marley & The Wailers"))  # an alias
+    assert not named_alike(name_words("The Doors"), name_words("The Cars"))  # 'the' says nothing
+    names = ["Johnny Cash", "Johnny Gill", "Willie Nelson", "Bob Marley", "Bob Marley & The Wailers"]
+    full = sparse.csr_matrix(np.ones((5, 5)) - np.eye(5))
+    kept = drop_name_neighbours(full, names).toarray()
+    assert kept[0, 1] == 0 and kept[1, 0] == 0 and kept[0, 2] == 1 and kept[3, 4] == 1
+
+
+def test_no_genre_word_takes_the_genres_its_best_matches_agree_on():
+    from serving.catalog.enrichment.artifact import ArtistAttrs
+    from serving.retrieval import filters
+
+    arts = {f"calm {i}": ArtistAttrs(f"Calm {i}", {"ambient": 0.9, "classical": 0.1}, 1.0) for i in range(6)}
+    arts["star"] = ArtistAttrs("Star", {"pop": 1.0}, 9.0)
+    enr = Enrichment("k", arts, {})
+    ranked = [_t(f"c{i}", "Sleep Sounds", f"Calm {i}") for i in range(6)] + [_t("p", "Sleepy", "Star")]
+    c = filters.with_consensus(constraints(Intent(search_text="to fall asleep to", activities=["sleep"]), enr),
+                               ranked, enr)
+    assert c.inferred and c.genres.get("ambient") == 1.0 and "pop" not in c.genres
+    assert not admits(c, ranked[-1], enr) and admits(c, ranked[0], enr)
+    # A genre the listener named is never second-guessed, and too few voters decide nothing.
+    named = constraints(Intent(search_text="pop", genres=["pop"]), enr)
+    assert filters.with_consensus(named, ranked, enr) is named
+    few = constraints(Intent(search_text="x"), enr)
+    assert filters.with_consensus(few, ranked[:3], enr) is few
+
+
+def test_house_after_a_determiner_is_a_building_not_a_genre():
+    set_artists([a for t in TRACKS for a in t.artists])
+    assert "genre:house" not in text_labels("a playlist for cleaning the house")
+    assert "genre:house" not in text_labels("friends over at my house")
+    assert "genre:house" in text_labels("deep house for a late night")
+
+
+def test_less_evidence_rules_an_artist_out_than_in():
+    from serving.catalog.enrichment.artifact import ArtistAttrs
+
+    enr = Enrichment("k", {"half known": ArtistAttrs("Half Known", {"pop": 1.0}, 0.2),
+                           "barely": ArtistAttrs("Barely", {"pop": 1.0}, 0.1),
+                           "mixed": ArtistAttrs("Mixed", {"pop": 0.9, "k-pop": 0.1}, 0.2)}, {})
+    c = constraints(Intent(search_text="k-pop", genres=["k-pop"]), enr)
+    assert not admits(c, _t("a", "Song", "Half Known"), enr)  # what evidence there is all says pop
+    assert admits(c, _t("b", "Song", "Barely"), enr)  # too little to say anything
+    assert admits(c, _t("c", "Song", "Mixed"), enr)  # some of it agrees: not enough to rule out
+
+
+def test_a_language_named_beside_a_genre_must_hold_too():
+    from serving.catalog.enrichment.artifact import ArtistAttrs
+
+    enr = Enrichment("k", {"rock band": ArtistAttrs("Rock Band", {"rock": 1.0}, 5.0, language="en"),
+                           "rock en espanol": ArtistAttrs("Rock En Espanol", {"rock": 0.7, "latin": 0.3}, 5.0),
+                           "banda": ArtistAttrs("Banda", {"rock": 1.0}, 5.0, language="es")}, {})
+    c = constraints(Intent(search_text="canciones de rock en español", genres=["rock", "latin"]), enr)
+    assert c.language == "es"
+    assert not admits(c, _t("a", "The Rock", "Rock Band"), enr)  # rock, but not Spanish
+    assert admits(c, _t("b", "Song", "Rock En Espanol"), enr)  # its evidence says latin too
+    assert admits(c, _t("c", "Cancion", "Banda"), enr)  # its titles are Spanish
+    # One genre alone is no second condition: "latin" asks for latin, whatever the language.
+    assert constraints(Intent(search_text="latin", genres=["latin"]), enr).language is None
+
+
+def test_a_side_genre_of_a_broad_profile_does_not_agree():
+    from serving.catalog.enrichment.artifact import ArtistAttrs
+
+    enr = Enrichment("k", {"star": ArtistAttrs("Star", {"pop": 0.44, "r&b": 0.2, "house": 0.1, "electronic": 0.1}, 27.0),
+                           "dj": ArtistAttrs("DJ", {"electronic": 0.65, "house": 0.3}, 6.0),
+                           "new": ArtistAttrs("New", {"pop": 0.44, "house": 0.1, "electronic": 0.1}, 0.2)}, {})
+    c = constraints(Intent(search_text="techno", genres=["house"]), enr)
+    # 0.1 + 0.5 * 0.1 passes MIN_SHARE, but it is a side of a pop profile, not what Star is kept for.
+    assert not admits(c, _t("a", "Umbrella", "Star"), enr) and not admits(c, _t("a", "Umbrella", "Star"), enr, strict=True)
+    assert admits(c, _t("b", "Levels", "DJ"), enr)
+    assert admits(c, _t("c", "Song", "New"), enr)  # half known: only ruled out when nothing agrees
+
+
+def test_like_x_playlists_start_with_x_and_its_neighbours(enrichment):
+    from serving.retrieval.filters import head_artists
+
+    it = Intent(search_text="songs", similar_artists=["Black Sabbath"])
+    like = head_artists(it, constraints(it, enrichment))
+    assert "black sabbath" in like and "metallica" in like
+    but_not = Intent(search_text="songs", similar_artists=["Black Sabbath"], exclude_artists=["Black Sabbath"])
+    assert "black sabbath" not in head_artists(but_not, constraints(but_not, enrichment))
+    assert head_artists(Intent(search_text="metal", genres=["metal"]), constraints(Intent(search_text="metal"), enrichment)) == frozenset()
+
+
+def test_head_first_fills_the_head_with_accepted_and_removes_nothing():
+    from serving.ranking.diversity import head_first
+
+    order = list(range(10))
+    out = head_first(order, lambda x: x % 3 == 0, 3, lambda o, n: o[:n])
+    assert out[:3] == [0, 3, 6] and sorted(out) == order
+    assert head_first(order, lambda x: False, 3, lambda o, n: o[:n]) == order
+
+
+def test_a_broader_name_is_not_a_side_of_the_profile():
+    from serving.catalog.enrichment.artifact import ArtistAttrs
+
+    # A metal band whose learned profile says mostly "rock" (rock relates to metal) stays metal.
+    enr = Enrichment("k", {"band": ArtistAttrs("Band", {"rock": 0.66, "metal": 0.16, "r&b": 0.1}, 13.0)}, {})
+    c = constraints(Intent(search_text="heavy metal", genres=["metal"]), enr)
+    assert admits(c, _t("a", "Paranoid", "Band"), enr)

@@ -148,7 +148,7 @@ or generated once and kept across upgrades). */}}
 - name: RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH
   value: serving.edge.proxy:middlewares
 - name: SEGUE_EDGE_SETTINGS
-  value: {{ dict "timeouts" .Values.serve.timeouts "limits" .Values.serve.limits "max_body_bytes" (.Values.app.security.max_body_bytes | default 16384) | toJson | quote }}
+  value: {{ dict "timeouts" .Values.serve.timeouts "limits" .Values.serve.limits "max_body_bytes" (.Values.app.security.max_body_bytes | default 16384) "shedding" (include "segue.edgeShedding" . | fromJson) | toJson | quote }}
 - name: FORWARDED_ALLOW_IPS
   value: ""
 {{- with .Values.ray.extraEnv }}
@@ -298,4 +298,14 @@ affinity:
 {{- end }}
 volumes:
   {{- include "segue.rayVolumes" $ | nindent 2 }}
+{{- end }}
+
+{{/* The proxy's shedding bound (serving/edge/shed.py), derived as AppConfig.edge_settings does:
+     never tighter than every Ingress replica's own admission bound together. */}}
+{{- define "segue.edgeShedding" -}}
+{{- $a := .Values.app.admission -}}
+{{- $ing := .Values.app.deployments.ingress -}}
+{{- $perReplica := max 1 (min (int $a.max_in_flight) (sub (int $ing.max_ongoing_requests) 1)) -}}
+{{- $prefix := trimSuffix "/" (.Values.app.route_prefix | default "/") -}}
+{{- dict "enabled" $a.enabled "max_in_flight" (mul $perReplica (int $ing.autoscaling.max_replicas)) "min_in_flight" $a.min_in_flight "target_latency_s" $a.target_latency_s "retry_after_s" $a.retry_after_s "paths" (list (printf "%s/v1/playlists" $prefix) (printf "%s/v1/search" $prefix)) | toJson -}}
 {{- end }}

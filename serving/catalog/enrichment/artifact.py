@@ -19,7 +19,7 @@ from typing import Any
 from serving.atomic_dir import publish_dir
 from serving.text import norm
 
-PIPELINE_VERSION = "e2"
+PIPELINE_VERSION = "e6"
 
 
 def _taxonomy_fingerprint() -> str:
@@ -49,7 +49,7 @@ def shipped_root() -> Path:
 class ArtistAttrs:
     name: str
     genres: dict[str, float]  # taxonomy genre name -> share of the artist's genre evidence
-    confidence: float  # total genre evidence (direct + propagated), in kept-track votes
+    confidence: float  # genre evidence from listeners (direct + via co-kept artists), in kept-track votes
     decades: dict[str, float] = field(default_factory=dict)
     decade_confidence: float = 0.0
     language: str | None = None

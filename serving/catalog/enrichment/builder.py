@@ -28,6 +28,7 @@ ENERGY = {f"{t.kind}:{t.name}": t.energy for t in TAXONOMY if t.energy is not No
 DECADES = tuple(f"decade:{d}" for d in range(1950, 2030, 10))
 LABELS = tuple(f"genre:{g}" for g in GENRES) + MOODS + DECADES
 N_SIMILAR = 15
+EMBEDDING_TRUST = 0.5  # how much evidence reached through embedding neighbours counts toward "known"
 MIN_SHARE = 0.04  # genre shares below this are noise from one stray vote; not stored
 
 
@@ -89,7 +90,12 @@ def build(catalog, vectors: np.ndarray | None, dialogs: list[dict], embedder_ver
     track_artists = {t.track_id: artist_keys(t.artists) for t in tracks}
     Y = direct_matrix(graph, list(LABELS), track_artists, [(r[0], r[1], r[2]) for r in rows])
     F = propagate(Y, graph.combined())
-    enr = _assemble(catalog, graph, Y, F, rows, track_artists, tracks, tattrs)
+    # How much an artist is KNOWN counts only what listeners did (their own tracks kept, or kept
+    # beside artists who were): embedding neighbours of short title/artist texts are largely
+    # neighbours by name ("Johnny Gill" next to "Johnny Cash", "Blue October" next to blues), so
+    # they shape genre shares in full but count only EMBEDDING_TRUST toward an artist being known.
+    F_listeners = propagate(Y, graph.combined(embedding=False))
+    enr = _assemble(catalog, graph, Y, F, rows, track_artists, tracks, tattrs, F_listeners)
     key = enrichment_key(catalog.fingerprint, embedder_version,
                          evidence_fingerprint + ("-x" + ",".join(sorted(skip)) if skip else ""))
     stats = JobStats(len(tracks), len(dialogs), len(enr.artists), len(rows), t1 - t0, time.perf_counter() - t0, engine)
@@ -103,7 +109,7 @@ def build(catalog, vectors: np.ndarray | None, dialogs: list[dict], embedder_ver
     return enr, stats
 
 
-def _assemble(catalog, graph, Y, F, rows, track_artists, tracks, tattrs) -> Enrichment:
+def _assemble(catalog, graph, Y, F, rows, track_artists, tracks, tattrs, F_listeners=None) -> Enrichment:
     li = {l: j for j, l in enumerate(LABELS)}
     gcols = [li[f"genre:{g}"] for g in GENRES]
     mcols = [li[m] for m in MOODS]
@@ -129,8 +135,12 @@ def _assemble(catalog, graph, Y, F, rows, track_artists, tracks, tattrs) -> Enri
     artists: dict[str, ArtistAttrs] = {}
     for i, key in enumerate(graph.names):
         g = F[i, gcols]
-        conf = float(g.sum())
-        genres = {GENRES[j]: round(float(g[j] / conf), 3) for j in np.argsort(-g) if conf > 0 and g[j] / conf >= MIN_SHARE}
+        total = float(g.sum())
+        genres = {GENRES[j]: round(float(g[j] / total), 3) for j in np.argsort(-g) if total > 0 and g[j] / total >= MIN_SHARE}
+        conf = total
+        if F_listeners is not None:
+            own = float(F_listeners[i, gcols].sum())
+            conf = own + EMBEDDING_TRUST * max(0.0, total - own)
         d = F[i, dcols]
         dconf = float(d.sum())
         decades = {DECADES[j][7:]: round(float(d[j] / dconf), 3) for j in np.argsort(-d)
@@ -152,6 +162,7 @@ def _assemble(catalog, graph, Y, F, rows, track_artists, tracks, tattrs) -> Enri
         evidence["co_artists"] = int(row.nnz)
         evidence["emb_neighbours"] = int(graph.emb.getrow(i).nnz)
         evidence["direct_genre_votes"] = round(float(np.clip(Y[i, gcols], 0, None).sum()), 2)
+        evidence["genre_votes_with_embedding"] = round(total, 3)
         if ev_examples.get(key):
             evidence["examples"] = ev_examples[key]
         artists[key] = ArtistAttrs(

@@ -56,8 +56,8 @@ def _keywords():
 
     # The taxonomy's own keywords, longest first, as the fast parser matches them; one compiled
     # pattern each (this runs over every turn and search query of every dialog).
-    kws = sorted(((kw, f"{t.kind}:{t.name}") for t in TAXONOMY for kw in t.keywords), key=lambda x: -len(x[0]))
-    return [(re.compile(rf"(?<![\w-]){re.escape(kw)}(?![\w-])"), label) for kw, label in kws]
+    kws = sorted(((kw, t) for t in TAXONOMY for kw in t.keywords), key=lambda x: -len(x[0]))
+    return [(re.compile(t.pattern(kw)), f"{t.kind}:{t.name}") for kw, t in kws]
 
 
 @lru_cache(maxsize=8192)

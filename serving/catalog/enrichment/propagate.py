@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+from serving.catalog.enrichment.text import name_words, named_alike
 from serving.text import norm
 
 ALPHA = 0.5  # weight of the neighbours against an artist's own evidence
@@ -39,10 +40,13 @@ class ArtistGraph:
     def index(self) -> dict[str, int]:
         return {n: i for i, n in enumerate(self.names)}
 
-    def combined(self) -> sparse.csr_matrix:
+    def combined(self, embedding: bool = True) -> sparse.csr_matrix:
+        """The propagation graph; `embedding=False`: listener evidence only (co-occurrence)."""
         co = self.co.copy().astype(np.float32)
         if co.nnz:
             co.data = np.log1p(co.data)  # 10 shared dialogs are not 10x the evidence of one
+        if not embedding:
+            return (CO_WEIGHT * co).tocsr()
         return (CO_WEIGHT * co + EMB_WEIGHT * self.emb).tocsr()
 
 
@@ -86,7 +90,7 @@ def build_graph(tracks, vectors: np.ndarray | None, kept_lists: list[list[str]])
             av[a] = vectors[rs].mean(axis=0)
         nrm = np.linalg.norm(av, axis=1, keepdims=True)
         av = np.divide(av, nrm, out=np.zeros_like(av), where=nrm > 0)
-        emb = knn_graph(av)
+        emb = drop_name_neighbours(knn_graph(av), display)
     return ArtistGraph(list(idx), display, com, emb, av)
 
 
@@ -109,6 +113,18 @@ def knn_graph(av: np.ndarray, k: int = KNN, min_sim: float = KNN_MIN_SIM, chunk:
                     vals.append(float(sims[r, c]))
     m = sparse.coo_matrix((vals, (rows, cols)), shape=(n, n)).tocsr()
     return m.maximum(m.T).tocsr()
+
+
+def drop_name_neighbours(m: sparse.csr_matrix, display: list[str]) -> sparse.csr_matrix:
+    """Embedding neighbours whose names share a word ("Johnny Gill" / "Johnny Cash", "Naira Marley" /
+    "Bob Marley") are neighbours because the text embedding reads the name, not the music: drop
+    those edges (an alias, "Bob Marley" / "Bob Marley & The Wailers", stays). Acts that really
+    belong together are linked by co-occurrence instead."""
+    coo = m.tocoo()
+    words = [name_words(n) for n in display]
+    keep = np.fromiter((not named_alike(words[i], words[j]) for i, j in zip(coo.row.tolist(), coo.col.tolist())),
+                       bool, coo.nnz)
+    return sparse.coo_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=m.shape).tocsr()
 
 
 def direct_matrix(graph: ArtistGraph, labels: list[str], track_artists: dict[str, list[str]],

@@ -12,6 +12,7 @@ import re
 import unicodedata
 
 from serving.schemas import Track
+from serving.text import norm
 
 FLAGS: dict[str, re.Pattern] = {
     "karaoke": re.compile(r"\bkaraoke\b|\bsing[- ]?along\b|\bbacking track\b|without backing vocals|\bsing2piano\b", re.I),
@@ -84,3 +85,19 @@ def title_language(text: str) -> tuple[str | None, str]:
     if best and len(set(hits)) >= 2:
         return best, "words: " + ", ".join(sorted(set(hits))[:4])
     return None, ""
+
+
+_NAME_WORD = re.compile(r"[^\W_]{3,}")
+# Words too common in act names to say two acts are named alike.
+_GENERIC = frozenset("the and band music orchestra group trio quartet project feat featuring with los las".split())
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def name_words(name: str) -> frozenset[str]:
+    return frozenset(w for w in _NAME_WORD.findall(norm(name)) if w not in _GENERIC)
+
+
+def named_alike(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Two acts' names share a word but neither is an alias of the other ("Johnny Gill" and
+    "Johnny Cash" yes; "Bob Marley" and "Bob Marley & The Wailers" no: one name holds the other)."""
+    return bool(a & b) and not (a <= b or b <= a)

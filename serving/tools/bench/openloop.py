@@ -155,6 +155,7 @@ def step(url: str, prompts_file: str, rate: int, seconds: int, app_name: str, ou
         "lost": int(_metric(s, "lost")), "dropped_by_k6": int(_metric(s, "dropped_iterations")),
         "no_retry_after": int(_metric(s, "no_retry_after")), "http_reqs": sent,
         "cpu_ms_per_ok": cpu, "avg_batch": batches, "wall_s": wall,
+        "batch_stats_errors": {k: v["error"] for k, v in b1.items() if "error" in v},
         "loadavg_before": [round(x, 2) for x in load0], "loadavg_after": [round(x, 2) for x in os.getloadavg()],
     }
 

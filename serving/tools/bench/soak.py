@@ -3,7 +3,8 @@
 Open loop: requests arrive at a fixed rate whatever the answers do (a closed loop would slow
 down with the server and hide queueing). Every answered playlist gets a like on its first
 track. Each minute the RSS of every Serve replica (and the proxy and controller) is sampled;
-halfway through the OutcomeStore replica is killed. At the end the store's database is read
+halfway through the OutcomeStore replica is killed (or, with PostgreSQL, the database server
+restarted). At the end the store's database is read
 directly: every playlist answered 200 must have its served record, and every like answered
 `counted: true` its feedback row. Growth and losses are reported, never retried away.
 """
@@ -20,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from serving.client import NO_RETRIES, AsyncSegueClient, RetryPolicy, SegueAPIError, SegueError
+from serving.store.config import StoreConfig
+from serving.store.factory import open_database
 from serving.tools.bench.loadgen import LoadResult, assert_loopback
 
 _TITLE = re.compile(r"ray::(?:ServeReplica:([^:\s]+):([A-Za-z]+)|(ProxyActor|ServeController))")
@@ -169,15 +172,27 @@ async def _open_loop(url, body, headers, rate, seconds, max_in_flight, res: Soak
         lr.wall_s = time.perf_counter() - start
 
 
-def check_store(sqlite_path: str, res: SoakResult, settle_s: float = 3.0) -> dict:
+_LIKES = "SELECT playlist_id, track_id FROM feedback_events WHERE event = 'like'"
+
+
+def check_store(store: StoreConfig, res: SoakResult, settle_s: float = 3.0) -> dict:
     """Reads the database itself (not the API): what was acknowledged must be there."""
     time.sleep(settle_s)  # group commit: the last served records are a flush away
-    con = sqlite3.connect(f"file:{Path(sqlite_path).expanduser()}?mode=ro", uri=True)
-    try:
-        served = {r[0] for r in con.execute("SELECT playlist_id FROM served_playlists")}
-        liked = {(r[0], r[1]) for r in con.execute("SELECT playlist_id, track_id FROM feedback_events WHERE event = 'like'")}
-    finally:
-        con.close()
+    if store.backend == "sqlite":  # read-only, so the check cannot create or change the file
+        con = sqlite3.connect(f"file:{Path(store.sqlite_path).expanduser()}?mode=ro", uri=True)
+        try:
+            served = {r[0] for r in con.execute("SELECT playlist_id FROM served_playlists")}
+            liked = {(r[0], r[1]) for r in con.execute(_LIKES)}
+        finally:
+            con.close()
+    else:
+        db = open_database(store, run_migrations=False)
+        try:
+            with db.transaction() as tx:
+                served = {r[0] for r in tx.fetchall("SELECT playlist_id FROM served_playlists")}
+                liked = {(r[0], r[1]) for r in tx.fetchall(_LIKES)}
+        finally:
+            db.close()
     return {"playlists_200": len(res.served_ok), "served_records_missing": sum(p not in served for p in res.served_ok),
             "likes_counted": len(res.counted), "likes_missing": sum(k not in liked for k in res.counted)}
 

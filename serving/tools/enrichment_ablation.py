@@ -1,0 +1,136 @@
+"""Off-genre rate@20 and CPCD train CV with enrichment signals of issue 14 switched off (a
+measurement tool, never the serving path).
+
+    python -m serving.tools.enrichment_ablation --signal all --set dev --set heldout
+    python -m serving.tools.enrichment_ablation --signal consensus,half_known --set heldout \\
+        --cpcd ../shared/data/cpcd/dialogs.train.jsonl [--limit 150]
+
+One process per run (`--signal A,B` switches A and B off together; `all` runs each signal alone,
+one after another in subprocesses): a signal is switched off by patching its module constant
+before anything is built, and the pipeline version gets a suffix so an enrichment artifact built
+without it is cached apart from the real one. Prints one JSON line per (signals, set); with
+`--cpcd`, one more with the CV metrics and their 95% bootstrap intervals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+SIGNALS = ("none", "embedding_trust", "name_edges", "consensus", "house_context", "half_known",
+           "dominance", "similar_head", "language_and")
+
+
+def _switch_off(signal: str) -> None:
+    from serving.catalog.enrichment import artifact
+
+    if signal == "none":
+        return
+    if signal == "embedding_trust":
+        from serving.catalog.enrichment import builder
+
+        artifact.PIPELINE_VERSION = f"{artifact.PIPELINE_VERSION}-no-{signal}"
+        builder.EMBEDDING_TRUST = 1.0  # embedding-neighbour evidence counts in full, as before
+    elif signal == "name_edges":
+        from serving.catalog.enrichment import propagate
+
+        artifact.PIPELINE_VERSION = f"{artifact.PIPELINE_VERSION}-no-{signal}"
+        propagate.drop_name_neighbours = lambda m, display: m
+    elif signal == "consensus":
+        from serving.retrieval import filters
+
+        filters.CONSENSUS_VOTERS = 10**9
+    elif signal == "half_known":
+        from serving.retrieval import filters
+
+        filters.DISAGREE = filters.KNOWN  # only known artists can be ruled out, as before
+    elif signal == "dominance":
+        from serving.retrieval import filters
+
+        filters.DOMINANCE = 0.0
+    elif signal == "similar_head":
+        from serving.retrieval import filters
+
+        filters.head_artists = lambda intent, c: frozenset()
+    elif signal == "language_and":
+        from serving.retrieval import filters
+
+        filters.LANGUAGE_AND = False
+    elif signal == "house_context":
+        import dataclasses
+
+        from serving.intent import taxonomy
+
+        artifact.PIPELINE_VERSION = f"{artifact.PIPELINE_VERSION}-no-{signal}"
+        taxonomy.TAXONOMY = tuple(dataclasses.replace(t, not_after=()) for t in taxonomy.TAXONOMY)
+    else:
+        raise SystemExit(f"unknown signal '{signal}'; one of {', '.join(SIGNALS)} or all")
+
+
+def _set_consts(pairs: list[str]) -> None:
+    """`module.NAME=value` (value read as JSON): a threshold tried at another value."""
+    import importlib
+
+    for pair in pairs:
+        path, value = pair.split("=", 1)
+        mod, name = path.rsplit(".", 1)
+        setattr(importlib.import_module(f"serving.{mod}"), name, json.loads(value))
+
+
+def _run(signals: list[str], sets: list[str], config: str | None, cpcd: str | None, limit: int | None,
+         consts: list[str] = ()) -> None:
+    for s in signals:
+        _switch_off(s)
+    _set_consts(list(consts))
+    from serving.config import load_config
+    from serving.evaluation.coherence import load_labels, load_prompts, set_file
+    from serving.evaluation.runner import Evaluator, Variant
+
+    off = ",".join(signals)
+    variant = Variant(f"without {off}" if off != "none" else "all signals", load_config(config))
+    dialogs = []
+    if cpcd:
+        from serving.catalog.loader import load_catalog
+        from serving.evaluation.dialogs import load_dialogs
+
+        dialogs, _ = load_dialogs(cpcd, load_catalog(variant.config.catalog.path))
+        dialogs = dialogs[:limit] if limit else dialogs
+    ev = Evaluator(dialogs, progress=False)
+    labels = load_labels()
+    for name in sets:
+        res = ev.run_coherence(variant, load_prompts(set_file(name)), labels)
+        print(json.dumps({"signal_off": off, "set": name, **res.summary()}), flush=True)
+    if cpcd:
+        r = ev.run(variant)
+        ci = {m: [round(e.mean, 4), round(e.low, 4), round(e.high, 4)] for m, e in r.summary.items()}
+        print(json.dumps({"signal_off": off, "set": "cpcd", "n": r.n, "seconds": round(r.seconds), **ci}), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m serving.tools.enrichment_ablation", description=__doc__.split("\n")[0])
+    p.add_argument("--signal", default="all", help=f"comma-separated, of {', '.join(SIGNALS)}; or all")
+    p.add_argument("--set", action="append", choices=["dev", "heldout"], help="coherence set(s); default both")
+    p.add_argument("--config", default=None)
+    p.add_argument("--cpcd", default=None, help="dialogs file: also run the CPCD train CV")
+    p.add_argument("--limit", type=int, default=None, help="only the first N CPCD dialogs (triage)")
+    p.add_argument("--const", action="append", default=[], help="retrieval.filters.DOMINANCE=0.5 (repeatable)")
+    a = p.parse_args(argv)
+    sets = a.set or ["dev", "heldout"]
+    if a.signal != "all":
+        _run(a.signal.split(","), sets, a.config, a.cpcd, a.limit, a.const)
+        return 0
+    for s in SIGNALS:
+        cmd = [sys.executable, "-m", "serving.tools.enrichment_ablation", "--signal", s]
+        cmd += [x for name in sets for x in ("--set", name)] + (["--config", a.config] if a.config else [])
+        cmd += (["--cpcd", a.cpcd] if a.cpcd else []) + (["--limit", str(a.limit)] if a.limit else [])
+        cmd += [x for c in a.const for x in ("--const", c)]
+        rc = subprocess.call(cmd)
+        if rc:
+            return rc
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
