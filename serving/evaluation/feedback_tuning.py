@@ -26,7 +26,7 @@ from serving.config import AppConfig
 from serving.evaluation.runner import Evaluator, Variant
 from serving.evaluation.turn_runner import SYSTEMS, SessionSystem, TurnEvaluator
 from serving.evaluation.turns import summarise_turns
-from serving.ranking.feedback import SIGNALS, FeedbackRanking, FeedbackWeights
+from serving.ranking.feedback import FeedbackRanking, FeedbackWeights
 
 OBJECTIVE = ("hit@20", "hit@100", "recall@100")  # macro; summed: the issue's three targets
 GRID: dict[str, tuple[float, ...]] = {
@@ -34,6 +34,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "cooc": (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0),
     "liked_artist": (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0),
     "cooc_artist": (0.0, 0.3, 0.6, 1.0, 2.0, 3.0, 4.0),
+    "liked_artist_cap": (0, 8, 10, 15, 20, 30),  # the diversity cap of liked artists (0: the usual one)
 }
 
 
@@ -180,7 +181,7 @@ class FeedbackTuner:
         n_eval, trace = 1, [{"weights": dataclasses.asdict(start), "objective": round(best, 4)}]
         for _ in range(passes):
             improved = False
-            for name in SIGNALS:
+            for name in grid:  # the signals' weights, and any other FeedbackWeights field given a grid
                 for v in grid[name]:
                     if v == getattr(best_w, name):
                         continue

@@ -302,15 +302,15 @@ class Evaluator:
     async def _run_cv(self, variant: Variant, config: AppConfig) -> dict[str, list[str]]:
         from serving.ranking.ltr import LearnedRanker
 
-        examples = await self.examples(variant)
         emb = self._embedder(config)
         ranked: dict[str, list[str]] = {}
         splits = folds([d.id for d in self.dialogs], self.n_folds, self.seed)
         for f, (train, test) in enumerate(splits):
-            art = fit([examples[j] for j in train], f"{config.ranking.version}-fold{f}", emb.version, variant.train)
             # The enrichment learns from dialogs too: the held-out fold's own evidence must not
-            # label the artists its playlists are judged on.
+            # label the artists its playlists are judged on, nor filter the training candidates.
             with self.fold_enrichment(config, [self.dialogs[j].id for j in test]) as enrichment:
+                examples = await self.examples(variant, [self.dialogs[j] for j in train])
+                art = fit(examples, f"{config.ranking.version}-fold{f}", emb.version, variant.train)
                 ranker = LearnedRanker(art, emb, max_per_artist=config.ranking.max_per_artist, catalog=self.catalog,
                                        enrichment=enrichment)
                 pipeline = Pipeline(self.stages(variant, ranker=ranker), config)

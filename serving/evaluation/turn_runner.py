@@ -244,7 +244,8 @@ class TurnEvaluator:
         from serving.ranking.ltr import ArtifactError, RankerArtifact
 
         config = self.ev._config(variant.config)
-        key = (config.model_dump_json() + repr(variant.train) + repr(self.ev.n_folds) + repr(self.ev.seed)
+        # "fold-enriched examples": models trained before the examples used the fold's enrichment differ.
+        key = ("fold-enriched examples;" + config.model_dump_json() + repr(variant.train) + repr(self.ev.n_folds) + repr(self.ev.seed)
                + ",".join(d.id for d in self.dialogs) + self.ev.catalog.version)
         cache = getattr(self, "_folds", {})
         if key not in cache:
@@ -253,17 +254,21 @@ class TurnEvaluator:
             root = Path(config.retrieval.cache_dir).expanduser() / "eval-folds" / hashlib.sha256(key.encode()).hexdigest()[:16]
             emb = self.ev._embedder(config)
             splits = folds([d.id for d in self.dialogs], self.ev.n_folds, self.ev.seed)
-            examples = None
+            prefetched = False
             out = []
             for f, (train, test) in enumerate(splits):
                 name = f"{config.ranking.version}-fold{f}"
                 try:
                     art = RankerArtifact.load(name, root)
                 except ArtifactError:
-                    if examples is None:
+                    if not prefetched:
                         await self._prefetch_first_turns(variant)
-                        examples = await self.ev.examples(variant)
-                    art = fit([examples[j] for j in train], name, emb.version, variant.train)
+                        prefetched = True
+                    # Training candidates are retrieved as the held-out fold will be served: with an
+                    # enrichment built without that fold (the shipped one knows its goal playlists).
+                    with self.ev.fold_enrichment(config, [self.dialogs[j].id for j in test]):
+                        examples = await self.ev.examples(variant, [self.dialogs[j] for j in train])
+                    art = fit(examples, name, emb.version, variant.train)
                     art.save(root)
                 # The ranker's track table must be the retriever's catalog: candidates arrive as its rows.
                 out.append((LearnedRanker(art, emb, max_per_artist=config.ranking.max_per_artist,

@@ -33,13 +33,16 @@ def select_diverse(
     track_of: Callable[[T], Track],
     max_per_artist: int,
     uncapped_artists: set[str] = frozenset(),
+    artist_caps: dict[str, int] | None = None,
 ) -> list[T]:
     """Greedy pick in score order: one copy per recording, at most `max_per_artist` per
-    lead artist (except artists the listener asked for). Relaxes the cap, never the
-    de-duplication, when the cap would leave the playlist short."""
+    lead artist (`artist_caps`: a cap of its own for some lower-cased lead artists; none for
+    artists the listener asked for). Relaxes the caps, never the de-duplication, when they
+    would leave the playlist short."""
     chosen: list[T] = []
     seen: set[str] = set()
-    for cap in (max_per_artist, max_per_artist * 4, n):
+    own = artist_caps or {}
+    for relax in (1, 4, None):
         per_artist: Counter[str] = Counter(track_of(x).artists[0].lower() for x in chosen)
         for x in ranked:
             if len(chosen) >= n:
@@ -49,6 +52,7 @@ def select_diverse(
             if key in seen:
                 continue
             lead = t.artists[0].lower()
+            cap = n if relax is None else own.get(lead, max_per_artist) * relax
             if lead not in uncapped_artists and per_artist[lead] >= cap:
                 continue
             chosen.append(x)

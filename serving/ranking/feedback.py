@@ -35,13 +35,17 @@ class FeedbackWeights:
     """Chosen by `segue tune-feedback` on CPCD train folds 0 and 1 (coordinate descent on macro
     hit@20 + hit@100 + recall@100 under the turn-by-turn protocol; procedure and numbers in
     docs/quality.md). The base ranker's score is z-normalised, so these are in its units.
-    Hand-set values before tuning: liked_sim 2.0, cooc 3.0, liked_artist 1.0, cooc_artist 0.3."""
+    Hand-set values before tuning: liked_sim 2.0, cooc 3.0, liked_artist 1.0, cooc_artist 0.3;
+    first tuning (no liked-artist cap): 2.0 / 1.0 / 3.0 / 1.0."""
 
-    liked_sim: float = 2.0
-    cooc: float = 1.0
+    liked_sim: float = 6.0
+    cooc: float = 0.5
     liked_artist: float = 3.0
-    cooc_artist: float = 1.0
+    cooc_artist: float = 0.6
     cooc_expansion: int = 200  # co-occurring recordings borrowed as candidates (not tuned)
+    # The diversity cap for the artists of liked and kept tracks (0: the ranker's usual cap): the
+    # listener asked for more of them by liking them.
+    liked_artist_cap: int = 30
 
 
 SIGNALS = ("liked_sim", "cooc", "liked_artist", "cooc_artist")
@@ -196,9 +200,11 @@ class FeedbackRanking:
         rest = [(float(total[i]), sc.pool[i]) for i in np.argsort(-total, kind="stable").tolist()
                 if sc.pool[i].track.track_id not in pinned_ids]
         cap = max_per_artist if mode == "playlist" else length
+        own = ({c.track.artists[0].lower(): max(cap, weights.liked_artist_cap) for c in sc.pinned if c.track.artists}
+               if weights.liked_artist_cap and mode == "playlist" else None)
         picked = select_diverse(
             rest, max(0, length - len(sc.pinned)), track_of=lambda x: x[1].track, max_per_artist=cap,
-            uncapped_artists={a.lower() for a in sc.intent.include_artists},
+            uncapped_artists={a.lower() for a in sc.intent.include_artists}, artist_caps=own,
         )
         return sequence(picked, track_of=lambda x: x[1].track) if mode == "playlist" else picked
 

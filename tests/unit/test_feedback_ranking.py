@@ -66,3 +66,20 @@ def test_cooccurrence_counts_shared_playlists():
     assert t["q"] == pytest.approx(1 / math.log2(4) + 1 / math.log2(3)) and t["r"] == pytest.approx(0.5)
     assert "s" not in t and "p" not in t
     assert co.artists(["P"])["Q"] == pytest.approx(0.5)
+
+
+def test_liked_artists_have_their_own_diversity_cap():
+    from serving.ranking.feedback import FeedbackWeights
+
+    many = [cand("l", "L", 0.1, liked_sim=1.0)] + [cand(f"l{i}", "L", 0.9 - i / 100, title=f"L song {i}") for i in range(12)]
+    others = [cand(f"o{i}", f"O{i}", 0.5 - i / 100, title=f"O song {i}") for i in range(12)]
+    fb = Feedback(liked=("l",))
+
+    def n_by_l(weights):
+        out = FeedbackRanking(ScoreOrder(), weights).rank(Intent(search_text="q"), many + others, 12, fb, 3)
+        assert out[0].track_id == "l"
+        return sum(t.artists == ["L"] for t in out[1:])
+
+    assert n_by_l(FeedbackWeights(liked_artist_cap=0)) == 3  # the usual cap
+    assert n_by_l(FeedbackWeights(liked_artist_cap=6)) == 6
+    assert n_by_l(FeedbackWeights(liked_artist_cap=2)) == 3  # never below the usual cap

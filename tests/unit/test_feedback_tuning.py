@@ -54,8 +54,9 @@ def setup(tmp_path_factory):
 def test_tuning_replays_only_its_folds_and_never_ends_below_its_start(setup):
     ev, variant = setup
     tuner = FeedbackTuner(ev, frozenset({0}), length=20)
-    grid = {"liked_sim": (0.0, 4.0), "cooc": (0.0, 6.0), "liked_artist": (0.0, 2.0), "cooc_artist": (0.0, 1.0)}
-    start = FeedbackWeights(liked_sim=0.0, cooc=0.0, liked_artist=0.0, cooc_artist=0.0)
+    grid = {"liked_sim": (0.0, 4.0), "cooc": (0.0, 6.0), "liked_artist": (0.0, 2.0), "cooc_artist": (0.0, 1.0),
+            "liked_artist_cap": (0, 8)}  # not a signal's weight: a FeedbackWeights field all the same
+    start = FeedbackWeights(liked_sim=0.0, cooc=0.0, liked_artist=0.0, cooc_artist=0.0, liked_artist_cap=0)
     res = tuner.tune(variant, start=start, passes=2, grid=grid)  # raises if re-ranking != the replay
     fold0 = {ev.dialogs[j].id for j in folds([d.id for d in ev.dialogs], 3, 0)[0][1]}
     assert set(tuner.records) == fold0
@@ -64,12 +65,13 @@ def test_tuning_replays_only_its_folds_and_never_ends_below_its_start(setup):
     assert res.objective >= res.start_objective
     assert res.start_macro == pytest.approx(tuner.macro(start))
     assert res.macro == pytest.approx(tuner.macro(res.weights))
+    assert res.weights.liked_artist_cap in (0, 8)
 
 
 def test_recorded_turns_rerank_to_what_the_replay_served_under_any_weights(setup):
     ev, variant = setup
     tuner = FeedbackTuner(ev, frozenset({1}), length=20)
-    w = FeedbackWeights(liked_sim=6.0, cooc=0.5, liked_artist=3.0, cooc_artist=0.0)
+    w = FeedbackWeights(liked_sim=6.0, cooc=0.5, liked_artist=3.0, cooc_artist=0.0, liked_artist_cap=8)
     served = tuner.record(variant, w)
     assert tuner.macro(w) == pytest.approx(served, abs=1e-12)
 

@@ -83,3 +83,30 @@ def test_a_shard_still_holds_out_the_whole_fold(setup, monkeypatch):
     held_out_of = {id(enr): set(key[1]) for key, enr in ev._fold_enr.items()}
     for did, (enr, _) in Probe.seen.items():
         assert held_out_of[id(enr)] in test_sets and did in held_out_of[id(enr)]
+
+
+def test_training_examples_of_each_fold_are_retrieved_with_an_enrichment_built_without_it(setup, monkeypatch):
+    """A second-order leak: the fold ranker's training candidates, retrieved under the shipped
+    enrichment (built from every dialog), would be filtered by what the held-out playlists taught it."""
+    ev, variant = setup
+    variant = Variant("ltr-other", variant.config, train=TrainParams(n_estimators=21, min_data_in_leaf=5, num_leaves=7))
+    monkeypatch.setattr(ev, "cv", "always")
+    shipped = ev._retriever(ev._config(variant.config)).enrichment
+    calls = []
+    real = ev.examples
+
+    async def examples(v, dialogs=None):
+        calls.append(({d.id for d in dialogs}, ev._retriever(ev._config(v.config)).enrichment))
+        return await real(v, dialogs)
+
+    monkeypatch.setattr(ev, "examples", examples)
+    import asyncio
+
+    asyncio.run(TurnEvaluator(ev, length=20).fold_rankers(variant))
+    ids = [d.id for d in ev.dialogs]
+    splits = folds(ids, 3, 0)
+    held_out_of = {id(enr): set(key[1]) for key, enr in ev._fold_enr.items()}
+    assert len(calls) == len(splits)
+    for (train_ids, enr), (train, test) in zip(calls, splits):
+        assert train_ids == {ids[j] for j in train}
+        assert enr is not shipped and held_out_of[id(enr)] == {ids[j] for j in test}
