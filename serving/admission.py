@@ -4,10 +4,9 @@ Queueing past capacity only turns every answer slow (measured: at concurrency 32
 graph answered everything, with p50 4.2 s). Rejecting the excess keeps the answered ones
 fast and tells clients when to come back. The bound adapts (AIMD, as TCP does to a link it
 cannot see): each request answered within `target_latency_s` raises it by 1/bound; an answer
-slower than that cuts it in proportion to how much too slow it was (target/latency, between a
-tenth and a half), at most once per `target_latency_s`. The proportional cut is what keeps the
-step onto an overload short (measured: a fixed 10 % cut took ~5 s to come down from the
-ceiling, and those seconds were the run's p99; docs/performance.md section 7). It never leaves
+slower than that cuts it by a tenth, at most once per `target_latency_s`. (A cut in
+proportion to how slow the answer was shortened the step onto overload but held 20-40 % less
+throughput past capacity, in smaller batches: docs/performance.md section 7.) It never leaves
 [min_in_flight, max_in_flight], and it does not decay while the replica is idle, so a burst
 after a quiet spell meets the last bound that held. Per-client limits live in security/."""
 
@@ -21,8 +20,7 @@ from serving.config import AdmissionConfig
 from serving.edge.config import EdgeShedding
 from serving.errors import Overloaded
 
-DECREASE = 0.9  # the gentlest cut (an answer just over the target)
-STEEPEST = 0.5  # the steepest (an answer twice the target or slower)
+DECREASE = 0.9
 
 
 class Admission:
@@ -55,8 +53,7 @@ class Admission:
         else:
             now = self._clock()
             if now - self._last_cut >= target:  # one cut per round trip, not one per slow answer
-                factor = min(DECREASE, max(STEEPEST, target / seconds))
-                self._limit = max(float(self.min_bound), self._limit * factor)
+                self._limit = max(float(self.min_bound), self._limit * DECREASE)
                 self._last_cut = now
 
     def enter(self) -> "Ticket":

@@ -105,19 +105,16 @@ def test_the_admission_bound_adapts_to_the_latency_it_sees():
         with adm.admit():
             now[0] += seconds
 
-    answer(0.55)  # just over the target: a gentle cut, by a tenth
+    answer(0.55)  # just over the target: cut by a tenth
     assert adm.bound == 36
-    now[0] += 1
-    answer(2.0)  # four times the target: the steepest cut, by half
-    assert adm.bound == 18
     a, b = adm.enter(), adm.enter()  # two slow answers of the same round trip: one cut
     now[0] += 2.0
     adm.leave(a)
     adm.leave(b)
-    assert adm.bound == 9
+    assert adm.bound == 32
     for _ in range(30):  # overloaded: every answer takes 2 s
         answer(2.0)
-    assert adm.bound == 4  # cut per slow round trip, down to the floor
+    assert adm.bound == 4  # cut by a tenth per slow round trip, down to the floor
     for _ in range(200):  # healthy again: additive increase
         answer(0.05)
     assert 15 < adm.bound <= 40
