@@ -110,8 +110,9 @@ class EdgeGuard:
         except Overloaded as e:  # past the proxy's bound: refused before Serve's proxy spends anything on it
             return await _send(send, e, rid)
         # The request leaves the bound when its answer's last byte is sent, not when the inner
-        # app returns: Serve's proxy may keep the call open after the response (measured in the
-        # e2e tier: every request stayed counted and the 16th got 503).
+        # app returns: Serve's proxy keeps the call open a little after the response, so a
+        # client's next request arrived while its last one was still counted (found in the e2e
+        # tier: a 12-client burst got 503 at 15 in flight).
         done = _Once(lambda status: self.shed.leave(ticket, status))
         shape = _OneShape(send, rid, on_complete=done)
         try:
