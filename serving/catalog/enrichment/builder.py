@@ -109,7 +109,7 @@ def build(catalog, vectors: np.ndarray | None, dialogs: list[dict], embedder_ver
     return enr, stats
 
 
-def _assemble(catalog, graph, Y, F, rows, track_artists, tracks, tattrs, F_listeners=None) -> Enrichment:
+def _assemble(catalog, graph, Y, F, rows, track_artists, tracks, tattrs, F_listeners) -> Enrichment:
     li = {l: j for j, l in enumerate(LABELS)}
     gcols = [li[f"genre:{g}"] for g in GENRES]
     mcols = [li[m] for m in MOODS]
@@ -137,10 +137,8 @@ def _assemble(catalog, graph, Y, F, rows, track_artists, tracks, tattrs, F_liste
         g = F[i, gcols]
         total = float(g.sum())
         genres = {GENRES[j]: round(float(g[j] / total), 3) for j in np.argsort(-g) if total > 0 and g[j] / total >= MIN_SHARE}
-        conf = total
-        if F_listeners is not None:
-            own = float(F_listeners[i, gcols].sum())
-            conf = own + EMBEDDING_TRUST * max(0.0, total - own)
+        own = float(F_listeners[i, gcols].sum())
+        conf = own + EMBEDDING_TRUST * max(0.0, total - own)
         d = F[i, dcols]
         dconf = float(d.sum())
         decades = {DECADES[j][7:]: round(float(d[j] / dconf), 3) for j in np.argsort(-d)
