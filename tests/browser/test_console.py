@@ -168,3 +168,22 @@ def test_session_view_runs_a_short_conversation(service, page, artifacts):
     page.goto(f"{base}/ui/sessions?id={sid}")
     expect(page.locator("#history li")).to_have_count(3)
     expect(page.locator("#session-arm")).to_have_text(arm)
+
+
+def test_a_click_before_the_script_ran_waits_instead_of_being_lost(service, page):
+    """The forms' buttons ship disabled and the page's script enables them once it handles the
+    submit: a native submission would be blocked by the console's CSP and the click lost."""
+    base, _ = service
+    held = []
+    page.route("**/static/session.js", lambda route: held.append(route))
+    page.goto(f"{base}/ui/sessions", wait_until="commit")
+    expect(page.locator("#start-submit")).to_be_disabled()
+    page.wait_for_timeout(300)  # the script is held: the button must still refuse the click
+    assert held, "the page never asked for its script"
+    expect(page.locator("#start-submit")).to_be_disabled()
+    held[0].continue_()
+    expect(page.locator("#start-submit")).to_be_enabled()
+    page.fill("#prompt", "upbeat pop hits for a dance party")
+    page.fill("#length", "5")
+    page.click("#start-submit")
+    expect(page.locator("#playlist table.tracks tbody tr")).to_have_count(5)

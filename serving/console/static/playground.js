@@ -143,6 +143,9 @@
   }
 
   $("form").addEventListener("submit", submit);
+  // The button ships disabled: a click before this script ran would be a native form submission,
+  // which the console's CSP (form-action 'none') blocks, so the click would be lost.
+  $("submit").disabled = false;
   $("prompt").addEventListener("keydown", (e) => {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) $("form").requestSubmit();
   });

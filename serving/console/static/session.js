@@ -128,6 +128,11 @@
     });
   });
 
+  // Both buttons ship disabled: a click before this script ran would be a native form submission,
+  // which the console's CSP (form-action 'none') blocks, so the click would be lost.
+  $("start-submit").disabled = false;
+  $("turn-submit").disabled = false;
+
   // ?id=...: come back to a session (its history; the next turn continues it).
   const resume = new URLSearchParams(location.search).get("id");
   if (resume) {
