@@ -159,6 +159,18 @@ class Feedback:
 
 
 @dataclass(frozen=True)
+class FeedbackVectors:
+    """The catalog vectors of a turn's pinned (kept, liked) and disliked tracks, rows in the order
+    of `Feedback.pinned` / `Feedback.disliked` (ids outside the catalog left out). The Retriever
+    sends them along with its candidates because the Ranker holds no catalog vectors: with them it
+    gives the candidates it borrows from its priors the same liked/disliked similarity the
+    retrieved ones carry (serving/ranking/feedback.py)."""
+
+    liked: np.ndarray  # float32 (n_pinned, dim), unit rows
+    disliked: np.ndarray  # float32 (n_disliked, dim)
+
+
+@dataclass(frozen=True)
 class CandidateSet:
     """Retrieval results as columns, in retrieval order: what travels from the Retriever to the
     Ranker. `rows` are catalog positions; both sides load the catalog named by `catalog_version`

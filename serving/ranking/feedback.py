@@ -2,7 +2,9 @@
 
 Works over any ranker: the ranker scores the candidates as usual (search mode: no
 diversity yet), and the feedback adds, per candidate,
-- embedding similarity to the liked tracks (computed by the retriever: `Candidate.liked_sim`);
+- embedding similarity to the liked tracks (computed by the retriever: `Candidate.liked_sim`;
+  for the candidates a learned ranker borrows from its priors, here, from the priors' track
+  vectors and the liked tracks' vectors the retriever sends along: `FeedbackVectors`);
 - item co-occurrence: in how many curated training playlists the candidate sits next to a
   liked track (item-item collaborative filtering over the learned ranker's priors, so the
   counts come from training dialogs only; none for rule-based rankers);
@@ -27,7 +29,7 @@ from serving.ranking.diversity import recording_key, select_diverse, sequence
 from serving.retrieval.filters import passes_filters
 from serving.retrieval.retriever import NEAR_DUPLICATE_SIM
 from serving.text import norm
-from serving.schemas import Candidate, Feedback, RankedTrack, Track
+from serving.schemas import Candidate, Feedback, FeedbackVectors, RankedTrack, Track
 
 
 @dataclass(frozen=True)
@@ -120,23 +122,51 @@ class FeedbackRanking:
         self._track_of: dict[str, Track] = dict(priors.track_of) if priors is not None else {}
         # The learned ranker borrows candidates from its priors: their tracks by id.
         self._by_id: dict[str, Track] = {t.track_id: t for t in self._track_of.values()}
+        # ...and their vectors (the priors keep one per recording), for their liked/disliked similarity.
+        vector_of = priors.vector_of if priors is not None else {}
+        self._vec_row = {k: i for i, k in enumerate(vector_of)}
+        self._vecs = (np.stack([np.asarray(v, np.float32) for v in vector_of.values()]) if vector_of
+                      else np.zeros((0, 0), np.float32))
         self.version = ranker.version
 
     def rank(self, intent: Intent, candidates: list[Candidate], length: int, feedback: Feedback | None,
-             max_per_artist: int, mode: str = "playlist", query_vector=None) -> list[RankedTrack]:
-        """`query_vector`: the request's embedding, for learned rankers (they have no embedder when served)."""
+             max_per_artist: int, mode: str = "playlist", query_vector=None,
+             vectors: FeedbackVectors | None = None) -> list[RankedTrack]:
+        """`query_vector`: the request's embedding, for learned rankers (they have no embedder when
+        served); `vectors`: the feedback tracks' vectors from the retriever (Retriever.feedback_vectors)."""
         if not feedback:
             if hasattr(self.ranker, "score_pool"):
                 return self.ranker.rank(intent, candidates, length, mode, query_vector=query_vector)
             return self.ranker.rank(intent, candidates, length, mode)
-        return self.finish(self.prepare(intent, candidates, feedback, query_vector), self.weights, length,
+        return self.finish(self.prepare(intent, candidates, feedback, query_vector, vectors), self.weights, length,
                            max_per_artist, mode)
 
+    def _borrowed_sims(self, pool: list[Candidate], retrieved: set[str], vectors: FeedbackVectors | None):
+        """(liked_sim, disliked_sim) per pool candidate: the retriever's for those it sent, and for
+        those borrowed from the priors the cosine of their prior vector to the feedback tracks'."""
+        liked = np.asarray([c.liked_sim for c in pool], np.float64)
+        disliked = np.asarray([c.disliked_sim for c in pool], np.float64)
+        if vectors is None or not len(self._vecs):
+            return liked, disliked
+        idx = [(i, self._vec_row.get(recording_key(c.track))) for i, c in enumerate(pool)
+               if c.track.track_id not in retrieved]
+        idx = [(i, r) for i, r in idx if r is not None]
+        if not idx:
+            return liked, disliked
+        at = np.asarray([i for i, _ in idx], np.int64)
+        B = self._vecs[np.asarray([r for _, r in idx], np.int64)]
+        if len(vectors.liked):
+            liked[at] = (B @ np.asarray(vectors.liked, np.float32).T).max(axis=1)
+        if len(vectors.disliked):
+            disliked[at] = (B @ np.asarray(vectors.disliked, np.float32).T).max(axis=1)
+        return liked, disliked
+
     def prepare(self, intent: Intent, candidates: list[Candidate], feedback: Feedback,
-                query_vector=None) -> "Scored":
+                query_vector=None, vectors: FeedbackVectors | None = None) -> "Scored":
         """Everything about a turn that does not depend on the weights: the pool (retrieval's
         candidates, co-occurring recordings it missed, minus dislikes and their copies), the base
-        ranker's z-scores and each feedback signal per candidate. Tuning reuses it across weights."""
+        ranker's z-scores and each feedback signal per candidate. Tuning reuses it across weights.
+        Without `vectors`, borrowed candidates get no liked/disliked similarity (0)."""
         w = self.weights
         by_id = {c.track.track_id: c for c in candidates}
         # The retriever applied the intent's filters; a disliked track is never pinned.
@@ -159,16 +189,19 @@ class FeedbackRanking:
                 extra.append(Candidate(track=t, dense_score=0.0, retrieval_rank=-1))
         pool, raw, reason_of = self._base(intent, candidates + extra, query_vector)
         s = _z(raw)
+        lsim, dsim = self._borrowed_sims(pool, set(by_id), vectors)
         liked_count = Counter(liked_artists)
         keep, base, signals = [], [], {name: [] for name in SIGNALS}
-        for c, bs in zip(pool, s.tolist()):
+        for c, bs, ls, ds in zip(pool, s.tolist(), lsim.tolist(), dsim.tolist()):
             key = recording_key(c.track)
-            if key in banned_keys or c.track.track_id in feedback.disliked or c.disliked_sim >= NEAR_DUPLICATE_SIM:
+            if key in banned_keys or c.track.track_id in feedback.disliked or ds >= NEAR_DUPLICATE_SIM:
                 continue
             lead = _lead(c.track)
+            if (ls, ds) != (c.liked_sim, c.disliked_sim):  # borrowed: its reason shows the similarity too
+                c = c.model_copy(update={"liked_sim": ls, "disliked_sim": ds})
             keep.append(c)
             base.append(bs)
-            signals["liked_sim"].append(c.liked_sim)
+            signals["liked_sim"].append(ls)
             signals["cooc"].append(math.log1p(cooc_t.get(key, 0.0)))
             signals["liked_artist"].append(float(liked_count.get(lead, 0) > 0))
             signals["cooc_artist"].append(math.log1p(cooc_a.get(lead, 0.0)))

@@ -2,6 +2,8 @@
 
 import math
 
+import numpy as np
+
 import pytest
 
 from serving.intent.model import Intent
@@ -83,3 +85,46 @@ def test_liked_artists_have_their_own_diversity_cap():
     assert n_by_l(FeedbackWeights(liked_artist_cap=0)) == 3  # the usual cap
     assert n_by_l(FeedbackWeights(liked_artist_cap=6)) == 6
     assert n_by_l(FeedbackWeights(liked_artist_cap=2)) == 3  # never below the usual cap
+
+
+def _unit(*xs):
+    v = np.asarray(xs, np.float32)
+    return v / np.linalg.norm(v)
+
+
+class PriorsOrder(ScoreOrder):
+    """ScoreOrder with priors, so the feedback borrows co-occurring tracks retrieval missed."""
+
+    def __init__(self, priors):
+        self.artifact = type("Artifact", (), {"priors": priors})()
+
+
+def test_borrowed_candidates_get_their_similarity_from_the_vectors_retrieval_sends():
+    from serving.ranking.diversity import recording_key
+    from serving.ranking.feedback import FeedbackWeights
+    from serving.ranking.priors import PriorDialog, Priors
+    from serving.schemas import FeedbackVectors
+
+    liked = Track(track_id="l", title="song l", artists=["L"])
+    near = Track(track_id="n", title="song n", artists=["N"])  # never retrieved, close to the liked one
+    far = Track(track_id="f", title="song f", artists=["F"])  # never retrieved, far from it
+    copy = Track(track_id="z", title="song z", artists=["Z"])  # never retrieved, a copy of the disliked one
+    lv, dv = _unit(1, 0, 0), _unit(0, 0, 1)
+    items = tuple((recording_key(t), t, v) for t, v in
+                  [(liked, lv), (near, _unit(1, 0.1, 0)), (far, _unit(0, 1, 0)), (copy, _unit(0, 0.01, 1))])
+    # One training playlist holds them all: each is borrowed with the same co-occurrence.
+    priors = Priors.build([PriorDialog("d0", np.zeros(3, np.float32), frozenset(k for k, _, _ in items),
+                                       frozenset({"l", "n", "f", "z"}), goal_items=items)], 3)
+    retrieved = [Candidate(track=liked, dense_score=0.1, retrieval_rank=0, liked_sim=1.0),
+                 cand("x", "X", 0.5, disliked_sim=1.0), cand("o", "O", 0.4)]
+    fb = Feedback(liked=("l",), disliked=("x",))
+    r = FeedbackRanking(PriorsOrder(priors), FeedbackWeights(liked_artist=0, cooc_artist=0))
+    vectors = FeedbackVectors(lv[None, :], dv[None, :])
+    sc = r.prepare(Intent(search_text="q"), retrieved, fb, vectors=vectors)
+    sim = {c.track.track_id: float(v) for c, v in zip(sc.pool, sc.signals["liked_sim"])}
+    assert sim["n"] == pytest.approx(float(_unit(1, 0.1, 0) @ lv), abs=1e-6) and sim["f"] == pytest.approx(0, abs=1e-6)
+    assert "z" not in sim  # a near-identical vector to the disliked track: dropped like a retrieved copy
+    out = ids(r.rank(Intent(search_text="q"), retrieved, 5, fb, 5, vectors=vectors))
+    assert out[0] == "l" and out.index("n") < out.index("f") and "z" not in out and "x" not in out
+    # Without the vectors (an older Retriever) the borrowed ones have no similarity and the copy stays.
+    assert "z" in {c.track.track_id for c in r.prepare(Intent(search_text="q"), retrieved, fb).pool}
