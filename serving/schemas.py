@@ -160,14 +160,14 @@ class Feedback:
 
 @dataclass(frozen=True)
 class FeedbackVectors:
-    """The catalog vectors of a turn's pinned (kept, liked) and disliked tracks, rows in the order
-    of `Feedback.pinned` / `Feedback.disliked` (ids outside the catalog left out). The Retriever
-    sends them along with its candidates because the Ranker holds no catalog vectors: with them it
-    gives the candidates it borrows from its priors the same liked/disliked similarity the
-    retrieved ones carry (serving/ranking/feedback.py)."""
+    """The catalog vectors of a turn's disliked tracks (ids outside the catalog left out), sent
+    by the Retriever with its candidates because the Ranker holds no catalog vectors: with them
+    the candidates a learned ranker borrows from its priors lose their near-duplicates of a
+    disliked track too, as retrieved ones do by `Candidate.disliked_sim`
+    (serving/ranking/feedback.py). (The liked tracks' vectors are not sent: giving borrowed
+    candidates their liked similarity was measured to lower the CPCD turn metrics, docs/quality.md.)"""
 
-    liked: np.ndarray  # float32 (n_pinned, dim), unit rows
-    disliked: np.ndarray  # float32 (n_disliked, dim)
+    disliked: np.ndarray  # float32 (n_disliked, dim), unit rows
 
 
 @dataclass(frozen=True)

@@ -3,15 +3,16 @@
 Works over any ranker: the ranker scores the candidates as usual (search mode: no
 diversity yet), and the feedback adds, per candidate,
 - embedding similarity to the liked tracks (computed by the retriever: `Candidate.liked_sim`;
-  for the candidates a learned ranker borrows from its priors, here, from the priors' track
-  vectors and the liked tracks' vectors the retriever sends along: `FeedbackVectors`);
+  0 for the candidates a learned ranker borrows from its priors: measured, their true
+  similarity lowers the CPCD turn metrics, docs/quality.md);
 - item co-occurrence: in how many curated training playlists the candidate sits next to a
   liked track (item-item collaborative filtering over the learned ranker's priors, so the
   counts come from training dialogs only; none for rule-based rankers);
 - a liked lead artist, and artists that co-occur with liked artists in those playlists.
-Then disliked tracks and their near-duplicates (same recording, or near-identical vectors)
-are removed, pinned tracks (kept and liked, in order) go first, and the usual artist cap
-and sequencing shape the rest.
+Then disliked tracks and their near-duplicates (same recording, or near-identical vectors:
+the retriever's `disliked_sim`, or for borrowed candidates their prior vector against the
+disliked tracks' vectors the retriever sends along, `FeedbackVectors`) are removed, pinned
+tracks (kept and liked, in order) go first, and the usual artist cap and sequencing shape the rest.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ class FeedbackRanking:
         self._track_of: dict[str, Track] = dict(priors.track_of) if priors is not None else {}
         # The learned ranker borrows candidates from its priors: their tracks by id.
         self._by_id: dict[str, Track] = {t.track_id: t for t in self._track_of.values()}
-        # ...and their vectors (the priors keep one per recording), for their liked/disliked similarity.
+        # ...and their vectors (the priors keep one per recording): a borrowed copy of a disliked song drops.
         vector_of = priors.vector_of if priors is not None else {}
         self._vec_row = {k: i for i, k in enumerate(vector_of)}
         self._vecs = (np.stack([np.asarray(v, np.float32) for v in vector_of.values()]) if vector_of
@@ -133,7 +134,7 @@ class FeedbackRanking:
              max_per_artist: int, mode: str = "playlist", query_vector=None,
              vectors: FeedbackVectors | None = None) -> list[RankedTrack]:
         """`query_vector`: the request's embedding, for learned rankers (they have no embedder when
-        served); `vectors`: the feedback tracks' vectors from the retriever (Retriever.feedback_vectors)."""
+        served); `vectors`: the disliked tracks' vectors from the retriever (Retriever.feedback_vectors)."""
         if not feedback:
             if hasattr(self.ranker, "score_pool"):
                 return self.ranker.rank(intent, candidates, length, mode, query_vector=query_vector)
@@ -141,32 +142,26 @@ class FeedbackRanking:
         return self.finish(self.prepare(intent, candidates, feedback, query_vector, vectors), self.weights, length,
                            max_per_artist, mode)
 
-    def _borrowed_sims(self, pool: list[Candidate], retrieved: set[str], vectors: FeedbackVectors | None):
-        """(liked_sim, disliked_sim) per pool candidate: the retriever's for those it sent, and for
-        those borrowed from the priors the cosine of their prior vector to the feedback tracks'."""
-        liked = np.asarray([c.liked_sim for c in pool], np.float64)
-        disliked = np.asarray([c.disliked_sim for c in pool], np.float64)
-        if vectors is None or not len(self._vecs):
-            return liked, disliked
+    def _disliked_sims(self, pool: list[Candidate], retrieved: set[str], vectors: FeedbackVectors | None):
+        """disliked_sim per pool candidate: the retriever's for those it sent, and for those
+        borrowed from the priors the best cosine of their prior vector to a disliked track's."""
+        sims = np.asarray([c.disliked_sim for c in pool], np.float64)
+        if vectors is None or not len(vectors.disliked) or not len(self._vecs):
+            return sims
         idx = [(i, self._vec_row.get(recording_key(c.track))) for i, c in enumerate(pool)
                if c.track.track_id not in retrieved]
         idx = [(i, r) for i, r in idx if r is not None]
-        if not idx:
-            return liked, disliked
-        at = np.asarray([i for i, _ in idx], np.int64)
-        B = self._vecs[np.asarray([r for _, r in idx], np.int64)]
-        if len(vectors.liked):
-            liked[at] = (B @ np.asarray(vectors.liked, np.float32).T).max(axis=1)
-        if len(vectors.disliked):
-            disliked[at] = (B @ np.asarray(vectors.disliked, np.float32).T).max(axis=1)
-        return liked, disliked
+        if idx:
+            B = self._vecs[np.asarray([r for _, r in idx], np.int64)]
+            sims[np.asarray([i for i, _ in idx], np.int64)] = (B @ np.asarray(vectors.disliked, np.float32).T).max(axis=1)
+        return sims
 
     def prepare(self, intent: Intent, candidates: list[Candidate], feedback: Feedback,
                 query_vector=None, vectors: FeedbackVectors | None = None) -> "Scored":
         """Everything about a turn that does not depend on the weights: the pool (retrieval's
         candidates, co-occurring recordings it missed, minus dislikes and their copies), the base
         ranker's z-scores and each feedback signal per candidate. Tuning reuses it across weights.
-        Without `vectors`, borrowed candidates get no liked/disliked similarity (0)."""
+        Without `vectors`, borrowed candidates are dropped only as the same recording as a dislike."""
         w = self.weights
         by_id = {c.track.track_id: c for c in candidates}
         # The retriever applied the intent's filters; a disliked track is never pinned.
@@ -189,19 +184,17 @@ class FeedbackRanking:
                 extra.append(Candidate(track=t, dense_score=0.0, retrieval_rank=-1))
         pool, raw, reason_of = self._base(intent, candidates + extra, query_vector)
         s = _z(raw)
-        lsim, dsim = self._borrowed_sims(pool, set(by_id), vectors)
+        dsim = self._disliked_sims(pool, set(by_id), vectors)
         liked_count = Counter(liked_artists)
         keep, base, signals = [], [], {name: [] for name in SIGNALS}
-        for c, bs, ls, ds in zip(pool, s.tolist(), lsim.tolist(), dsim.tolist()):
+        for c, bs, ds in zip(pool, s.tolist(), dsim.tolist()):
             key = recording_key(c.track)
             if key in banned_keys or c.track.track_id in feedback.disliked or ds >= NEAR_DUPLICATE_SIM:
                 continue
             lead = _lead(c.track)
-            if (ls, ds) != (c.liked_sim, c.disliked_sim):  # borrowed: its reason shows the similarity too
-                c = c.model_copy(update={"liked_sim": ls, "disliked_sim": ds})
             keep.append(c)
             base.append(bs)
-            signals["liked_sim"].append(ls)
+            signals["liked_sim"].append(c.liked_sim)
             signals["cooc"].append(math.log1p(cooc_t.get(key, 0.0)))
             signals["liked_artist"].append(float(liked_count.get(lead, 0) > 0))
             signals["cooc_artist"].append(math.log1p(cooc_a.get(lead, 0.0)))

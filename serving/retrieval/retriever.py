@@ -152,12 +152,9 @@ class Retriever:
                 for c, l, d in zip(out, ls.tolist(), ds.tolist())]
 
     def feedback_vectors(self, feedback: Feedback | None) -> FeedbackVectors:
-        """The pinned and disliked tracks' vectors, for the Ranker (it has none of its own)."""
-        V = self.index.vectors
-        rows = lambda ids: [self._pos[t] for t in ids if t in self._pos]
-        liked = rows(feedback.pinned) if feedback else []
-        disliked = rows(feedback.disliked) if feedback else []
-        return FeedbackVectors(np.ascontiguousarray(V[liked], np.float32), np.ascontiguousarray(V[disliked], np.float32))
+        """The disliked tracks' vectors, for the Ranker (it has none of its own)."""
+        rows = [self._pos[t] for t in (feedback.disliked if feedback else ()) if t in self._pos]
+        return FeedbackVectors(np.ascontiguousarray(self.index.vectors[rows], np.float32))
 
     def search_vector(self, intent: Intent, q: np.ndarray, k: int) -> list[Candidate]:
         return self.search(intent, k, q)
