@@ -39,12 +39,13 @@ class FeedbackWeights:
     hit@20 + hit@100 + recall@100 under the turn-by-turn protocol; procedure and numbers in
     docs/quality.md). The base ranker's score is z-normalised, so these are in its units.
     Hand-set values before tuning: liked_sim 2.0, cooc 3.0, liked_artist 1.0, cooc_artist 0.3;
-    first tuning (no liked-artist cap): 2.0 / 1.0 / 3.0 / 1.0."""
+    first tuning (no liked-artist cap): 2.0 / 1.0 / 3.0 / 1.0; second (cap 30): 6.0 / 0.5 / 3.0 / 0.6;
+    this one re-tuned on the code after issue 14's round 3 (2026-12-02)."""
 
-    liked_sim: float = 6.0
-    cooc: float = 0.5
+    liked_sim: float = 3.0
+    cooc: float = 1.0
     liked_artist: float = 3.0
-    cooc_artist: float = 0.6
+    cooc_artist: float = 0.3
     cooc_expansion: int = 200  # co-occurring recordings borrowed as candidates (not tuned)
     # The diversity cap for the artists of liked and kept tracks (0: the ranker's usual cap): the
     # listener asked for more of them by liking them.
