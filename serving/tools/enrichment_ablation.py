@@ -111,13 +111,14 @@ def _run(signals: list[str], sets: list[str], config: str | None, cpcd: str | No
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m serving.tools.enrichment_ablation", description=__doc__.split("\n")[0])
     p.add_argument("--signal", default="all", help=f"comma-separated, of {', '.join(SIGNALS)}; or all")
-    p.add_argument("--set", action="append", choices=["dev", "heldout"], help="coherence set(s); default both")
+    p.add_argument("--set", action="append", choices=["dev", "heldout", "fresh"],
+                   help="coherence set(s); default all three")
     p.add_argument("--config", default=None)
     p.add_argument("--cpcd", default=None, help="dialogs file: also run the CPCD train CV")
     p.add_argument("--limit", type=int, default=None, help="only the first N CPCD dialogs (triage)")
     p.add_argument("--const", action="append", default=[], help="retrieval.filters.DOMINANCE=0.5 (repeatable)")
     a = p.parse_args(argv)
-    sets = a.set or ["dev", "heldout"]
+    sets = a.set or ["dev", "heldout", "fresh"]
     if a.signal != "all":
         _run(a.signal.split(","), sets, a.config, a.cpcd, a.limit, a.const)
         return 0
