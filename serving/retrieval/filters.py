@@ -59,6 +59,7 @@ LANGUAGE_AND = True  # a language named beside another genre is a second conditi
 DISAGREE = 0.15  # evidence enough to rule an artist out when none of it agrees (share < NONE_AGREE)
 NONE_AGREE = 0.04
 MIN_USE_SHARE = 0.1
+STRICT_USES = True  # a borrowed track for a request naming a use but no genre must have been kept for that use
 KNOWN_DECADES = 1.5
 MIN_DECADE_SHARE = 0.1
 SIMILAR = 12  # neighbours of each "like X" artist added as candidates
@@ -199,7 +200,7 @@ def admits(c: Constraints, t: Track, enrichment: Enrichment | None, strict: bool
     if enrichment is None:
         return True
     attrs = enrichment.artist(t.artists[0]) if t.artists else None
-    if strict and not c.genres and c.uses:
+    if strict and STRICT_USES and not c.genres and c.uses:
         # No genre asked ("music to fall asleep to"): a borrowed track must at least have been kept
         # for such a use before, or popularity alone would fill the playlist.
         return attrs is not None and sum(attrs.moods.get(u, 0.0) for u in c.uses) >= MIN_USE_SHARE

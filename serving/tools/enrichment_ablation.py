@@ -20,7 +20,7 @@ import subprocess
 import sys
 
 SIGNALS = ("none", "embedding_trust", "name_edges", "consensus", "house_context", "half_known",
-           "dominance", "similar_head", "language_and")
+           "dominance", "similar_head", "language_and", "strict_uses", "stand_ins")
 
 
 def _switch_off(signal: str) -> None:
@@ -54,6 +54,14 @@ def _switch_off(signal: str) -> None:
         from serving.retrieval import filters
 
         filters.head_artists = lambda intent, c: frozenset()
+    elif signal == "strict_uses":
+        from serving.retrieval import filters
+
+        filters.STRICT_USES = False
+    elif signal == "stand_ins":
+        from serving.retrieval import filters
+
+        filters.is_stand_in = lambda t: False  # karaoke / cover versions are not demoted
     elif signal == "language_and":
         from serving.retrieval import filters
 
