@@ -20,7 +20,7 @@ import subprocess
 import sys
 
 SIGNALS = ("none", "embedding_trust", "name_edges", "consensus", "house_context", "half_known",
-           "dominance", "similar_head", "language_and", "strict_uses", "stand_ins")
+           "dominance", "similar_head", "language_and", "uses_head", "stand_ins")
 
 
 def _switch_off(signal: str) -> None:
@@ -54,10 +54,14 @@ def _switch_off(signal: str) -> None:
         from serving.retrieval import filters
 
         filters.head_artists = lambda intent, c: frozenset()
-    elif signal == "strict_uses":
+    elif signal == "strict_uses":  # the session-3 rule: borrowed tracks without use evidence removed
         from serving.retrieval import filters
 
-        filters.STRICT_USES = False
+        filters.STRICT_USES, filters.USES_HEAD = True, False
+    elif signal == "uses_head":  # nothing about uses at all
+        from serving.retrieval import filters
+
+        filters.USES_HEAD = False
     elif signal == "stand_ins":
         from serving.retrieval import filters
 
