@@ -25,8 +25,10 @@ from pathlib import Path
 DATA = "data"
 LABELS_FILE = "artist_families.csv"
 PROMPTS_FILE = "coherence_prompts.jsonl"
-HELDOUT_FILE = "coherence_prompts_heldout.jsonl"  # written before any answer was seen; never tuned on
-COHERENCE_SETS = {"dev": ("dev",), "heldout": ("heldout",), "all": ("dev", "heldout")}
+HELDOUT_FILE = "coherence_prompts_heldout.jsonl"  # written before any answer was seen; failures read in session 3
+FRESH_FILE = "coherence_prompts_fresh.jsonl"  # session 4's held-out set: only ever measured
+SET_FILES = {"dev": PROMPTS_FILE, "heldout": HELDOUT_FILE, "fresh": FRESH_FILE}
+COHERENCE_SETS = {"dev": ("dev",), "heldout": ("heldout",), "fresh": ("fresh",), "all": ("dev", "heldout", "fresh")}
 _KARAOKE = re.compile(r"karaoke|originally performed|made popular by|in the style of|tribute to|backing track", re.I)
 
 
@@ -48,7 +50,7 @@ class CoherencePrompt:
 
 
 def set_file(name: str) -> Path:
-    return _data_path({"dev": PROMPTS_FILE, "heldout": HELDOUT_FILE}[name])
+    return _data_path(SET_FILES[name])
 
 
 def load_labels(path: str | Path | None = None) -> dict[str, frozenset[str]]:

@@ -244,9 +244,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="app config YAML; repeat to compare several side by side (default: built-in CPU default)")
     p.add_argument("--coherence", action="store_true",
                    help="also report off-genre rate@20 on the coherence prompts (evaluation-only artist labels)")
-    p.add_argument("--coherence-set", choices=["dev", "heldout", "all"], default="dev",
+    p.add_argument("--coherence-set", choices=["dev", "heldout", "fresh", "all"], default="dev",
                    help="packaged coherence prompts: dev (66, thresholds were tuned looking at it), heldout (46, "
-                        "never tuned on) or all")
+                        "its failures were read in session 3), fresh (49, only ever measured) or all")
     p.add_argument("--coherence-prompts", default=None, help="coherence prompts JSONL (overrides --coherence-set)")
     p.add_argument("--coherence-labels", default=None, help="artist,families CSV (default: the packaged table)")
     p.add_argument("--ablation", action="store_true", help="also run each component switched on in turn")

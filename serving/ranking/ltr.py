@@ -193,6 +193,16 @@ class LearnedRanker(Ranker):
         head = with_consensus(c, [self.table.tracks[int(pool.rows[i])] for i in order.tolist()], enr)
         return c, ((lambda t: admits(head, t, enr)) if head.inferred else None)
 
+    def _head_rule(self, c, head):
+        """What the playlist's first places take, as (track, borrowed) -> bool, or None: `head`, and
+        for a request naming a use but no genre, borrowed tracks only if kept for that use before."""
+        from serving.retrieval.filters import USES_HEAD, uses_ok
+
+        if c is None or not USES_HEAD or c.genres or not c.uses:
+            return None if head is None else (lambda t, borrowed: head(t))
+        enr = self.enrichment
+        return lambda t, borrowed: (not borrowed or uses_ok(c, t, enr)) and (head is None or head(t))
+
     def _strict(self, c):
         """Borrowed tracks (not retrieved for this request) must be known to agree."""
         if c is None:
@@ -275,7 +285,7 @@ class LearnedRanker(Ranker):
         for intent, pool, q, _, _ in work:
             qa = self.prior_arrays.query(np.asarray(q, dtype=np.float32))
             c, head = self._constraints(intent, pool)
-            heads.append(head)
+            heads.append(self._head_rule(c, head))
             if self._expand:
                 pool = expand(pool, qa, intent, self.table, admit=self._strict(c))
             pools.append(pool)
@@ -304,7 +314,9 @@ class LearnedRanker(Ranker):
             from serving.retrieval.filters import CONSENSUS_HEAD
 
             rows = pool.rows
-            order = head_first(order, lambda x: head(t.tracks[int(rows[x])]), min(CONSENSUS_HEAD, length),
+            borrowed = pool.rank < 0  # expand() marks what it borrowed with retrieval rank -1
+            order = head_first(order, lambda x: head(t.tracks[int(rows[x])], bool(borrowed[x])),
+                               min(CONSENSUS_HEAD, length),
                                lambda o, n: select_diverse_ids(o, n, *args))
         picked = select_diverse_ids(order, length, *args)
         if mode == "playlist":

@@ -20,7 +20,7 @@ import subprocess
 import sys
 
 SIGNALS = ("none", "embedding_trust", "name_edges", "consensus", "house_context", "half_known",
-           "dominance", "similar_head", "language_and")
+           "dominance", "similar_head", "language_and", "uses_head", "stand_ins")
 
 
 def _switch_off(signal: str) -> None:
@@ -54,6 +54,18 @@ def _switch_off(signal: str) -> None:
         from serving.retrieval import filters
 
         filters.head_artists = lambda intent, c: frozenset()
+    elif signal == "strict_uses":  # the session-3 rule: borrowed tracks without use evidence removed
+        from serving.retrieval import filters
+
+        filters.STRICT_USES, filters.USES_HEAD = True, False
+    elif signal == "uses_head":  # nothing about uses at all
+        from serving.retrieval import filters
+
+        filters.USES_HEAD = False
+    elif signal == "stand_ins":
+        from serving.retrieval import filters
+
+        filters.is_stand_in = lambda t: False  # karaoke / cover versions are not demoted
     elif signal == "language_and":
         from serving.retrieval import filters
 
@@ -80,7 +92,7 @@ def _set_consts(pairs: list[str]) -> None:
 
 
 def _run(signals: list[str], sets: list[str], config: str | None, cpcd: str | None, limit: int | None,
-         consts: list[str] = ()) -> None:
+         consts: list[str] = (), dump: str | None = None) -> None:
     for s in signals:
         _switch_off(s)
     _set_consts(list(consts))
@@ -106,20 +118,27 @@ def _run(signals: list[str], sets: list[str], config: str | None, cpcd: str | No
         r = ev.run(variant)
         ci = {m: [round(e.mean, 4), round(e.low, 4), round(e.high, 4)] for m, e in r.summary.items()}
         print(json.dumps({"signal_off": off, "set": "cpcd", "n": r.n, "seconds": round(r.seconds), **ci}), flush=True)
+        if dump:
+            # What each dialog was served, with its metrics: two dumps say which dialogs a signal cost.
+            with open(dump, "w") as f:
+                for did, row in zip(r.dialog_ids, r.rows):
+                    f.write(json.dumps({"dialog": did, **row, "ranked": r.ranked.get(did, [])}) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m serving.tools.enrichment_ablation", description=__doc__.split("\n")[0])
     p.add_argument("--signal", default="all", help=f"comma-separated, of {', '.join(SIGNALS)}; or all")
-    p.add_argument("--set", action="append", choices=["dev", "heldout"], help="coherence set(s); default both")
+    p.add_argument("--set", action="append", choices=["dev", "heldout", "fresh"],
+                   help="coherence set(s); default all three")
     p.add_argument("--config", default=None)
     p.add_argument("--cpcd", default=None, help="dialogs file: also run the CPCD train CV")
     p.add_argument("--limit", type=int, default=None, help="only the first N CPCD dialogs (triage)")
+    p.add_argument("--dump", default=None, help="with --cpcd: write each dialog's served track ids and metrics (JSONL)")
     p.add_argument("--const", action="append", default=[], help="retrieval.filters.DOMINANCE=0.5 (repeatable)")
     a = p.parse_args(argv)
-    sets = a.set or ["dev", "heldout"]
+    sets = a.set or ["dev", "heldout", "fresh"]
     if a.signal != "all":
-        _run(a.signal.split(","), sets, a.config, a.cpcd, a.limit, a.const)
+        _run(a.signal.split(","), sets, a.config, a.cpcd, a.limit, a.const, a.dump)
         return 0
     for s in SIGNALS:
         cmd = [sys.executable, "-m", "serving.tools.enrichment_ablation", "--signal", s]

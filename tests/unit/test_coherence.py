@@ -66,11 +66,13 @@ def test_building_the_app_does_not_load_the_coherence_module():
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_heldout_set_is_separate_and_covers_every_kind():
+@pytest.mark.parametrize("name,size", [("heldout", 30), ("fresh", 40)])
+def test_heldout_set_is_separate_and_covers_every_kind(name, size):
     from serving.evaluation.coherence import set_file
 
-    dev, held = load_prompts(), load_prompts(set_file("heldout"))
-    assert len(held) >= 30
+    dev = load_prompts() + (load_prompts(set_file("heldout")) if name == "fresh" else [])
+    held = load_prompts(set_file(name))
+    assert len(held) >= size
     assert {p.kind for p in held} == {"genre", "era", "similar", "language", "activity"}
     assert not {p.id for p in dev} & {p.id for p in held}
     assert not {p.prompt.lower() for p in dev} & {p.prompt.lower() for p in held}

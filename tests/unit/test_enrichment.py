@@ -255,3 +255,22 @@ def test_a_broader_name_is_not_a_side_of_the_profile():
     enr = Enrichment("k", {"band": ArtistAttrs("Band", {"rock": 0.66, "metal": 0.16, "r&b": 0.1}, 13.0)}, {})
     c = constraints(Intent(search_text="heavy metal", genres=["metal"]), enr)
     assert admits(c, _t("a", "Paranoid", "Band"), enr)
+
+
+def test_a_use_without_a_genre_keeps_unproven_borrowed_tracks_out_of_the_head_only(enrichment):
+    from serving.ranking.ltr import LearnedRanker
+    from serving.retrieval.filters import uses_ok
+
+    gym = constraints(Intent(search_text="music for the gym", activities=["workout"]), enrichment)
+    assert gym.uses == {"workout"} and not gym.genres
+    metallica, whitney = TRACKS[0], TRACKS[4]
+    assert uses_ok(gym, metallica, enrichment)  # kept for a workout in dialog a
+    assert not uses_ok(gym, whitney, enrichment)  # never kept for one
+    # Borrowing is not a filter on the use any more (it cost CPCD hit@100): Whitney may be borrowed...
+    assert admits(gym, whitney, enrichment, strict=True)
+    # ...but a borrowed track without the use's evidence does not take a head place; a retrieved one may.
+    ranker = LearnedRanker.__new__(LearnedRanker)
+    ranker.enrichment = enrichment
+    rule = ranker._head_rule(gym, None)
+    assert rule(metallica, True) and rule(whitney, False) and not rule(whitney, True)
+    assert ranker._head_rule(constraints(Intent(search_text="metal", genres=["metal"]), enrichment), None) is None
