@@ -153,7 +153,8 @@ class InProcessStages(Stages):
         if getattr(self, "feedback_ranking", None) is None or self.feedback_ranking.ranker is not self.ranker:
             self.feedback_ranking = FeedbackRanking(self.ranker)
         tracks = self.feedback_ranking.rank(intent, candidates, length, feedback,
-                                             getattr(self.ranker, "max_per_artist", 5), "playlist", q)
+                                             getattr(self.ranker, "max_per_artist", 5), "playlist", q,
+                                             vectors=self.retriever.feedback_vectors(feedback))
         return RankResult(tracks, len(candidates), {**self.retriever.versions, "ranker": self.ranker.version})
 
     async def ready(self) -> tuple[bool, str]:

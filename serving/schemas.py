@@ -159,6 +159,18 @@ class Feedback:
 
 
 @dataclass(frozen=True)
+class FeedbackVectors:
+    """The catalog vectors of a turn's disliked tracks (ids outside the catalog left out), sent
+    by the Retriever with its candidates because the Ranker holds no catalog vectors: with them
+    the candidates a learned ranker borrows from its priors lose their near-duplicates of a
+    disliked track too, as retrieved ones do by `Candidate.disliked_sim`
+    (serving/ranking/feedback.py). (The liked tracks' vectors are not sent: giving borrowed
+    candidates their liked similarity was measured to lower the CPCD turn metrics, docs/quality.md.)"""
+
+    disliked: np.ndarray  # float32 (n_disliked, dim), unit rows
+
+
+@dataclass(frozen=True)
 class CandidateSet:
     """Retrieval results as columns, in retrieval order: what travels from the Retriever to the
     Ranker. `rows` are catalog positions; both sides load the catalog named by `catalog_version`

@@ -45,12 +45,13 @@ class _Recorder(FeedbackRanking):
         super().__init__(ranker, weights)
         self.sink = sink
 
-    def rank(self, intent, candidates, length, feedback, max_per_artist, mode="playlist", query_vector=None):
+    def rank(self, intent, candidates, length, feedback, max_per_artist, mode="playlist", query_vector=None,
+             vectors=None):
         if not feedback:
             out = super().rank(intent, candidates, length, feedback, max_per_artist, mode, query_vector)
             self.sink.append(("fixed", [t.track_id for t in out]))
             return out
-        sc = self.prepare(intent, candidates, feedback, query_vector)
+        sc = self.prepare(intent, candidates, feedback, query_vector, vectors)
         self.sink.append(("scored", sc, length, max_per_artist, mode))
         return self.finish(sc, self.weights, length, max_per_artist, mode)
 

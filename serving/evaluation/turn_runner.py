@@ -14,8 +14,11 @@ Learned rankers are cross-validated as in `segue eval`: each fold's model and pr
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from serving.config import AppConfig
@@ -238,15 +241,14 @@ class TurnEvaluator:
         from serving.ranking.ltr import LearnedRanker
         from serving.ranking.training import fit
 
-        import hashlib
-        from pathlib import Path
-
         from serving.ranking.ltr import ArtifactError, RankerArtifact
 
         config = self.ev._config(variant.config)
         # "fold-enriched examples": models trained before the examples used the fold's enrichment differ.
+        # The code that makes the examples and models is part of the key: a retrieval, enrichment or
+        # training change must retrain, or the replay would measure new code with old fold models.
         key = ("fold-enriched examples;" + config.model_dump_json() + repr(variant.train) + repr(self.ev.n_folds) + repr(self.ev.seed)
-               + ",".join(d.id for d in self.dialogs) + self.ev.catalog.version)
+               + ",".join(d.id for d in self.dialogs) + self.ev.catalog.version + training_code_version())
         cache = getattr(self, "_folds", {})
         if key not in cache:
             # Fold models are a pure function of (config, folds, dialogs): cached on disk, so the
@@ -289,6 +291,28 @@ class TurnEvaluator:
             gold = to_clusters([g for g in d.raw.get("goal_playlist") or []], cluster_of)
             out[d.id] = dialog_turn_metrics([to_clusters(p, cluster_of) for p in preds[d.id]], gold, seeds, K_VALUES)
         return out
+
+
+# The packages whose code decides a fold model: its training examples (intent parsing, retrieval,
+# enrichment) and its training (ranking), plus the evaluator that assembles the examples.
+TRAINING_CODE = ("serving/intent", "serving/retrieval", "serving/catalog", "serving/ranking", "serving/text.py",
+                 "serving/evaluation/runner.py")
+
+
+def code_version(root: Path, parts: tuple[str, ...]) -> str:
+    """A hash of the Python sources under `parts` (files or folders) of `root`, names included."""
+    h = hashlib.sha256()
+    for part in parts:
+        p = root / part
+        for f in sorted(p.rglob("*.py")) if p.is_dir() else [p] if p.is_file() else []:
+            h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=1)
+def training_code_version() -> str:
+    """The fold-model cache key's code part."""
+    return code_version(Path(__file__).resolve().parents[2], TRAINING_CODE)
 
 
 def _cluster_of(keys: dict[str, str], raw: dict) -> Callable[[str], str]:

@@ -58,24 +58,26 @@ class RankerDeployment:
         cfg = arm_app_config(self._config, comps)
         version = cfg.ranking.version
         if version not in self._rankers:
-            self._rankers[version] = make_ranker(self._config.ranking.model_copy(update={"version": version}),
-                                                 catalog=self._catalog,
-                                                 embedder_version=embedder_version(cfg.retrieval.embedder),
-                                                 enrichment=self._enrichment_once)
+            ranker = make_ranker(self._config.ranking.model_copy(update={"version": version}),
+                                 catalog=self._catalog,
+                                 embedder_version=embedder_version(cfg.retrieval.embedder),
+                                 enrichment=self._enrichment_once)
+            self._rankers[version] = ranker
+            # Its session wrapper (co-occurrence index, prior vectors) is built with it, not on a turn.
+            self._feedback[version] = FeedbackRanking(ranker)
         return self._rankers[version]
 
     def rank_feedback(self, intent: Intent, retrieval, length: int, ctx: RequestContext, feedback: Feedback
                       ) -> RankResult:
-        """A session turn: `retrieval` is Retriever.search_feedback's (candidates, q, versions)."""
-        candidates, q, versions = retrieval
+        """A session turn: `retrieval` is Retriever.search_feedback's (candidates, q, versions, vectors)."""
+        candidates, q, versions, vectors = retrieval
         ranker = self.plan.for_arm(ctx.arm_key)
-        if ranker.version not in self._feedback:
-            self._feedback[ranker.version] = FeedbackRanking(ranker)
         with telemetry.stage("ranking", ctx, candidates=len(candidates), length=length, mode="playlist",
                              feedback=True) as scope:
             tracks = self._feedback[ranker.version].rank(
                 intent, candidates, length, feedback,
-                getattr(ranker, "max_per_artist", self._config.ranking.max_per_artist), "playlist", q)
+                getattr(ranker, "max_per_artist", self._config.ranking.max_per_artist), "playlist", q,
+                vectors=vectors)
             scope.versions({"ranker": ranker.version})
             scope.set(tracks=len(tracks))
         return RankResult(tracks=tracks, n_candidates=len(candidates), versions={**versions, "ranker": ranker.version})

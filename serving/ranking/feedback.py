@@ -2,14 +2,17 @@
 
 Works over any ranker: the ranker scores the candidates as usual (search mode: no
 diversity yet), and the feedback adds, per candidate,
-- embedding similarity to the liked tracks (computed by the retriever: `Candidate.liked_sim`);
+- embedding similarity to the liked tracks (computed by the retriever: `Candidate.liked_sim`;
+  0 for the candidates a learned ranker borrows from its priors: measured, their true
+  similarity lowers the CPCD turn metrics, docs/quality.md);
 - item co-occurrence: in how many curated training playlists the candidate sits next to a
   liked track (item-item collaborative filtering over the learned ranker's priors, so the
   counts come from training dialogs only; none for rule-based rankers);
 - a liked lead artist, and artists that co-occur with liked artists in those playlists.
-Then disliked tracks and their near-duplicates (same recording, or near-identical vectors)
-are removed, pinned tracks (kept and liked, in order) go first, and the usual artist cap
-and sequencing shape the rest.
+Then disliked tracks and their near-duplicates (same recording, or near-identical vectors:
+the retriever's `disliked_sim`, or for borrowed candidates their prior vector against the
+disliked tracks' vectors the retriever sends along, `FeedbackVectors`) are removed, pinned
+tracks (kept and liked, in order) go first, and the usual artist cap and sequencing shape the rest.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from serving.ranking.diversity import recording_key, select_diverse, sequence
 from serving.retrieval.filters import passes_filters
 from serving.retrieval.retriever import NEAR_DUPLICATE_SIM
 from serving.text import norm
-from serving.schemas import Candidate, Feedback, RankedTrack, Track
+from serving.schemas import Candidate, Feedback, FeedbackVectors, RankedTrack, Track
 
 
 @dataclass(frozen=True)
@@ -36,12 +39,13 @@ class FeedbackWeights:
     hit@20 + hit@100 + recall@100 under the turn-by-turn protocol; procedure and numbers in
     docs/quality.md). The base ranker's score is z-normalised, so these are in its units.
     Hand-set values before tuning: liked_sim 2.0, cooc 3.0, liked_artist 1.0, cooc_artist 0.3;
-    first tuning (no liked-artist cap): 2.0 / 1.0 / 3.0 / 1.0."""
+    first tuning (no liked-artist cap): 2.0 / 1.0 / 3.0 / 1.0; second (cap 30): 6.0 / 0.5 / 3.0 / 0.6;
+    this one re-tuned on the code after issue 14's round 3 (2026-12-02)."""
 
-    liked_sim: float = 6.0
-    cooc: float = 0.5
+    liked_sim: float = 3.0
+    cooc: float = 1.0
     liked_artist: float = 3.0
-    cooc_artist: float = 0.6
+    cooc_artist: float = 0.3
     cooc_expansion: int = 200  # co-occurring recordings borrowed as candidates (not tuned)
     # The diversity cap for the artists of liked and kept tracks (0: the ranker's usual cap): the
     # listener asked for more of them by liking them.
@@ -120,23 +124,45 @@ class FeedbackRanking:
         self._track_of: dict[str, Track] = dict(priors.track_of) if priors is not None else {}
         # The learned ranker borrows candidates from its priors: their tracks by id.
         self._by_id: dict[str, Track] = {t.track_id: t for t in self._track_of.values()}
+        # ...and their vectors (the priors keep one per recording): a borrowed copy of a disliked song drops.
+        vector_of = priors.vector_of if priors is not None else {}
+        self._vec_row = {k: i for i, k in enumerate(vector_of)}
+        self._vecs = (np.stack([np.asarray(v, np.float32) for v in vector_of.values()]) if vector_of
+                      else np.zeros((0, 0), np.float32))
         self.version = ranker.version
 
     def rank(self, intent: Intent, candidates: list[Candidate], length: int, feedback: Feedback | None,
-             max_per_artist: int, mode: str = "playlist", query_vector=None) -> list[RankedTrack]:
-        """`query_vector`: the request's embedding, for learned rankers (they have no embedder when served)."""
+             max_per_artist: int, mode: str = "playlist", query_vector=None,
+             vectors: FeedbackVectors | None = None) -> list[RankedTrack]:
+        """`query_vector`: the request's embedding, for learned rankers (they have no embedder when
+        served); `vectors`: the disliked tracks' vectors from the retriever (Retriever.feedback_vectors)."""
         if not feedback:
             if hasattr(self.ranker, "score_pool"):
                 return self.ranker.rank(intent, candidates, length, mode, query_vector=query_vector)
             return self.ranker.rank(intent, candidates, length, mode)
-        return self.finish(self.prepare(intent, candidates, feedback, query_vector), self.weights, length,
+        return self.finish(self.prepare(intent, candidates, feedback, query_vector, vectors), self.weights, length,
                            max_per_artist, mode)
 
+    def _disliked_sims(self, pool: list[Candidate], retrieved: set[str], vectors: FeedbackVectors | None):
+        """disliked_sim per pool candidate: the retriever's for those it sent, and for those
+        borrowed from the priors the best cosine of their prior vector to a disliked track's."""
+        sims = np.asarray([c.disliked_sim for c in pool], np.float64)
+        if vectors is None or not len(vectors.disliked) or not len(self._vecs):
+            return sims
+        idx = [(i, self._vec_row.get(recording_key(c.track))) for i, c in enumerate(pool)
+               if c.track.track_id not in retrieved]
+        idx = [(i, r) for i, r in idx if r is not None]
+        if idx:
+            B = self._vecs[np.asarray([r for _, r in idx], np.int64)]
+            sims[np.asarray([i for i, _ in idx], np.int64)] = (B @ np.asarray(vectors.disliked, np.float32).T).max(axis=1)
+        return sims
+
     def prepare(self, intent: Intent, candidates: list[Candidate], feedback: Feedback,
-                query_vector=None) -> "Scored":
+                query_vector=None, vectors: FeedbackVectors | None = None) -> "Scored":
         """Everything about a turn that does not depend on the weights: the pool (retrieval's
         candidates, co-occurring recordings it missed, minus dislikes and their copies), the base
-        ranker's z-scores and each feedback signal per candidate. Tuning reuses it across weights."""
+        ranker's z-scores and each feedback signal per candidate. Tuning reuses it across weights.
+        Without `vectors`, borrowed candidates are dropped only as the same recording as a dislike."""
         w = self.weights
         by_id = {c.track.track_id: c for c in candidates}
         # The retriever applied the intent's filters; a disliked track is never pinned.
@@ -159,11 +185,12 @@ class FeedbackRanking:
                 extra.append(Candidate(track=t, dense_score=0.0, retrieval_rank=-1))
         pool, raw, reason_of = self._base(intent, candidates + extra, query_vector)
         s = _z(raw)
+        dsim = self._disliked_sims(pool, set(by_id), vectors)
         liked_count = Counter(liked_artists)
         keep, base, signals = [], [], {name: [] for name in SIGNALS}
-        for c, bs in zip(pool, s.tolist()):
+        for c, bs, ds in zip(pool, s.tolist(), dsim.tolist()):
             key = recording_key(c.track)
-            if key in banned_keys or c.track.track_id in feedback.disliked or c.disliked_sim >= NEAR_DUPLICATE_SIM:
+            if key in banned_keys or c.track.track_id in feedback.disliked or ds >= NEAR_DUPLICATE_SIM:
                 continue
             lead = _lead(c.track)
             keep.append(c)

@@ -124,14 +124,15 @@ class RetrieverDeployment:
 
     async def search_feedback(self, intent: Intent, k: int, ctx: RequestContext, feedback: Feedback):
         """A session turn's candidates (Candidate objects with liked/disliked similarity), its
-        query vector and versions: (candidates, q, versions) for Ranker.rank_feedback."""
+        query vector, versions and the feedback tracks' vectors: (candidates, q, versions,
+        FeedbackVectors) for Ranker.rank_feedback."""
         with telemetry.stage("retrieval", ctx, k=k, feedback=True) as scope:
             retriever = (await self.loaded_plan()).for_arm(ctx.arm_key)
             q = retriever.embed_query(intent)
             candidates = retriever.search_feedback(intent, k, feedback, q)
             scope.versions(retriever.versions)
             scope.candidates(len(candidates))
-        return candidates, q, retriever.versions
+        return candidates, q, retriever.versions, retriever.feedback_vectors(feedback)
 
     async def search(self, intent: Intent, k: int, ctx: RequestContext) -> RetrievalResult:
         return (await self.search_batch([StageItem(intent, k, k, "search", ctx)]))[0]

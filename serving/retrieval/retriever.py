@@ -18,7 +18,7 @@ from serving.catalog.enrichment.artifact import Enrichment
 from serving.retrieval.filters import admits, constraints, known_match, passes_filters
 from serving.retrieval.index import VectorIndex
 from serving.retrieval.lexical import LexicalIndex, fuse_rrf, fuse_weighted, normalise
-from serving.schemas import Candidate, Feedback, CandidateSet
+from serving.schemas import Candidate, Feedback, FeedbackVectors, CandidateSet
 from serving.text import norm
 
 PREFER_KNOWN_MIN = 20  # known-to-fit candidates (a default playlist's worth) before unknown artists are left out
@@ -150,6 +150,11 @@ class Retriever:
         ds = (V[ids] @ V[disliked].T).max(axis=1) if disliked else np.zeros(len(out))
         return [c.model_copy(update={"liked_sim": float(l), "disliked_sim": float(d)})
                 for c, l, d in zip(out, ls.tolist(), ds.tolist())]
+
+    def feedback_vectors(self, feedback: Feedback | None) -> FeedbackVectors:
+        """The disliked tracks' vectors, for the Ranker (it has none of its own)."""
+        rows = [self._pos[t] for t in (feedback.disliked if feedback else ()) if t in self._pos]
+        return FeedbackVectors(np.ascontiguousarray(self.index.vectors[rows], np.float32))
 
     def search_vector(self, intent: Intent, q: np.ndarray, k: int) -> list[Candidate]:
         return self.search(intent, k, q)

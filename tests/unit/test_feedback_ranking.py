@@ -2,6 +2,8 @@
 
 import math
 
+import numpy as np
+
 import pytest
 
 from serving.intent.model import Intent
@@ -83,3 +85,39 @@ def test_liked_artists_have_their_own_diversity_cap():
     assert n_by_l(FeedbackWeights(liked_artist_cap=0)) == 3  # the usual cap
     assert n_by_l(FeedbackWeights(liked_artist_cap=6)) == 6
     assert n_by_l(FeedbackWeights(liked_artist_cap=2)) == 3  # never below the usual cap
+
+
+def _unit(*xs):
+    v = np.asarray(xs, np.float32)
+    return v / np.linalg.norm(v)
+
+
+class PriorsOrder(ScoreOrder):
+    """ScoreOrder with priors, so the feedback borrows co-occurring tracks retrieval missed."""
+
+    def __init__(self, priors):
+        self.artifact = type("Artifact", (), {"priors": priors})()
+
+
+def test_borrowed_copies_of_a_disliked_track_drop_by_the_vectors_retrieval_sends():
+    from serving.ranking.diversity import recording_key
+    from serving.ranking.priors import PriorDialog, Priors
+    from serving.schemas import FeedbackVectors
+
+    liked = Track(track_id="l", title="song l", artists=["L"])
+    other = Track(track_id="f", title="song f", artists=["F"])  # never retrieved, not like the disliked one
+    copy = Track(track_id="z", title="song z (live)", artists=["Z"])  # never retrieved, a copy of the disliked one
+    dv = _unit(0, 0, 1)
+    items = tuple((recording_key(t), t, v) for t, v in [(liked, _unit(1, 0, 0)), (other, _unit(0, 1, 0)),
+                                                        (copy, _unit(0, 0.01, 1))])
+    # One training playlist holds them all: the feedback borrows the two retrieval missed.
+    priors = Priors.build([PriorDialog("d0", np.zeros(3, np.float32), frozenset(k for k, _, _ in items),
+                                       frozenset({"l", "f", "z"}), goal_items=items)], 3)
+    retrieved = [Candidate(track=liked, dense_score=0.1, retrieval_rank=0, liked_sim=1.0),
+                 cand("x", "X", 0.5, disliked_sim=1.0), cand("o", "O", 0.4)]
+    fb = Feedback(liked=("l",), disliked=("x",))
+    r = FeedbackRanking(PriorsOrder(priors))
+    out = ids(r.rank(Intent(search_text="q"), retrieved, 5, fb, 5, vectors=FeedbackVectors(dv[None, :])))
+    assert out[0] == "l" and "f" in out and "z" not in out and "x" not in out
+    # Without the vectors (an older Retriever) only the recording key guards, and the copy comes back.
+    assert "z" in ids(r.rank(Intent(search_text="q"), retrieved, 5, fb, 5))

@@ -157,3 +157,17 @@ def test_ingress_routes_serve_a_session_with_a_sticky_arm(stages, tmp_path):
     r1 = run(core.session_turn(r0.session_id, TurnRequest(message="no more Metallica"), req()))
     assert r1.arm == r0.arm and r1.turn == 1 and all("Metallica" not in t.artists for t in r1.playlist)
     assert [t.turn for t in run(core.session_history(r0.session_id)).turns] == [0, 1]
+
+
+def test_the_retriever_sends_the_disliked_tracks_vectors_in_order(stages):
+    import numpy as np
+
+    from serving.schemas import Feedback
+
+    _, st = stages
+    r = st.retriever
+    a, b = r.catalog.tracks[3].track_id, r.catalog.tracks[7].track_id
+    v = r.feedback_vectors(Feedback(liked=(a,), disliked=(b, "not-a-track", a)))
+    assert v.disliked.shape == (2, r.index.vectors.shape[1]) and v.disliked.dtype == np.float32
+    assert np.allclose(v.disliked[0], r.index.vectors[7]) and np.allclose(v.disliked[1], r.index.vectors[3])
+    assert r.feedback_vectors(Feedback(liked=(a,))).disliked.shape[0] == 0

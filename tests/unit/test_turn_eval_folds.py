@@ -110,3 +110,19 @@ def test_training_examples_of_each_fold_are_retrieved_with_an_enrichment_built_w
     for (train_ids, enr), (train, test) in zip(calls, splits):
         assert train_ids == {ids[j] for j in train}
         assert enr is not shipped and held_out_of[id(enr)] == {ids[j] for j in test}
+
+
+def test_fold_models_are_retrained_when_the_code_that_makes_them_changes(tmp_path):
+    # The on-disk fold-model cache is keyed by the training code: new retrieval code, new models.
+    from serving.evaluation.turn_runner import TRAINING_CODE, code_version, training_code_version
+
+    (tmp_path / "serving" / "retrieval").mkdir(parents=True)
+    f = tmp_path / "serving" / "retrieval" / "filters.py"
+    f.write_text("A = 1\n")
+    before = code_version(tmp_path, TRAINING_CODE)
+    f.write_text("A = 2\n")
+    after = code_version(tmp_path, TRAINING_CODE)
+    assert after != before
+    (tmp_path / "serving" / "retrieval" / "notes.txt").write_text("not code")
+    assert code_version(tmp_path, TRAINING_CODE) == after
+    assert len(training_code_version()) == 16 and "serving/ranking" in TRAINING_CODE
