@@ -186,22 +186,30 @@ class LearnedRanker(Ranker):
         if like:
             # "Songs like X": X's neighbours (and X, unless excluded) first; text matches on the
             # name ("Rag Doll" for Dolly Parton) only after them.
-            return c, (lambda t: bool(t.artists) and norm(t.artists[0]) in like and admits(c, t, enr))
+            return c, (lambda t: bool(t.artists) and norm(t.artists[0]) in like and admits(c, t, enr, dominance=True))
         if not len(pool):
             return c, None
         order = np.argsort(-pool.dense, kind="stable")[:CONSENSUS_POOL]
         head = with_consensus(c, [self.table.tracks[int(pool.rows[i])] for i in order.tolist()], enr)
-        return c, ((lambda t: admits(head, t, enr)) if head.inferred else None)
+        return c, ((lambda t: admits(head, t, enr, dominance=True)) if head.inferred else None)
 
     def _head_rule(self, c, head):
-        """What the playlist's first places take, as (track, borrowed) -> bool, or None: `head`, and
-        for a request naming a use but no genre, borrowed tracks only if kept for that use before."""
-        from serving.retrieval.filters import USES_HEAD, uses_ok
+        """What the playlist's first places take, as (track, borrowed) -> bool, or None: `head`; for
+        a request naming a use but no genre, borrowed tracks only if kept for that use before; for a
+        genre request, tracks whose agreeing genres are a main part of the artist's profile."""
+        from serving.retrieval.filters import DOMINANCE_AS_HEAD, USES_HEAD, admits, uses_ok
 
-        if c is None or not USES_HEAD or c.genres or not c.uses:
-            return None if head is None else (lambda t, borrowed: head(t))
+        if c is None:
+            return None
         enr = self.enrichment
-        return lambda t, borrowed: (not borrowed or uses_ok(c, t, enr)) and (head is None or head(t))
+        rules = [] if head is None else [lambda t, borrowed: head(t)]
+        if USES_HEAD and not c.genres and c.uses:
+            rules.append(lambda t, borrowed: not borrowed or uses_ok(c, t, enr))
+        if DOMINANCE_AS_HEAD and c.genres:
+            rules.append(lambda t, borrowed: admits(c, t, enr, dominance=True))
+        if not rules:
+            return None
+        return lambda t, borrowed: all(r(t, borrowed) for r in rules)
 
     def _strict(self, c):
         """Borrowed tracks (not retrieved for this request) must be known to agree."""

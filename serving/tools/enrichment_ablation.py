@@ -20,7 +20,7 @@ import subprocess
 import sys
 
 SIGNALS = ("none", "embedding_trust", "name_edges", "consensus", "house_context", "half_known",
-           "dominance", "similar_head", "language_and", "uses_head", "stand_ins")
+           "dominance", "similar_head", "language_and", "uses_head", "dominance_filter", "stand_ins")
 
 
 def _switch_off(signal: str) -> None:
@@ -50,6 +50,10 @@ def _switch_off(signal: str) -> None:
         from serving.retrieval import filters
 
         filters.DOMINANCE = 0.0
+    elif signal == "dominance_filter":  # session 3's behaviour: the test removes retrieved tracks too
+        from serving.retrieval import filters
+
+        filters.DOMINANCE_AS_HEAD = False
     elif signal == "similar_head":
         from serving.retrieval import filters
 
