@@ -42,6 +42,13 @@ _COMMON = frozenset(
 # A genre's own words are the genre, even where a catalog credits an "artist" by that name
 # ("Classic Rock", "Jazz"): taxonomy names, not artists.
 _GENRE_WORDS = frozenset(kw for t in TAXONOMY if t.kind == "genre" for kw in (t.name, *t.keywords))
+# Catalogs also credit compilation "artists" named by what they hold ("Pop Hits", "Rock Classics").
+# Typed lower case and uncued, words made only of genre, description and common words describe
+# the music ("upbeat pop hits for a party"); "Pop Hits", "by pop hits" still name the artist.
+_GENRE_TOKENS = frozenset(w for kw in _GENRE_WORDS for w in kw.split())
+_DESCRIPTIVE = frozenset(
+    "hits hit classics anthems favorites favourites tunes tracks jams greatest top essentials mix vibes".split()
+)
 
 
 @dataclass(frozen=True)
@@ -253,6 +260,8 @@ class FastParser:
                     continue
                 if any(cand in e.lower() for e in excluded) or cand in _GENRE_WORDS:
                     continue
+                if size > 1 and _describes_music(words, prefix):
+                    continue
                 include.append(name)
         exclude_artists, exclude_terms = [], []
         for e in excluded:
@@ -279,6 +288,14 @@ class FastParser:
         stripped = " ".join(stripped.split()).strip(" ,.!?;:-")
         stripped = re.sub(r"^(of|with|for)\s+", "", stripped, flags=re.I)
         return stripped if len(stripped) >= 3 else " ".join(without_ex.split())
+
+
+def _describes_music(words: list[str], prefix: str) -> bool:
+    if any(w[:1].isupper() for w in words) or _CUE.search(prefix):
+        return False
+    low = [w.lower() for w in words]
+    return any(w in _GENRE_TOKENS for w in low) and all(
+        w in _GENRE_TOKENS or w in _DESCRIPTIVE or w in _COMMON for w in low)
 
 
 def _merge(*groups: list[tuple[Tag, float]]) -> list[Tag]:

@@ -53,6 +53,9 @@ class FeedbackWeights:
 
 
 SIGNALS = ("liked_sim", "cooc", "liked_artist", "cooc_artist")
+# "add some Ed Sheeran" must show Ed Sheeran even when a liked artist has twenty tracks that
+# outscore his: each artist the listener asked for gets this many of its best tracks first.
+ASKED_FIRST = 3
 
 
 @dataclass
@@ -226,6 +229,8 @@ class FeedbackRanking:
         pinned_ids = {c.track.track_id for c in sc.pinned}
         rest = [(float(total[i]), sc.pool[i]) for i in np.argsort(-total, kind="stable").tolist()
                 if sc.pool[i].track.track_id not in pinned_ids]
+        if mode == "playlist":
+            rest = _asked_first(rest, sc.intent.include_artists, ASKED_FIRST)
         cap = max_per_artist if mode == "playlist" else length
         own = ({c.track.artists[0].lower(): max(cap, weights.liked_artist_cap) for c in sc.pinned if c.track.artists}
                if weights.liked_artist_cap and mode == "playlist" else None)
@@ -246,6 +251,22 @@ class FeedbackRanking:
         reasons = {r.track_id: r.reason for r in base}
         raw = np.asarray([r.score for r in base if r.track_id in by_id], dtype=np.float64)
         return cands, raw, (lambda c: reasons.get(c.track.track_id, ""))
+
+
+def _asked_first(rest: list[tuple[float, Candidate]], asked: list[str], n: int) -> list[tuple[float, Candidate]]:
+    """`rest` (score order) with the best `n` tracks of each asked-for artist moved to the front."""
+    wanted = {norm(a) for a in asked}
+    if not wanted or n <= 0:
+        return rest
+    got: Counter[str] = Counter()
+    front: list[int] = []
+    for i, (_, c) in enumerate(rest):
+        hit = next((a for a in map(norm, c.track.artists) if a in wanted and got[a] < n), None)
+        if hit is not None:
+            got[hit] += 1
+            front.append(i)
+    first = set(front)
+    return [rest[i] for i in front] + [x for i, x in enumerate(rest) if i not in first]
 
 
 def _lead(t: Track) -> str:

@@ -112,3 +112,17 @@ def test_genre_words_are_not_artists():
     i = _like_parser().parse("classic rock from the 70s, no Led Zeppelin")
     assert i.include_artists == [] and i.genres == ["classic rock"] and i.exclude_artists == ["Led Zeppelin"]
     assert i.era is not None and i.era.start == 1970
+
+
+def test_music_described_in_lower_case_is_no_compilation_artist():
+    """Catalogs credit compilations to "artists" named by their contents; typed in lower case
+    and uncued, such words describe the music. Capitalised, cued or with a real name word they
+    still name the artist."""
+    from serving.intent.fallback import FastParser
+
+    p = FastParser(embedder=None, artists=["Pop Hits", "Rock Classics", "House of Pain", "Soul Asylum"])
+    assert p.parse("upbeat pop hits for a dance party").include_artists == []
+    assert p.parse("some rock classics for the car").include_artists == []
+    assert p.parse("play Pop Hits").include_artists == ["Pop Hits"]
+    assert p.parse("songs by pop hits").include_artists == ["Pop Hits"]
+    assert p.parse("house of pain and soul asylum").include_artists == ["House of Pain", "Soul Asylum"]

@@ -121,3 +121,16 @@ def test_borrowed_copies_of_a_disliked_track_drop_by_the_vectors_retrieval_sends
     assert out[0] == "l" and "f" in out and "z" not in out and "x" not in out
     # Without the vectors (an older Retriever) only the recording key guards, and the copy comes back.
     assert "z" in ids(r.rank(Intent(search_text="q"), retrieved, 5, fb, 5))
+
+
+def test_an_asked_artist_appears_even_below_a_liked_artists_tracks():
+    """"add some Ed Sheeran" after liking a prolific artist: the liked artist's twenty tracks
+    outscore the asked artist's, yet the asked artist's best tracks are in the playlist."""
+    many = [cand("l", "L", 0.1, liked_sim=1.0)] + [cand(f"l{i}", "L", 0.9 - i / 100, title=f"L song {i}") for i in range(20)]
+    asked = [cand(f"s{i}", "Ed Sheeran", 0.2 - i / 100, title=f"S song {i}") for i in range(5)]
+    r = FeedbackRanking(ScoreOrder())
+    fb = Feedback(liked=("l",))
+    plain = ids(r.rank(Intent(search_text="q"), many + asked, 10, fb, 30))
+    assert not any(t.startswith("s") for t in plain)  # without the ask they do not make the cut
+    out = ids(r.rank(Intent(search_text="q", include_artists=["Ed Sheeran"]), many + asked, 10, fb, 30))
+    assert out[0] == "l" and [t for t in out if t.startswith("s")] == ["s0", "s1", "s2"]
