@@ -20,7 +20,8 @@ import subprocess
 import sys
 
 SIGNALS = ("none", "embedding_trust", "name_edges", "consensus", "house_context", "half_known",
-           "dominance", "similar_head", "language_and", "uses_head", "dominance_filter", "stand_ins")
+           "dominance", "similar_head", "language_and", "uses_head", "dominance_filter", "stand_ins",
+           "listener_similarity")
 
 
 def _switch_off(signal: str) -> None:
@@ -33,6 +34,12 @@ def _switch_off(signal: str) -> None:
 
         artifact.PIPELINE_VERSION = f"{artifact.PIPELINE_VERSION}-no-{signal}"
         builder.EMBEDDING_TRUST = 1.0  # embedding-neighbour evidence counts in full, as before
+    elif signal == "listener_similarity":  # before e7: a neighbour's genre agreement used its full profile
+        from serving.catalog.enrichment import builder
+
+        artifact.PIPELINE_VERSION = f"{artifact.PIPELINE_VERSION}-no-{signal}"
+        similarity = builder._similarity
+        builder._similarity = lambda graph, G, G_listeners: similarity(graph, G, G)
     elif signal == "name_edges":
         from serving.catalog.enrichment import propagate
 

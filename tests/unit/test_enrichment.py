@@ -283,3 +283,34 @@ def test_a_use_without_a_genre_keeps_unproven_borrowed_tracks_out_of_the_head_on
     rule = ranker._head_rule(gym, None)
     assert rule(metallica, True) and rule(whitney, False) and not rule(whitney, True)
     assert ranker._head_rule(constraints(Intent(search_text="songs"), enrichment), None) is None
+
+
+def test_a_neighbour_agrees_on_genre_only_with_what_listeners_taught_about_it():
+    # X (rock, from listeners) has an embedding-only neighbour Y, whose genres came from X
+    # through that very edge, and Z, kept once beside X (and beside many others) and known by
+    # listeners as mostly rock. Y agreeing with X would be circular: Z must come first.
+    from scipy import sparse
+
+    from serving.catalog.enrichment.builder import _similarity
+    from serving.catalog.enrichment.propagate import ArtistGraph
+
+    n = 12
+    co = np.zeros((n, n), np.float32)
+    co[0, 2] = co[2, 0] = 1.0  # X-Z
+    for j in range(3, n):  # Z is kept with everyone: a high degree weakens one shared dialog
+        co[2, j] = co[j, 2] = 1.0
+    emb = np.zeros((n, n), np.float32)
+    emb[0, 1] = emb[1, 0] = 0.9  # X-Y, by their texts only
+    names = ["x", "y", "z"] + [f"o{j}" for j in range(3, n)]
+    graph = ArtistGraph(names, [s.upper() for s in names], sparse.csr_matrix(co), sparse.csr_matrix(emb),
+                        np.eye(n, 4, dtype=np.float32))
+    G = np.zeros((n, 2), np.float32)  # (rock, pop), every kind of evidence
+    G[0] = (2.0, 0.0)
+    G[1] = (1.0, 0.0)  # propagated from X over the embedding edge
+    G[2] = (0.6, 0.4)
+    L = G.copy()
+    L[1] = 0.0  # no listener ever kept or co-kept Y
+    order = [name for name, _ in _similarity(graph, G, L)[0]]
+    assert order.index("Z") < order.index("Y")
+    circular = [name for name, _ in _similarity(graph, G, G)[0]]
+    assert circular.index("Y") < circular.index("Z")  # what the full profile did

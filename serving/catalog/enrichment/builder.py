@@ -131,7 +131,7 @@ def _assemble(catalog, graph, Y, F, rows, track_artists, tracks, tattrs, F_liste
             langs[track_artists[t.track_id][0]][a["language"]] += 1
     n_tracks = Counter(track_artists[t.track_id][0] for t in tracks if track_artists[t.track_id])
     co = graph.co.tocsr()
-    sim = _similarity(graph, F[:, gcols])
+    sim = _similarity(graph, F[:, gcols], F_listeners[:, gcols])
     artists: dict[str, ArtistAttrs] = {}
     for i, key in enumerate(graph.names):
         g = F[i, gcols]
@@ -171,19 +171,26 @@ def _assemble(catalog, graph, Y, F, rows, track_artists, tracks, tattrs, F_liste
     return Enrichment("", artists, tracks_out)
 
 
-def _similarity(graph, G: np.ndarray) -> dict[int, list[tuple[str, float]]]:
+def _similarity(graph, G: np.ndarray, G_listeners: np.ndarray) -> dict[int, list[tuple[str, float]]]:
     """Artist -> most similar artists: kept together (co-occurrence, cosine over dialogs),
     close in the embedding space, and alike in genre profile. Only for artists with some
-    evidence: a similarity list built from noise would send "like X" anywhere."""
+    evidence: a similarity list built from noise would send "like X" anywhere.
+
+    The neighbour's side of the genre agreement is its *listener* profile (`G_listeners`:
+    propagated over co-occurrence only). Its full profile would be circular: an artist linked
+    to X only by an embedding edge gets its genres from X through that edge (Hippo Campus,
+    never kept by anyone, had Linkin Park's exact profile), and then agreed with X perfectly
+    (`segue eval --coherence`: "bands similar to Linkin Park" -> Redfoo, docs/quality.md)."""
     co = graph.co.tocsr().astype(np.float32)
     deg = np.sqrt(np.asarray(co.sum(axis=1)).ravel()) + 1e-6
-    nrm = np.linalg.norm(G, axis=1)
-    Gn = np.divide(G, nrm[:, None], out=np.zeros_like(G), where=nrm[:, None] > 0)
+    Gn = _unit_rows(G)
+    Ln = _unit_rows(G_listeners)
+    lnrm = np.linalg.norm(G_listeners, axis=1)
     out: dict[int, list[tuple[str, float]]] = {}
     av = graph.vectors
     for i in range(len(graph.names)):
         row = co.getrow(i)
-        if row.nnz == 0 and nrm[i] == 0:
+        if row.nnz == 0 and not Gn[i].any():
             continue
         score: dict[int, float] = defaultdict(float)
         for j, v in zip(row.indices.tolist(), row.data.tolist()):
@@ -192,9 +199,14 @@ def _similarity(graph, G: np.ndarray) -> dict[int, list[tuple[str, float]]]:
             e = graph.emb.getrow(i)
             for j, v in zip(e.indices.tolist(), e.data.tolist()):
                 score[j] += 0.3 * v
-        if nrm[i] > 0 and score:
+        if Gn[i].any() and score:
             for j in list(score):
-                score[j] += 0.5 * float(Gn[i] @ Gn[j]) * min(1.0, float(nrm[j]))
+                score[j] += 0.5 * float(Gn[i] @ Ln[j]) * min(1.0, float(lnrm[j]))
         best = sorted(score.items(), key=lambda kv: -kv[1])[:N_SIMILAR]
         out[i] = [(graph.display[j], round(float(s), 3)) for j, s in best if s > 0]
     return out
+
+
+def _unit_rows(M: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(M, axis=1, keepdims=True)
+    return np.divide(M, n, out=np.zeros_like(M), where=n > 0)
