@@ -34,6 +34,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "cooc": (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0),
     "liked_artist": (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0),
     "cooc_artist": (0.0, 0.3, 0.6, 1.0, 2.0, 3.0, 4.0),
+    "liked_album": (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0),
     "liked_artist_cap": (0, 8, 10, 15, 20, 30),  # the diversity cap of liked artists (0: the usual one)
 }
 

@@ -8,7 +8,8 @@ diversity yet), and the feedback adds, per candidate,
 - item co-occurrence: in how many curated training playlists the candidate sits next to a
   liked track (item-item collaborative filtering over the learned ranker's priors, so the
   counts come from training dialogs only; none for rule-based rankers);
-- a liked lead artist, and artists that co-occur with liked artists in those playlists.
+- a liked lead artist, and artists that co-occur with liked artists in those playlists;
+- the album of a liked track (one kept track of a record makes its other tracks likelier keeps).
 Then disliked tracks and their near-duplicates (same recording, or near-identical vectors:
 the retriever's `disliked_sim`, or for borrowed candidates their prior vector against the
 disliked tracks' vectors the retriever sends along, `FeedbackVectors`) are removed, pinned
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -40,19 +41,24 @@ class FeedbackWeights:
     docs/quality.md). The base ranker's score is z-normalised, so these are in its units.
     Hand-set values before tuning: liked_sim 2.0, cooc 3.0, liked_artist 1.0, cooc_artist 0.3;
     first tuning (no liked-artist cap): 2.0 / 1.0 / 3.0 / 1.0; second (cap 30): 6.0 / 0.5 / 3.0 / 0.6;
-    this one re-tuned on the code after issue 14's round 3 (2026-12-02)."""
+    third, after issue 14's round 3 (2026-12-02): 3.0 / 1.0 / 3.0 / 0.3, kept. The fourth tuning
+    (2026-12-06, with liked_album) chose 3.0 / 0.5 / 3.0 / 0.6 / album 3.0, but on the untouched folds
+    2-4 its cooc / cooc_artist changes gained nothing over the third's weights plus liked_album 3.0,
+    which is what is served: liked_album alone moved every fold group the same small way
+    (docs/quality.md, paired per-dialog differences)."""
 
     liked_sim: float = 3.0
     cooc: float = 1.0
     liked_artist: float = 3.0
     cooc_artist: float = 0.3
+    liked_album: float = 3.0
     cooc_expansion: int = 200  # co-occurring recordings borrowed as candidates (not tuned)
     # The diversity cap for the artists of liked and kept tracks (0: the ranker's usual cap): the
     # listener asked for more of them by liking them.
     liked_artist_cap: int = 30
 
 
-SIGNALS = ("liked_sim", "cooc", "liked_artist", "cooc_artist")
+SIGNALS = ("liked_sim", "cooc", "liked_artist", "cooc_artist", "liked_album")
 # "add some Ed Sheeran" must show Ed Sheeran even when a liked artist has twenty tracks that
 # outscore his: each artist the listener asked for gets this many of its best tracks first.
 ASKED_FIRST = 3
@@ -70,6 +76,7 @@ class Scored:
     reason_of: Callable[[Candidate], str]
     cooc_tracks: Counter
     liked_artists: set[str]
+    liked_albums: set[str] = field(default_factory=set)
 
 
 class CoOccurrence:
@@ -172,6 +179,7 @@ class FeedbackRanking:
         pinned = [by_id[t] for t in feedback.pinned if t in by_id and t not in feedback.disliked]
         liked_keys = [recording_key(by_id[t].track) for t in feedback.liked if t in by_id]
         liked_artists = [_lead(by_id[t].track) for t in feedback.liked if t in by_id]
+        liked_albums = {album_key(by_id[t].track) for t in feedback.liked if t in by_id} - {""}
         banned_keys = set()
         for t in feedback.disliked:
             c = by_id.get(t)
@@ -202,9 +210,10 @@ class FeedbackRanking:
             signals["cooc"].append(math.log1p(cooc_t.get(key, 0.0)))
             signals["liked_artist"].append(float(liked_count.get(lead, 0) > 0))
             signals["cooc_artist"].append(math.log1p(cooc_a.get(lead, 0.0)))
+            signals["liked_album"].append(float(album_key(c.track) in liked_albums))
         return Scored(intent, pinned, keep, np.asarray(base, np.float64),
                       {k: np.asarray(v, np.float64) for k, v in signals.items()}, reason_of, cooc_t,
-                      set(liked_artists))
+                      set(liked_artists), liked_albums)
 
     def finish(self, sc: "Scored", weights: "FeedbackWeights", length: int, max_per_artist: int,
                mode: str = "playlist") -> list[RankedTrack]:
@@ -215,7 +224,7 @@ class FeedbackRanking:
                 for c in sc.pinned[:length]]
         tail = [RankedTrack(track_id=c.track.track_id, title=c.track.title, artists=list(c.track.artists),
                             album=c.track.album, score=round(v, 4),
-                            reason=_reason(sc.reason_of(c), c, sc.cooc_tracks, sc.liked_artists))
+                            reason=_reason(sc.reason_of(c), c, sc.cooc_tracks, sc.liked_artists, sc.liked_albums))
                 for v, c in self.order(sc, weights, length, max_per_artist, mode)]
         return head + tail
 
@@ -269,14 +278,23 @@ def _asked_first(rest: list[tuple[float, Candidate]], asked: list[str], n: int) 
     return [rest[i] for i in front] + [x for i, x in enumerate(rest) if i not in first]
 
 
+def album_key(t: Track) -> str:
+    """The track's album, normalised; "" when it names no record beyond the track (a single
+    released under its own title says nothing its recording key does not)."""
+    a = norm(t.album or "")
+    return a if a and a != norm(t.title) else ""
+
+
 def _lead(t: Track) -> str:
     return norm(t.artists[0]) if t.artists else ""
 
 
-def _reason(base: str, c: Candidate, cooc: Counter, liked_artists: set[str]) -> str:
+def _reason(base: str, c: Candidate, cooc: Counter, liked_artists: set[str], liked_albums: set[str]) -> str:
     why = []
     if _lead(c.track) in liked_artists:
         why.append(f"by {c.track.artists[0]}, whom you liked")
+    elif album_key(c.track) in liked_albums:
+        why.append(f"from '{c.track.album}', an album you liked")
     elif cooc.get(recording_key(c.track), 0) > 0:
         why.append("kept alongside tracks you liked")
     elif c.liked_sim >= 0.6:

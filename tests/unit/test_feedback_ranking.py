@@ -134,3 +134,23 @@ def test_an_asked_artist_appears_even_below_a_liked_artists_tracks():
     assert not any(t.startswith("s") for t in plain)  # without the ask they do not make the cut
     out = ids(r.rank(Intent(search_text="q", include_artists=["Ed Sheeran"]), many + asked, 10, fb, 30))
     assert out[0] == "l" and [t for t in out if t.startswith("s")] == ["s0", "s1", "s2"]
+
+
+def test_tracks_from_a_liked_tracks_album_are_pulled_up_and_singles_are_no_album():
+    from serving.ranking.feedback import FeedbackWeights, album_key
+
+    def on(tid, artist, score, album, title=None):
+        return Candidate(track=Track(track_id=tid, title=title or f"song {tid}", artists=[artist], album=album),
+                         dense_score=score, retrieval_rank=0)
+
+    cands = [on("liked", "L", 0.1, "Night Drive"), on("other", "O", 0.9, "Elsewhere"),
+             on("same", "S", 0.5, "Night Drive"), on("single", "T", 0.8, "Song Single", title="Song Single")]
+    fb = Feedback(liked=("liked",))
+    plain = ids(FeedbackRanking(ScoreOrder(), FeedbackWeights(liked_album=0.0)).rank(
+        Intent(search_text="q"), cands, 4, fb, 5))
+    ranked = FeedbackRanking(ScoreOrder(), FeedbackWeights(liked_album=4.0)).rank(Intent(search_text="q"), cands, 4, fb, 5)
+    pulled = ids(ranked)
+    assert plain.index("same") > plain.index("other")
+    assert pulled.index("same") < pulled.index("other")  # same record as the liked track
+    assert "from 'Night Drive', an album you liked" in ranked[pulled.index("same")].reason
+    assert album_key(cands[3].track) == "" and album_key(cands[2].track) == "night drive"
