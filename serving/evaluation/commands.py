@@ -149,7 +149,7 @@ def _cmd_eval_turns(args, dialogs, catalog_path, quiet: bool) -> int:
         for system in args.system or ["naive", "session"]:
             res = tev.run(system, variant)
             res.system = f"{res.system} ({variant.name})" if len(configs) > 1 else res.system
-            if shard != (1, 1):
+            if args.out:  # per-dialog rows, for `segue eval-compare` and for the other shards
                 res = _merge_shards(res, Path(args.out).expanduser(), f"{system}-{variant.name}", shard)
                 if res is None:
                     continue
@@ -187,7 +187,8 @@ def _merge_shards(res, out: Path, name: str, shard: tuple[int, int]):
     rows: dict = {}
     for p in parts:
         rows.update(json.loads(p.read_text()))
-    return TurnResult(res.system, summarise_turns(list(rows.values())), res.note + f"; {n} shards", res.seconds, rows)
+    note = res.note + (f"; {n} shards" if n > 1 else "")
+    return TurnResult(res.system, summarise_turns(list(rows.values())), note, res.seconds, rows)
 
 
 def _coherence_set(args):
@@ -236,7 +237,48 @@ def cmd_train_ranker(args) -> int:
     return 0
 
 
+def cmd_eval_compare(args) -> int:
+    """Paired per-dialog differences between two evaluation runs (serving/evaluation/compare.py)."""
+    from serving.evaluation.compare import compare, fold_groups, load_rows, markdown
+
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    a, b = load_rows(args.a, args.run_a), load_rows(args.b, args.run_b or args.run_a)
+    groups = None
+    if args.tune_folds:
+        try:
+            chosen = [int(x) for x in args.tune_folds.split(",") if x.strip()]
+        except ValueError:
+            chosen = []
+        if not chosen or not all(0 <= f < args.folds for f in chosen):
+            raise ValueError(f"--tune-folds takes fold numbers 0..{args.folds - 1}, comma-separated, e.g. 0,1 "
+                             f"(got '{args.tune_folds}')")
+        groups = fold_groups(chosen, args.folds, args.seed)
+    rows = compare(a, b, metrics, groups, n_boot=args.boot)
+    if args.json:
+        print(json.dumps([{"group": r.group, "dialogs": r.dialogs, "a": r.a, "b": r.b,
+                           "diff": {m: vars(e) for m, e in r.diff.items()}} for r in rows]))
+    else:
+        print(markdown(rows, metrics, str(args.a), str(args.b)))
+    return 0
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval-compare", help="is run B better than run A? paired per-dialog differences with "
+                                            "bootstrap intervals, from two `segue eval --out` directories")
+    p.add_argument("a", help="directory of run A (the baseline)")
+    p.add_argument("b", help="directory of run B")
+    p.add_argument("--run-a", default=None, help="which run of A's directory: 'session-default' for the turn "
+                                                 "replay, the variant name for one-shot (needed only if it holds several)")
+    p.add_argument("--run-b", default=None, help="the same for B (default: --run-a)")
+    p.add_argument("--metrics", default="hit@20,hit@100,recall@100",
+                   help="comma-separated (one-shot rows have hit@20, hit@100, recall@50, ndcg@20)")
+    p.add_argument("--tune-folds", default=None, help="also split by these CV folds and the rest, e.g. 0,1")
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--boot", type=int, default=2000, help="bootstrap resamples")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_eval_compare)
+
     p = sub.add_parser("eval", help="offline quality on CPCD-format dialogs (hit@k, recall, NDCG with CIs)")
     p.add_argument("--dialogs", default=None, help="CPCD-format JSONL (e.g. ../shared/data/cpcd/dialogs.train.jsonl)")
     p.add_argument("--catalog", default=None, help="catalog file (default from config: the shipped CPCD catalog)")
