@@ -24,8 +24,6 @@ import numpy as np
 
 from serving.evaluation.metrics import Estimate, bootstrap_ci
 
-TURN_METRICS = ("hit@20", "hit@100", "recall@100")
-
 
 def load_rows(directory: str | Path, run: str | None = None) -> dict[str, dict[str, float]]:
     """dialog id -> metric -> value, from one evaluation's output directory. `run` picks one
