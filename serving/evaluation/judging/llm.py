@@ -3,8 +3,9 @@
 - `OpenAICompatibleJudge`: any OpenAI-compatible /v1/chat/completions endpoint (vLLM's
   server, a hosted API) over httpx, with `response_format: json_schema` so the
   verdict is schema-constrained where the server supports it, and validated always.
-- `ClientJudge`: an in-process engine behind the small `LLMClient` interface; the
-  vLLM backend implements `generate_json` and plugs in here without HTTP.
+- `ClientJudge`: an in-process engine behind the small `LLMClient` interface, so an engine
+  can judge without HTTP. No adapter in the package implements it yet (the vLLM intent
+  backend constrains output to the intent schema only); the tests plug in a stand-in.
 """
 
 from __future__ import annotations
