@@ -21,7 +21,7 @@ import sys
 
 SIGNALS = ("none", "embedding_trust", "name_edges", "consensus", "house_context", "half_known",
            "dominance", "similar_head", "language_and", "uses_head", "dominance_filter", "stand_ins",
-           "listener_similarity")
+           "listener_similarity", "listener_voters")
 
 
 def _switch_off(signal: str) -> None:
@@ -40,6 +40,10 @@ def _switch_off(signal: str) -> None:
         artifact.PIPELINE_VERSION = f"{artifact.PIPELINE_VERSION}-no-{signal}"
         similarity = builder._similarity
         builder._similarity = lambda graph, G, G_listeners: similarity(graph, G, G)
+    elif signal == "listener_voters":  # before session 5: embedding-only artists voted in the consensus too
+        from serving.retrieval import filters
+
+        filters.CONSENSUS_LISTENERS_ONLY = False
     elif signal == "name_edges":
         from serving.catalog.enrichment import propagate
 

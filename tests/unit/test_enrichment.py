@@ -166,8 +166,10 @@ def test_no_genre_word_takes_the_genres_its_best_matches_agree_on():
     from serving.catalog.enrichment.artifact import ArtistAttrs
     from serving.retrieval import filters
 
-    arts = {f"calm {i}": ArtistAttrs(f"Calm {i}", {"ambient": 0.9, "classical": 0.1}, 1.0) for i in range(6)}
-    arts["star"] = ArtistAttrs("Star", {"pop": 1.0}, 9.0)
+    heard = {"direct_genre_votes": 1.0}  # listeners kept them: they vote
+    arts = {f"calm {i}": ArtistAttrs(f"Calm {i}", {"ambient": 0.9, "classical": 0.1}, 1.0, evidence=heard)
+            for i in range(6)}
+    arts["star"] = ArtistAttrs("Star", {"pop": 1.0}, 9.0, evidence=heard)
     enr = Enrichment("k", arts, {})
     ranked = [_t(f"c{i}", "Sleep Sounds", f"Calm {i}") for i in range(6)] + [_t("p", "Sleepy", "Star")]
     c = filters.with_consensus(constraints(Intent(search_text="to fall asleep to", activities=["sleep"]), enr),
@@ -314,3 +316,26 @@ def test_a_neighbour_agrees_on_genre_only_with_what_listeners_taught_about_it():
     assert order.index("Z") < order.index("Y")
     circular = [name for name, _ in _similarity(graph, G, G)[0]]
     assert circular.index("Y") < circular.index("Z")  # what the full profile did
+
+
+def test_only_artists_listeners_spoke_of_vote_in_the_consensus():
+    # Five text-alike acts nobody kept carry the genre their embedding edges gave them; their votes
+    # would only repeat each other. Two kept artists decide too little alone (CONSENSUS_VOTERS).
+    from serving.catalog.enrichment.artifact import ArtistAttrs
+    from serving.retrieval import filters
+
+    arts = {f"echo {i}": ArtistAttrs(f"Echo {i}", {"electronic": 1.0}, 0.6, evidence={"emb_neighbours": 9})
+            for i in range(5)}
+    arts.update({f"kept {i}": ArtistAttrs(f"Kept {i}", {"folk": 1.0}, 2.0, evidence={"co_artists": 3})
+                 for i in range(2)})
+    enr = Enrichment("k", arts, {})
+    ranked = [_t(f"e{i}", "Reading Light", f"Echo {i}") for i in range(5)] + \
+             [_t(f"k{i}", "Quiet Page", f"Kept {i}") for i in range(2)]
+    intent = Intent(search_text="background music for reading", activities=["study"])
+    assert not arts["echo 0"].from_listeners and arts["kept 0"].from_listeners
+    assert not filters.with_consensus(constraints(intent, enr), ranked, enr).inferred
+    try:
+        filters.CONSENSUS_LISTENERS_ONLY = False  # as before: the echoes decide "electronic"
+        assert filters.with_consensus(constraints(intent, enr), ranked, enr).genres.get("electronic") == 1.0
+    finally:
+        filters.CONSENSUS_LISTENERS_ONLY = True

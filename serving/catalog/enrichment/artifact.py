@@ -58,6 +58,12 @@ class ArtistAttrs:
     similar: list[tuple[str, float]] = field(default_factory=list)  # (display name, similarity)
     evidence: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def from_listeners(self) -> bool:
+        """Listeners said something about this artist: kept, disliked or searched its tracks, or kept
+        it beside other artists. Otherwise its genres came from text neighbours (embedding edges) only."""
+        return self.evidence.get("direct_genre_votes", 0) > 0 or self.evidence.get("co_artists", 0) > 0
+
 
 @dataclass
 class Enrichment:
