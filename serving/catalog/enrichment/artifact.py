@@ -60,8 +60,9 @@ class ArtistAttrs:
 
     @property
     def from_listeners(self) -> bool:
-        """Listeners said something about this artist: kept, disliked or searched its tracks, or kept
-        it beside other artists. Otherwise its genres came from text neighbours (embedding edges) only."""
+        """Listeners gave evidence of this artist's genres: its tracks kept, disliked or found in a
+        request that named a genre (direct votes), or other artists kept beside it. Otherwise its
+        genres came from text neighbours (embedding edges) only."""
         return self.evidence.get("direct_genre_votes", 0) > 0 or self.evidence.get("co_artists", 0) > 0
 
 
