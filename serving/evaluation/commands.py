@@ -237,22 +237,23 @@ def cmd_train_ranker(args) -> int:
     return 0
 
 
+def _tune_folds(args) -> frozenset[int]:
+    """--tune-folds: some of the CV's fold numbers, never all (the others are the untouched check)."""
+    parts = [x.strip() for x in args.tune_folds.split(",") if x.strip()]
+    tune = frozenset(int(x) for x in parts if x.isdigit())
+    if not parts or len(tune) != len(set(parts)) or not all(f < args.folds for f in tune) or len(tune) >= args.folds:
+        raise ValueError(f"--tune-folds takes fold numbers 0..{args.folds - 1}, comma-separated, not all of them "
+                         f"(the others are the untouched check), e.g. 0,1 (got '{args.tune_folds}')")
+    return tune
+
+
 def cmd_eval_compare(args) -> int:
     """Paired per-dialog differences between two evaluation runs (serving/evaluation/compare.py)."""
     from serving.evaluation.compare import compare, fold_groups, load_rows, markdown
 
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     a, b = load_rows(args.a, args.run_a), load_rows(args.b, args.run_b or args.run_a)
-    groups = None
-    if args.tune_folds:
-        try:
-            chosen = [int(x) for x in args.tune_folds.split(",") if x.strip()]
-        except ValueError:
-            chosen = []
-        if not chosen or not all(0 <= f < args.folds for f in chosen):
-            raise ValueError(f"--tune-folds takes fold numbers 0..{args.folds - 1}, comma-separated, e.g. 0,1 "
-                             f"(got '{args.tune_folds}')")
-        groups = fold_groups(chosen, args.folds, args.seed)
+    groups = fold_groups(sorted(_tune_folds(args)), args.folds, args.seed) if args.tune_folds else None
     rows = compare(a, b, metrics, groups, n_boot=args.boot)
     if args.json:
         print(json.dumps([{"group": r.group, "dialogs": r.dialogs, "a": r.a, "b": r.b,
@@ -357,10 +358,7 @@ def cmd_tune_feedback(args) -> int:
     dialogs, _ = load_dialogs(args.dialogs, load_catalog(catalog_path))
     if args.limit:
         dialogs = dialogs[: args.limit]
-    tune = frozenset(int(x) for x in args.tune_folds.split(",") if x.strip())
-    if not tune or not all(0 <= f < args.folds for f in tune) or len(tune) >= args.folds:
-        raise ValueError(f"--tune-folds takes fold numbers 0..{args.folds - 1}, comma-separated, not all of them "
-                         f"(the others are the untouched check), e.g. 0,1 (got '{args.tune_folds}')")
+    tune = _tune_folds(args)
     ev = Evaluator(dialogs, catalog_path=catalog_path, length=args.length, cv="always", n_folds=args.folds,
                    seed=args.seed, progress=not args.quiet)
     res = FeedbackTuner(ev, tune, length=args.length, cache_dir=args.cache).tune(Variant(Path(args.config).stem if args.config else "default",

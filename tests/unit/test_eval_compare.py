@@ -75,3 +75,14 @@ def test_fold_groups_follow_the_cv_split():
     assert [r.group for r in out] == ["all", "folds 0,1", "other folds"]
     assert out[1].dialogs == sum(fold_of(i, 5) in (0, 1) for i in ids)
     assert out[1].dialogs + out[2].dialogs == 50
+
+
+@pytest.mark.parametrize("text", ["0,a", "9", "0,1,2,3,4", ""])
+def test_tune_folds_name_some_folds_of_the_cv_never_all(text):
+    from types import SimpleNamespace
+
+    from serving.evaluation.commands import _tune_folds
+
+    with pytest.raises(ValueError, match="--tune-folds takes fold numbers 0..4"):
+        _tune_folds(SimpleNamespace(tune_folds=text, folds=5))
+    assert _tune_folds(SimpleNamespace(tune_folds="1, 0", folds=5)) == {0, 1}

@@ -184,13 +184,14 @@ def _similarity(graph, G: np.ndarray, G_listeners: np.ndarray) -> dict[int, list
     co = graph.co.tocsr().astype(np.float32)
     deg = np.sqrt(np.asarray(co.sum(axis=1)).ravel()) + 1e-6
     Gn = _unit_rows(G)
+    has_genres = np.linalg.norm(G, axis=1) > 0
     Ln = _unit_rows(G_listeners)
     lnrm = np.linalg.norm(G_listeners, axis=1)
     out: dict[int, list[tuple[str, float]]] = {}
     av = graph.vectors
     for i in range(len(graph.names)):
         row = co.getrow(i)
-        if row.nnz == 0 and not Gn[i].any():
+        if row.nnz == 0 and not has_genres[i]:
             continue
         score: dict[int, float] = defaultdict(float)
         for j, v in zip(row.indices.tolist(), row.data.tolist()):
@@ -199,7 +200,7 @@ def _similarity(graph, G: np.ndarray, G_listeners: np.ndarray) -> dict[int, list
             e = graph.emb.getrow(i)
             for j, v in zip(e.indices.tolist(), e.data.tolist()):
                 score[j] += 0.3 * v
-        if Gn[i].any() and score:
+        if has_genres[i] and score:
             for j in list(score):
                 score[j] += 0.5 * float(Gn[i] @ Ln[j]) * min(1.0, float(lnrm[j]))
         best = sorted(score.items(), key=lambda kv: -kv[1])[:N_SIMILAR]
