@@ -97,6 +97,12 @@ class CatalogConfig(Frozen):
     enrichment_dialogs: str | None = Field(
         default=None, description="CPCD-format curation dialogs (JSONL, optionally .gz) the enrichment learns from; "
         "None = the training-dialog evidence shipped in the package.")
+    enrichment_llm_labels: str | None = Field(
+        default=None, description="Artist labels made by `segue label-artists` (an LLM's genre families and decade "
+        "per artist), added to the enrichment's evidence; None = listener evidence only.")
+    enrichment_llm_weight: float = Field(
+        default=1.0, ge=0, le=20, description="What one LLM label of an artist counts, where one dialog keeping "
+        "one of its tracks counts 1.")
 
 
 class EmbedderConfig(Frozen):

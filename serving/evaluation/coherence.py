@@ -32,7 +32,8 @@ COHERENCE_SETS = {"dev": ("dev",), "heldout": ("heldout",), "fresh": ("fresh",),
 _KARAOKE = re.compile(r"karaoke|originally performed|made popular by|in the style of|tribute to|backing track", re.I)
 
 
-def _norm(s: str) -> str:
+def label_key(s: str) -> str:
+    """How the hand table and the prompts spell an artist (their own normalisation, not the product's)."""
     return re.sub(r"\s+", " ", re.sub(r"[^\w\s&]", " ", s.lower())).strip()
 
 
@@ -56,7 +57,7 @@ def set_file(name: str) -> Path:
 def load_labels(path: str | Path | None = None) -> dict[str, frozenset[str]]:
     p = Path(path) if path else _data_path(LABELS_FILE)
     with p.open(encoding="utf-8", newline="") as f:
-        return {_norm(r["artist"]): frozenset(x.strip() for x in r["families"].split("|") if x.strip())
+        return {label_key(r["artist"]): frozenset(x.strip() for x in r["families"].split("|") if x.strip())
                 for r in csv.DictReader(f)}
 
 
@@ -67,7 +68,7 @@ def load_prompts(path: str | Path | None = None) -> list[CoherencePrompt]:
         if line.strip():
             d = json.loads(line)
             out.append(CoherencePrompt(d["id"], d["kind"], d["prompt"], frozenset(d["families"]),
-                                       frozenset(_norm(a) for a in d.get("not_artists", []))))
+                                       frozenset(label_key(a) for a in d.get("not_artists", []))))
     return out
 
 
@@ -96,9 +97,9 @@ def score_playlist(p: CoherencePrompt, tracks: list, labels: dict[str, frozenset
         text = f"{t.title} {t.album or ''} {' '.join(t.artists)}"
         if _KARAOKE.search(text):
             karaoke += 1
-        lead = _norm(t.artists[0]) if t.artists else ""
+        lead = label_key(t.artists[0]) if t.artists else ""
         fams = labels.get(lead)
-        banned = any(_norm(a) in p.not_artists for a in t.artists)
+        banned = any(label_key(a) in p.not_artists for a in t.artists)
         if fams is None and not banned:
             continue
         labelled += 1

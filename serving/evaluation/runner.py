@@ -325,14 +325,16 @@ class Evaluator:
         from serving.catalog.enrichment.artifact import file_fingerprint
         from serving.catalog.enrichment.builder import build
         from serving.catalog.enrichment.evidence import read_dialogs
-        from serving.catalog.enrichment.store import evidence_path
+        from serving.catalog.enrichment.store import evidence_path, llm_labels
 
         ev = evidence_path(config)
-        key = (str(ev), tuple(sorted(held_out)))
+        cat = config.catalog
+        key = (str(ev), tuple(sorted(held_out)), cat.enrichment_llm_labels, cat.enrichment_llm_weight)
         cache = self.__dict__.setdefault("_fold_enr", {})
         if key not in cache:
             cache[key], _ = build(retriever.catalog, retriever.index.vectors, read_dialogs(ev), retriever.embedder.version,
-                                  file_fingerprint(ev), exclude_dialogs=held_out)
+                                  file_fingerprint(ev), exclude_dialogs=held_out, llm_labels=llm_labels(config),
+                                  llm_weight=cat.enrichment_llm_weight)
         return cache[key]
 
     def run_coherence(self, variant: Variant, prompts: list, labels: dict, k: int = 20):

@@ -36,6 +36,12 @@ class IntentBackend(abc.ABC):
 
         return await self.generate(conversation_prompt(previous, message))
 
+    async def complete_json(self, prompt: str, template, schema: dict, max_tokens: int) -> str:
+        """Raw JSON text for `prompt` rendered by `template` (a PromptTemplate), decoding constrained
+        to `schema`: the same engine answering another task (catalog enrichment labels artists
+        through it). Raises IntentOutputError when the output was cut at `max_tokens`."""
+        raise ValueError(f"intent backend '{self.name}' cannot answer other JSON schemas; use vllm or openai")
+
     @property
     def versions(self) -> dict[str, str]:
         return {"intent_backend": self.name}

@@ -22,18 +22,19 @@ from serving.intent.prompt_template import PromptTemplate, load_template
 from serving.intent.prompted import PromptedBackend
 
 
-def chat_request(cfg: OpenAIConfig, messages: list[dict[str, str]], schema: dict[str, Any]) -> dict[str, Any]:
+def chat_request(cfg: OpenAIConfig, messages: list[dict[str, str]], schema: dict[str, Any], *,
+                 name: str = "intent", max_tokens: int | None = None) -> dict[str, Any]:
     """The /chat/completions body (pure, so its shape is testable on its own)."""
     body: dict[str, Any] = {
         "model": cfg.model,
         "messages": messages,
-        "max_tokens": cfg.max_tokens,
+        "max_tokens": max_tokens or cfg.max_tokens,
         "temperature": cfg.temperature,
     }
     if cfg.structured_output_field == "response_format":
         body["response_format"] = {
             "type": "json_schema",
-            "json_schema": {"name": "intent", "schema": schema, "strict": True},
+            "json_schema": {"name": name, "schema": schema, "strict": True},
         }
     else:
         body["structured_outputs"] = {"json": schema}
@@ -72,6 +73,14 @@ class OpenAIBackend(IntentBackend):
 
     async def generate(self, prompt: str, template: PromptTemplate | None = None) -> Intent:
         body = chat_request(self.cfg, (template or self.template).messages(prompt), self._schema)
+        return parse_intent(await self._complete(body), prompt)
+
+    async def complete_json(self, prompt: str, template: PromptTemplate, schema: dict, max_tokens: int) -> str:
+        return await self._complete(chat_request(self.cfg, template.messages(prompt), schema,
+                                                 name=template.version, max_tokens=max_tokens))
+
+    async def _complete(self, body: dict[str, Any]) -> str:
+        """The answer's text; every transport or server failure as IntentBackendUnavailable."""
         try:
             r = await self._client.post(f"{self.cfg.base_url}/chat/completions", json=body, headers=self._headers)
         except httpx.TimeoutException as e:
@@ -90,8 +99,8 @@ class OpenAIBackend(IntentBackend):
         except (ValueError, KeyError, IndexError, TypeError) as e:
             raise IntentOutputError(f"not an OpenAI chat completion: {r.text[:200]!r}") from e
         if choice.get("finish_reason") == "length":
-            raise IntentOutputError(f"output cut at max_tokens={self.cfg.max_tokens}: {str(text)[:120]!r}")
-        return parse_intent(text or "", prompt)
+            raise IntentOutputError(f"output cut at max_tokens={body['max_tokens']}: {str(text)[:120]!r}")
+        return text or ""
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -34,6 +34,9 @@ class PromptTemplate:
     version: str
     system: str
     examples: tuple[tuple[str, str], ...]  # (prompt, intent JSON)
+    # How plain few-shot text names a request and its answer (base models copy the pattern).
+    request_label: str = "Request"
+    answer_label: str = "Intent"
 
     def messages(self, prompt: str) -> list[dict[str, str]]:
         msgs = [{"role": "system", "content": self.system}]
@@ -44,8 +47,9 @@ class PromptTemplate:
 
     def completion(self, prompt: str) -> str:
         """Plain few-shot text ending where the model writes the JSON."""
-        shots = "".join(f"Request: {p}\nIntent: {a}\n\n" for p, a in self.examples)
-        return f"{self.system}\n\n{shots}Request: {_one_line(prompt)}\nIntent: "
+        q, a_ = self.request_label, self.answer_label
+        shots = "".join(f"{q}: {p}\n{a_}: {a}\n\n" for p, a in self.examples)
+        return f"{self.system}\n\n{shots}{q}: {_one_line(prompt)}\n{a_}: "
 
 
 def conversation_prompt(previous: Intent, message: str) -> str:

@@ -132,17 +132,17 @@ class VLLMBackend(IntentBackend):
 
         return AsyncLLM.from_engine_args(AsyncEngineArgs(**engine_kwargs(self.cfg, self.model_dir)))
 
-    def _sampling_params(self, structured: bool):
+    def _sampling_params(self, structured: bool, schema: dict | None = None, max_tokens: int | None = None):
         from vllm.sampling_params import SamplingParams, StructuredOutputsParams
 
         return SamplingParams(
-            max_tokens=self.cfg.max_tokens,
+            max_tokens=max_tokens or self.cfg.max_tokens,
             temperature=self.cfg.temperature,
             # Few-shot text puts one intent per line: a base model would go on to
             # invent the next "Request:" (a grammar ends the JSON by itself).
             stop=None if self._chat else ["\n"],
             seed=self.cfg.seed if self.cfg.temperature > 0 else None,
-            structured_outputs=StructuredOutputsParams(json=self._schema) if structured else None,
+            structured_outputs=StructuredOutputsParams(json=schema or self._schema) if structured else None,
         )
 
     def wait_ready(self, timeout_s: float | None = None) -> bool:
@@ -192,16 +192,25 @@ class VLLMBackend(IntentBackend):
             raise IntentOutputError(f"output cut at max_tokens={self.cfg.max_tokens}: {text[:120]!r}")
         return parse_intent(text, prompt)
 
+    async def complete_json(self, prompt: str, template: PromptTemplate, schema: dict, max_tokens: int) -> str:
+        self._usable_engine()  # not ready: raise before building parameters (they depend on the prompt format)
+        text, finish = await self.generate_text(
+            prompt, template=template, params=self._sampling_params(True, schema, max_tokens))
+        if finish == "length":
+            raise IntentOutputError(f"output cut at max_tokens={max_tokens}: {text[:120]!r}")
+        return text
+
     async def generate_text(self, prompt: str, *, structured: bool | None = None,
-                            template: PromptTemplate | None = None) -> tuple[str, str | None]:
-        """The raw completion and its finish reason ("stop", "length")."""
+                            template: PromptTemplate | None = None, params=None) -> tuple[str, str | None]:
+        """The raw completion and its finish reason ("stop", "length"); `params`: other SamplingParams."""
         engine = self._usable_engine()
         if self._pending >= self.cfg.max_pending:
             raise IntentBackendUnavailable(
                 f"vllm engine overloaded: {self._pending} requests in flight (intent.vllm.max_pending)", "overloaded"
             )
-        params = self._params if structured is None or structured == self.cfg.structured_outputs \
-            else self._sampling_params(structured)
+        if params is None:
+            params = self._params if structured is None or structured == self.cfg.structured_outputs \
+                else self._sampling_params(structured)
         request_id = f"intent-{next(self._ids)}"
         self._pending += 1
         try:

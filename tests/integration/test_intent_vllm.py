@@ -136,7 +136,7 @@ class TimedVLLMBackend(VLLMBackend):
         self.spans = []
         super().__init__(*a, **kw)
 
-    async def generate_text(self, prompt, *, structured=None, template=None):
+    async def generate_text(self, prompt, *, structured=None, template=None, params=None):
         engine = self._engine
         real_generate = engine.generate
         marks = []
@@ -148,7 +148,7 @@ class TimedVLLMBackend(VLLMBackend):
 
         engine.generate = timed
         try:
-            return await super().generate_text(prompt, structured=structured, template=template)
+            return await super().generate_text(prompt, structured=structured, template=template, params=params)
         finally:
             engine.generate = real_generate
             if marks:
@@ -190,7 +190,7 @@ class TruncatingVLLMBackend(VLLMBackend):
     """The real engine's output with its end cut off: what a server without
     structured outputs, or a broken one, may send."""
 
-    async def generate_text(self, prompt, *, structured=None, template=None):
+    async def generate_text(self, prompt, *, structured=None, template=None, params=None):
         text, finish = await super().generate_text(prompt, structured=structured, template=template)
         return text[: len(text) // 2], finish
 
@@ -214,6 +214,23 @@ def test_unconstrained_random_model_output_does_not_parse(loop, deployment):
     with pytest.raises(ValueError):
         from serving.intent.llm_schema import parse_intent
         parse_intent(text)
+
+
+def test_the_engine_labels_artists_under_the_label_schema(loop, deployment):
+    """Catalog enrichment's LLM source runs on the same engine: another template, another schema.
+    With random weights only the grammar makes the answers valid, so every artist gets a label
+    in the taxonomy's names (and the intent schema's parameters are left as they were)."""
+    from serving.catalog.enrichment.llm_labels import GENRES, ArtistCard, label_artists
+
+    backend = deployment._service.backend
+    cards = [ArtistCard("Metallica", ("Master of Puppets", "One"), ()),
+             ArtistCard("Whitney Houston", ("I Will Always Love You",), ("The Bodyguard",)),
+             ArtistCard("Daft Punk", ("Around the World",), ("Homework",))]
+    # A random model's byte-level vocabulary spends a token per character or so.
+    run = loop.run(label_artists(backend, cards, concurrency=3, max_tokens=512))
+    assert run.errors == {} and [lab.artist for lab in run.labels] == [c.name for c in cards]
+    assert all(1 <= len(lab.genres) <= 3 and set(lab.genres) <= set(GENRES) for lab in run.labels)
+    assert _parse(loop, deployment, PROMPTS[0]).intent.source is IntentSource.llm
 
 
 def test_killed_engine_degrades_to_fallback_for_every_request(loop, deployment):

@@ -17,7 +17,8 @@ import numpy as np
 
 from serving.catalog.enrichment.artifact import PIPELINE_VERSION, ArtistAttrs, Enrichment, enrichment_key
 from serving.catalog.enrichment.evidence import cooccurrence, dialog_evidence, set_artists
-from serving.catalog.enrichment.propagate import artist_keys, build_graph, direct_matrix, propagate
+from serving.catalog.enrichment.llm_labels import W_LLM, ArtistLabel, artist_votes, key_suffix
+from serving.catalog.enrichment.propagate import add_artist_votes, artist_keys, build_graph, direct_matrix, propagate
 from serving.catalog.enrichment.text import title_language, track_flags
 from serving.intent.taxonomy import TAXONOMY
 from serving.schemas import Track
@@ -78,8 +79,10 @@ def local_maps(dialogs: list[dict], tracks: list[Track]) -> tuple[list[tuple], l
 
 def build(catalog, vectors: np.ndarray | None, dialogs: list[dict], embedder_version: str,
           evidence_fingerprint: str, maps: MapStages = local_maps, engine: str = "in-process",
-          exclude_dialogs: Iterable[str] = ()) -> tuple[Enrichment, JobStats]:
-    """`exclude_dialogs`: dialog ids left out (cross-validation: a fold never learns from itself)."""
+          exclude_dialogs: Iterable[str] = (), llm_labels: Iterable[ArtistLabel] = (),
+          llm_weight: float = W_LLM) -> tuple[Enrichment, JobStats]:
+    """`exclude_dialogs`: dialog ids left out (cross-validation: a fold never learns from itself);
+    `llm_labels`: artist labels from `segue label-artists`, direct evidence at `llm_weight` each."""
     t0 = time.perf_counter()
     skip = set(exclude_dialogs)
     dialogs = [d for d in dialogs if str(d.get("id")) not in skip]
@@ -89,27 +92,32 @@ def build(catalog, vectors: np.ndarray | None, dialogs: list[dict], embedder_ver
     graph = build_graph(tracks, vectors, kept_lists)
     track_artists = {t.track_id: artist_keys(t.artists) for t in tracks}
     Y = direct_matrix(graph, list(LABELS), track_artists, [(r[0], r[1], r[2]) for r in rows])
+    llm_labels = list(llm_labels)
+    add_artist_votes(Y, graph, list(LABELS), artist_votes(llm_labels, llm_weight))
     F = propagate(Y, graph.combined())
     # How much an artist is KNOWN counts only what listeners did (their own tracks kept, or kept
     # beside artists who were): embedding neighbours of short title/artist texts are largely
     # neighbours by name ("Johnny Gill" next to "Johnny Cash", "Blue October" next to blues), so
     # they shape genre shares in full but count only EMBEDDING_TRUST toward an artist being known.
     F_listeners = propagate(Y, graph.combined(embedding=False))
-    enr = _assemble(catalog, graph, Y, F, rows, track_artists, tracks, tattrs, F_listeners)
-    key = enrichment_key(catalog.fingerprint, embedder_version,
-                         evidence_fingerprint + ("-x" + ",".join(sorted(skip)) if skip else ""))
+    enr = _assemble(catalog, graph, Y, F, rows, track_artists, tracks, tattrs, F_listeners,
+                    {k: lab for lab in llm_labels for k in artist_keys([lab.artist])})
+    key = enrichment_key(catalog.fingerprint, embedder_version, evidence_fingerprint + key_suffix(llm_labels, llm_weight)
+                         + ("-x" + ",".join(sorted(skip)) if skip else ""))
     stats = JobStats(len(tracks), len(dialogs), len(enr.artists), len(rows), t1 - t0, time.perf_counter() - t0, engine)
     enr.key = key
     enr.meta = {"pipeline": PIPELINE_VERSION, "catalog": catalog.fingerprint, "embedder": embedder_version,
                 "evidence": evidence_fingerprint, "excluded_dialogs": len(skip), "job": stats.as_dict(),
                 "sources": ["dialog kept/disliked tracks by request words", "wizard search queries",
                             "artist co-occurrence in kept playlists", "track-embedding artist kNN",
-                            "title/album text"],
+                            "title/album text"] + ([f"LLM artist labels ({len(llm_labels)} artists, "
+                                                    f"weight {llm_weight})"] if llm_labels else []),
                 "labels": list(LABELS)}
     return enr, stats
 
 
-def _assemble(catalog, graph, Y, F, rows, track_artists, tracks, tattrs, F_listeners) -> Enrichment:
+def _assemble(catalog, graph, Y, F, rows, track_artists, tracks, tattrs, F_listeners,
+              llm_of: dict[str, ArtistLabel]) -> Enrichment:
     li = {l: j for j, l in enumerate(LABELS)}
     gcols = [li[f"genre:{g}"] for g in GENRES]
     mcols = [li[m] for m in MOODS]
@@ -163,6 +171,10 @@ def _assemble(catalog, graph, Y, F, rows, track_artists, tracks, tattrs, F_liste
         evidence["genre_votes_with_embedding"] = round(total, 3)
         if ev_examples.get(key):
             evidence["examples"] = ev_examples[key]
+        if key in llm_of:
+            lab = llm_of[key]
+            evidence["llm"] = "|".join(lab.genres) + (f" {lab.decade}" if lab.decade else "") \
+                + (f" {lab.language}" if lab.language else "")
         artists[key] = ArtistAttrs(
             name=graph.display[i], genres=genres, confidence=round(conf, 3), decades=decades,
             decade_confidence=round(dconf, 3), language=lang, energy=energy, moods=moods,

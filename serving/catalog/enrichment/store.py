@@ -3,7 +3,8 @@
 Order: the artifact shipped in the package (built from the shipped catalog and the CPCD training
 dialogs), then `<cache_dir>/enrichment/<key>`, else build in-process (seconds for 15k tracks;
 `segue enrich --ray` runs the same job on a Ray cluster) and cache it. The key covers the catalog
-bytes, the embedder version, the evidence dialogs' bytes and the pipeline version.
+bytes, the embedder version, the evidence dialogs' bytes, the LLM labels if configured and the
+pipeline version.
 """
 
 from __future__ import annotations
@@ -24,6 +25,15 @@ def evidence_path(config) -> Path:
     return Path(config.catalog.enrichment_dialogs).expanduser() if config.catalog.enrichment_dialogs else shipped_dialogs_path()
 
 
+def llm_labels(config) -> list:
+    """The configured LLM artist labels (catalog.enrichment_llm_labels), or none."""
+    if not config.catalog.enrichment_llm_labels:
+        return []
+    from serving.catalog.enrichment.llm_labels import read_labels
+
+    return read_labels(config.catalog.enrichment_llm_labels)[1]
+
+
 def cache_root(config) -> Path:
     return Path(config.retrieval.cache_dir).expanduser() / "enrichment"
 
@@ -34,8 +44,11 @@ def load_or_build(config, catalog, embedder_version: str, vectors: Callable[[], 
     giving them: only called when a build is needed)."""
     if not config.catalog.enrichment:
         return None
+    from serving.catalog.enrichment.llm_labels import key_suffix
+
     ev = evidence_path(config)
-    key = enrichment_key(catalog.fingerprint, embedder_version, file_fingerprint(ev))
+    labels, weight = llm_labels(config), config.catalog.enrichment_llm_weight
+    key = enrichment_key(catalog.fingerprint, embedder_version, file_fingerprint(ev) + key_suffix(labels, weight))
     for root in (shipped_root(), cache_root(config)):
         d = root / key
         if (d / "meta.json").is_file():
@@ -46,7 +59,8 @@ def load_or_build(config, catalog, embedder_version: str, vectors: Callable[[], 
     from serving.catalog.enrichment.builder import build, local_maps
 
     vecs = vectors() if callable(vectors) else vectors
-    enr, stats = build(catalog, vecs, read_dialogs(ev), embedder_version, file_fingerprint(ev), maps or local_maps)
+    enr, stats = build(catalog, vecs, read_dialogs(ev), embedder_version, file_fingerprint(ev), maps or local_maps,
+                       llm_labels=labels, llm_weight=weight)
     enr.save(cache_root(config))
     log.info("enrichment %s built in %.1fs (%d artists)", enr.version, stats.total_seconds, stats.artists)
     return enr

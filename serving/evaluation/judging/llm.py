@@ -4,8 +4,9 @@
   server, a hosted API) over httpx, with `response_format: json_schema` so the
   verdict is schema-constrained where the server supports it, and validated always.
 - `ClientJudge`: an in-process engine behind the small `LLMClient` interface, so an engine
-  can judge without HTTP. No adapter in the package implements it yet (the vLLM intent
-  backend constrains output to the intent schema only); the tests plug in a stand-in.
+  can judge without HTTP. No adapter in the package implements it yet; the tests plug in a
+  stand-in. (The intent backends' `complete_json` decodes under any schema and
+  is what one would wrap; catalog enrichment's LLM labels use it.)
 """
 
 from __future__ import annotations
