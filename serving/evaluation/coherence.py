@@ -82,14 +82,32 @@ class PromptScore:
     off: int
     karaoke: int
     off_examples: list[str] = field(default_factory=list)
+    liked: int = 0  # session coherence: the likes before this playlist
 
     @property
     def off_rate(self) -> float | None:
         return self.off / self.labelled if self.labelled else None
 
 
-def score_playlist(p: CoherencePrompt, tracks: list, labels: dict[str, frozenset[str]], k: int = 20) -> PromptScore:
-    """`tracks`: objects with `title`, `artists` and `album` (RankedTrack or Track), in served order."""
+SESSION_LIKES = 3  # what CPCD's protocol hands a session per turn: the first 3 liked tracks
+
+
+def fits(p: CoherencePrompt, t, labels: dict[str, frozenset[str]]) -> bool:
+    """The track's lead artist is labelled with one of the prompt's families and is not excluded."""
+    fams = labels.get(label_key(t.artists[0])) if t.artists else None
+    return bool(fams and fams & p.families) and not any(label_key(a) in p.not_artists for a in t.artists)
+
+
+def session_likes(p: CoherencePrompt, tracks: list, labels: dict[str, frozenset[str]]) -> list[str]:
+    """A simulated listener's likes on a first playlist: the first SESSION_LIKES tracks that fit by
+    the hand labels (evaluation only: the listener is part of the harness, not of the product)."""
+    return [t.track_id for t in tracks if fits(p, t, labels)][:SESSION_LIKES]
+
+
+def score_playlist(p: CoherencePrompt, tracks: list, labels: dict[str, frozenset[str]], k: int = 20,
+                   liked: int = 0) -> PromptScore:
+    """`tracks`: objects with `title`, `artists` and `album` (RankedTrack or Track), in served order;
+    `liked`: how many likes led to them (session coherence)."""
     top = tracks[:k]
     labelled = off = karaoke = 0
     examples = []
@@ -106,7 +124,7 @@ def score_playlist(p: CoherencePrompt, tracks: list, labels: dict[str, frozenset
         if banned or not (fams & p.families):
             off += 1
             examples.append(f"{t.title} - {t.artists[0]}")
-    return PromptScore(p.id, p.kind, p.prompt, len(top), labelled, off, karaoke, examples)
+    return PromptScore(p.id, p.kind, p.prompt, len(top), labelled, off, karaoke, examples, liked)
 
 
 @dataclass
@@ -125,6 +143,8 @@ class CoherenceResult:
             "coverage": round(lab / shown, 4) if shown else 0.0,
             "prompts": len(self.rows),
         }
+        if any(r.liked for r in self.rows):
+            out["prompts_with_likes"] = sum(1 for r in self.rows if r.liked)
         for kind in sorted({r.kind for r in self.rows}):
             rs = [r for r in self.rows if r.kind == kind]
             lk = sum(r.labelled for r in rs)

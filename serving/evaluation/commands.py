@@ -88,7 +88,7 @@ def cmd_eval(args) -> int:
                 if not quiet:
                     print(f"  {v.name}: {json.dumps(results[-1].as_json())}", file=sys.stderr)
             if args.coherence:
-                coherence.append(ev.run_coherence(v, prompts, labels))
+                coherence.append(ev.run_coherence(v, prompts, labels, turn=args.coherence_turn))
                 if not quiet:
                     print(f"  {v.name} coherence: {json.dumps(coherence[-1].summary())}", file=sys.stderr)
     from serving.evaluation import coherence as coh
@@ -291,6 +291,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="packaged coherence prompts: dev (66, thresholds were tuned looking at it), heldout (46, "
                         "its failures were read in session 3), fresh (49, only ever measured) or all")
     p.add_argument("--coherence-prompts", default=None, help="coherence prompts JSONL (overrides --coherence-set)")
+    p.add_argument("--coherence-turn", type=int, choices=[0, 1], default=0,
+                   help="1: score a session's second playlist instead, after a simulated listener liked up to 3 "
+                        "fitting tracks of the first (by the evaluation-only labels) and said nothing")
     p.add_argument("--coherence-labels", default=None, help="artist,families CSV (default: the packaged table)")
     p.add_argument("--ablation", action="store_true", help="also run each component switched on in turn")
     p.add_argument("--url", default=None, help="evaluate a running server instead (POST URL/v1/playlists)")

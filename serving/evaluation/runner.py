@@ -337,12 +337,13 @@ class Evaluator:
                                   llm_weight=cat.enrichment_llm_weight)
         return cache[key]
 
-    def run_coherence(self, variant: Variant, prompts: list, labels: dict, k: int = 20):
+    def run_coherence(self, variant: Variant, prompts: list, labels: dict, k: int = 20, turn: int = 0):
         """Off-genre rate@k over the coherence prompts (none of them is a training dialog, so the
-        shipped artifact serves as is; a variant with its own training params is fit on all dialogs)."""
-        return asyncio.run(self._coherence(variant, prompts, labels, k))
+        shipped artifact serves as is; a variant with its own training params is fit on all dialogs).
+        `turn=1`: of the second playlist of a session (`coherence.session_likes`)."""
+        return asyncio.run(self._coherence(variant, prompts, labels, k, turn))
 
-    async def _coherence(self, variant: Variant, prompts: list, labels: dict, k: int):
+    async def _coherence(self, variant: Variant, prompts: list, labels: dict, k: int, turn: int = 0):
         from serving.evaluation.coherence import CoherenceResult, score_playlist
         from serving.ranking.training import TrainParams
 
@@ -354,10 +355,14 @@ class Evaluator:
             emb = self._embedder(config)
             art = fit(await self.examples(variant), f"{config.ranking.version}-all", emb.version, variant.train)
             ranker = LearnedRanker(art, emb, max_per_artist=config.ranking.max_per_artist, catalog=self.catalog)
-        pipeline = Pipeline(self.stages(variant, ranker=ranker), config)
+        stages = self.stages(variant, ranker=ranker)
+        pipeline = Pipeline(stages, config)
         rows = []
         for p in self._bar(prompts, f"{variant.name}: coherence"):
             ctx = RequestContext(request_id=f"coherence-{p.id}")
+            if turn:
+                rows.append(await self._session_coherence(stages, config, p, labels, k, ctx))
+                continue
             if variant.mode == "search":
                 resp = await pipeline.search(SearchRequest(query=p.prompt, limit=k), ctx)
                 tracks = resp.results
@@ -365,6 +370,20 @@ class Evaluator:
                 tracks = (await pipeline.playlist(PlaylistRequest(prompt=p.prompt, length=k), ctx)).tracks
             rows.append(score_playlist(p, tracks, labels, k))
         return CoherenceResult(variant.name, rows)
+
+    @staticmethod
+    async def _session_coherence(stages, config: AppConfig, p, labels: dict, k: int, ctx: RequestContext):
+        """Turn 1 of a session: the prompt, then the simulated listener's likes and no message
+        ("more like these"); scored on the k tracks after the kept ones (those fit by construction)."""
+        from serving.evaluation.coherence import score_playlist, session_likes
+        from serving.sessions.engine import SessionEngine
+
+        engine = SessionEngine(stages, config)
+        state, tracks = await engine.start(p.prompt, k, ctx, session_id=f"coherence-{p.id}")
+        liked = session_likes(p, tracks[:k], labels)
+        if liked:
+            state, tracks = await engine.turn(state, None, liked, [], k + len(liked), ctx)
+        return score_playlist(p, [t for t in tracks if t.track_id not in set(liked)], labels, k, liked=len(liked))
 
     def _score(self, name: str, ranked: dict[str, list[str]], note: str, seconds: float) -> VariantResult:
         _ = self.catalog

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from serving.evaluation.coherence import CoherencePrompt, CoherenceResult, load_labels, load_prompts, score_playlist
+from serving.evaluation.coherence import (
+    SESSION_LIKES, CoherencePrompt, CoherenceResult, load_labels, load_prompts, score_playlist, session_likes,
+)
 from serving.schemas import Track
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,6 +39,21 @@ def test_score_counts_only_labelled_and_flags_excluded_artist():
     assert s.off_rate == pytest.approx(2 / 3)
     summary = CoherenceResult("v", [s]).summary()
     assert summary["off_genre@20"] == pytest.approx(0.6667, abs=1e-4) and summary["coverage"] == 0.6
+
+
+def test_the_simulated_listener_likes_the_first_fitting_tracks_only():
+    labels = {"metallica": frozenset({"metal"}), "slayer": frozenset({"metal"}), "radiohead": frozenset({"rock"}),
+              "whitney houston": frozenset({"pop"})}
+    p = CoherencePrompt("x", "genre", "metal", frozenset({"metal"}), frozenset({"slayer"}))
+    tracks = [_t("Greatest Love", "Whitney Houston"), _t("One", "Metallica"), _t("Raining Blood", "Slayer"),
+              _t("Unknown", "Nobody Knows"), _t("Battery", "Metallica"), _t("Fuel", "Metallica"),
+              _t("Creep", "Radiohead"), _t("Sad But True", "Metallica")]
+    assert session_likes(p, tracks, labels) == ["One", "Battery", "Fuel"][:SESSION_LIKES]
+    assert session_likes(p, tracks[:1], labels) == []
+    rows = [score_playlist(p, tracks[6:], labels, liked=3), score_playlist(p, tracks[:1], labels)]
+    s = CoherenceResult("v", rows).summary()
+    assert s["prompts_with_likes"] == 1 and s["off_genre@20"] == pytest.approx(2 / 3, abs=1e-4)
+    assert "prompts_with_likes" not in CoherenceResult("v", rows[1:]).summary()
 
 
 def _runtime_modules():

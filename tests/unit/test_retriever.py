@@ -64,3 +64,49 @@ def test_index_cache_is_reused_and_rebuilt_on_change(embedder, tmp_path, mini_ca
     assert changed.built and changed.key != first.key
     hnsw = load_or_build(cat, embedder, "hnsw", tmp_path)
     assert hnsw.built and hnsw.index_kind == "hnsw"
+
+
+@pytest.fixture(scope="module")
+def enriched(embedder, tmp_path_factory):
+    from serving.catalog.enrichment.builder import build
+
+    tracks = (
+        Track(track_id="m1", title="Master of Puppets", artists=["Metallica"]),
+        Track(track_id="m2", title="Heavy Metal Thunder", artists=["Metallica"]),
+        Track(track_id="w1", title="Heavy Metal Love Song", artists=["Whitney Houston"]),
+        Track(track_id="w2", title="Greatest Love of All", artists=["Whitney Houston"]),
+        Track(track_id="k1", title="Heavy Metal Thunder (Karaoke Version)", artists=["Party Karaoke"]),
+    )
+    cat = Catalog(tracks=tracks, fingerprint="e" * 64, source="memory")
+    idx = load_or_build(cat, embedder, "flat", tmp_path_factory.mktemp("cache"))
+    dialogs = [{"id": f"{g}{i}", "goal_playlist": liked,
+                "turns": [{"user_query": f"some {g} please", "liked_results": liked}]}
+               for i in range(3) for g, liked in (("heavy metal", ["m1", "m2"]), ("pop", ["w1", "w2"]))]
+    enr, _ = build(cat, idx.vectors, dialogs, embedder.version, "ev")
+    return Retriever(cat, embedder, idx, enrichment=enr)
+
+
+def test_after_a_like_the_genre_test_gives_way_but_stand_ins_and_exclusions_hold(enriched):
+    """Whitney Houston is known pop: a metal request never retrieves her; once the listener likes
+    a track, text matches are no longer held to the genre profiles (the feedback ranking orders
+    them), while karaoke versions and excluded artists stay out. (The liked tracks' own neighbours
+    are candidates whatever the genre, as before: retrieval rank -1.)"""
+    from serving.retrieval import retriever as mod
+    from serving.schemas import Feedback
+
+    def retrieved(intent, feedback):  # text matches only, not the liked tracks' neighbours
+        cands = enriched.search_feedback(intent, 5, feedback)
+        assert "k1" not in {c.track.track_id for c in cands}
+        return {c.track.track_id for c in cands if c.retrieval_rank >= 0}
+
+    metal = Intent(search_text="heavy metal", genres=["metal"])
+    assert {c.track.track_id for c in enriched.search(metal, 5)} == {"m1", "m2"}
+    assert {"w1", "w2"} <= retrieved(metal, Feedback(liked=("m1",)))
+    assert not {"w1", "w2"} & retrieved(metal, Feedback(disliked=("m2",)))  # no like yet: the test holds
+    no_whitney = Intent(search_text="heavy metal", genres=["metal"], exclude_artists=["Whitney Houston"])
+    assert not {"w1", "w2"} & {c.track.track_id for c in enriched.search_feedback(no_whitney, 5, Feedback(liked=("m1",)))}
+    old, mod.LIKES_OVERRIDE_GENRE = mod.LIKES_OVERRIDE_GENRE, False
+    try:
+        assert not {"w1", "w2"} & retrieved(metal, Feedback(liked=("m1",)))
+    finally:
+        mod.LIKES_OVERRIDE_GENRE = old
