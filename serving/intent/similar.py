@@ -1,4 +1,4 @@
-"""'Songs like X', 'similar to X', 'X type songs': which named artists the listener wants music
+"""'Songs like X', 'similar to X', 'X type songs', 'X style': which named artists the listener wants music
 *like*, rather than music *by*; and the request text without those cue words, so that "like"
 is never searched for as a title word."""
 
@@ -7,7 +7,9 @@ from __future__ import annotations
 import re
 
 _CUE = r"(?:sounds?\s+like|similar\s+to|in\s+the\s+(?:style|vein)\s+of|along\s+the\s+lines\s+of|reminiscent\s+of|such\s+as|like)"
-_AFTER = r"(?:\s+(?:type|style|kind)\s+(?:of\s+)?(?:songs?|music|tracks|artists?|bands?)|\s*-?\s*(?:esque|ish)\b)"
+# "X type songs", "X-esque"; "X style" before any word ("Frank Sinatra style crooners"
+# asks for crooners like him, not for his songs only).
+_AFTER = r"(?:\s+(?:type|style|kind)\s+(?:of\s+)?(?:songs?|music|tracks|artists?|bands?)|[\s-]+style\b|\s*-?\s*(?:esque|ish)\b)"
 
 
 def split_similar(text: str, artists: list[str]) -> tuple[list[str], str]:

@@ -104,6 +104,10 @@ def test_like_x_is_not_a_request_for_x_and_like_is_no_search_word():
     assert i.similar_artists == ["Kendrick Lamar"] and i.include_artists == []
     assert "like" not in i.search_text.lower()
     assert p.parse("Drake type songs from other artists").similar_artists == ["Drake"]
+    for prompt in ("Drake style crooners", "in the style of Drake"):
+        i = p.parse(prompt)
+        assert i.similar_artists == ["Drake"] and i.include_artists == [], prompt
+    assert p.parse("Drake songs in any style").similar_artists == []
     assert p.parse("songs from Lojay").include_artists == ["Lojay"]
     assert p.parse("artists like Daft Punk").genres == []  # "Daft Punk" is not punk
 
