@@ -92,10 +92,13 @@ class PromptScore:
 SESSION_LIKES = 3  # what CPCD's protocol hands a session per turn: the first 3 liked tracks
 
 
-def fits(p: CoherencePrompt, t, labels: dict[str, frozenset[str]]) -> bool:
-    """The track's lead artist is labelled with one of the prompt's families and is not excluded."""
+def fits(p: CoherencePrompt, t, labels: dict[str, frozenset[str]]) -> bool | None:
+    """Whether the track fits the prompt by the hand labels: its lead artist's families meet the
+    prompt's and no artist of it is excluded; None when the lead artist is unlabelled (and not excluded)."""
+    if any(label_key(a) in p.not_artists for a in t.artists):
+        return False
     fams = labels.get(label_key(t.artists[0])) if t.artists else None
-    return bool(fams and fams & p.families) and not any(label_key(a) in p.not_artists for a in t.artists)
+    return None if fams is None else bool(fams & p.families)
 
 
 def session_likes(p: CoherencePrompt, tracks: list, labels: dict[str, frozenset[str]]) -> list[str]:
@@ -115,13 +118,11 @@ def score_playlist(p: CoherencePrompt, tracks: list, labels: dict[str, frozenset
         text = f"{t.title} {t.album or ''} {' '.join(t.artists)}"
         if _KARAOKE.search(text):
             karaoke += 1
-        lead = label_key(t.artists[0]) if t.artists else ""
-        fams = labels.get(lead)
-        banned = any(label_key(a) in p.not_artists for a in t.artists)
-        if fams is None and not banned:
+        verdict = fits(p, t, labels)
+        if verdict is None:
             continue
         labelled += 1
-        if banned or not (fams & p.families):
+        if not verdict:
             off += 1
             examples.append(f"{t.title} - {t.artists[0]}")
     return PromptScore(p.id, p.kind, p.prompt, len(top), labelled, off, karaoke, examples, liked)

@@ -383,7 +383,8 @@ class Evaluator:
         liked = session_likes(p, tracks[:k], labels)
         if liked:
             state, tracks = await engine.turn(state, None, liked, [], k + len(liked), ctx)
-        return score_playlist(p, [t for t in tracks if t.track_id not in set(liked)], labels, k, liked=len(liked))
+        kept = set(liked)
+        return score_playlist(p, [t for t in tracks if t.track_id not in kept], labels, k, liked=len(liked))
 
     def _score(self, name: str, ranked: dict[str, list[str]], note: str, seconds: float) -> VariantResult:
         _ = self.catalog

@@ -193,24 +193,27 @@ class VLLMBackend(IntentBackend):
         return parse_intent(text, prompt)
 
     async def complete_json(self, prompt: str, template: PromptTemplate, schema: dict, max_tokens: int) -> str:
-        self._usable_engine()  # not ready: raise before building parameters (they depend on the prompt format)
-        text, finish = await self.generate_text(
-            prompt, template=template, params=self._sampling_params(True, schema, max_tokens))
+        text, finish = await self.generate_text(prompt, template=template, schema=schema, max_tokens=max_tokens)
         if finish == "length":
             raise IntentOutputError(f"output cut at max_tokens={max_tokens}: {text[:120]!r}")
         return text
 
     async def generate_text(self, prompt: str, *, structured: bool | None = None,
-                            template: PromptTemplate | None = None, params=None) -> tuple[str, str | None]:
-        """The raw completion and its finish reason ("stop", "length"); `params`: other SamplingParams."""
+                            template: PromptTemplate | None = None, schema: dict | None = None,
+                            max_tokens: int | None = None) -> tuple[str, str | None]:
+        """The raw completion and its finish reason ("stop", "length"); `schema`: decode under this
+        JSON schema instead of the intent's."""
         engine = self._usable_engine()
         if self._pending >= self.cfg.max_pending:
             raise IntentBackendUnavailable(
                 f"vllm engine overloaded: {self._pending} requests in flight (intent.vllm.max_pending)", "overloaded"
             )
-        if params is None:
-            params = self._params if structured is None or structured == self.cfg.structured_outputs \
-                else self._sampling_params(structured)
+        if schema is not None:  # built now: the stop words depend on the prompt format, known once loaded
+            params = self._sampling_params(True, schema, max_tokens)
+        elif structured is None or structured == self.cfg.structured_outputs:
+            params = self._params
+        else:
+            params = self._sampling_params(structured)
         request_id = f"intent-{next(self._ids)}"
         self._pending += 1
         try:

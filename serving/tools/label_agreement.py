@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     from serving.config import load_config
     from serving.evaluation.coherence import label_key as table_key
     from serving.evaluation.coherence import load_labels
-    from serving.retrieval.embedder import embedder_version
+    from serving.retrieval.embedder import embedder_version, make_embedder
+    from serving.retrieval.index import load_or_build as load_index
     from serving.retrieval.filters import KNOWN
     from serving.text import norm
 
@@ -59,7 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     llm = {norm(lab.artist): list(lab.genres) for lab in labels}
     # The enrichment as served without LLM labels: the baseline the labels would add to.
     base_cfg = config.model_copy(update={"catalog": config.catalog.model_copy(update={"enrichment_llm_labels": None})})
-    enr = load_or_build(base_cfg, load_catalog(config.catalog.path), embedder_version(config.retrieval.embedder), None)
+    catalog = load_catalog(config.catalog.path)
+    r = config.retrieval
+    # Vectors only if the artifact must be built (another catalog): built without them it would be
+    # another enrichment, cached under the served one's key.
+    enr = load_or_build(base_cfg, catalog, embedder_version(r.embedder),
+                        lambda: load_index(catalog, make_embedder(r.embedder), r.index_kind, r.cache_dir).vectors)
     mine = {k: list(a.genres) for k, a in enr.artists.items() if k in llm}
     thin = {k for k in llm if (enr.artists.get(k) is None or enr.artists[k].confidence < KNOWN)}
     out = {"labels": args.labels, "model": meta.get("intent_model"), "prompt": meta.get("prompt"),

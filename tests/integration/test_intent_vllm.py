@@ -136,7 +136,7 @@ class TimedVLLMBackend(VLLMBackend):
         self.spans = []
         super().__init__(*a, **kw)
 
-    async def generate_text(self, prompt, *, structured=None, template=None, params=None):
+    async def generate_text(self, prompt, *, structured=None, template=None, schema=None, max_tokens=None):
         engine = self._engine
         real_generate = engine.generate
         marks = []
@@ -148,7 +148,8 @@ class TimedVLLMBackend(VLLMBackend):
 
         engine.generate = timed
         try:
-            return await super().generate_text(prompt, structured=structured, template=template, params=params)
+            return await super().generate_text(prompt, structured=structured, template=template, schema=schema,
+                                               max_tokens=max_tokens)
         finally:
             engine.generate = real_generate
             if marks:

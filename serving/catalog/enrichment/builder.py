@@ -101,7 +101,7 @@ def build(catalog, vectors: np.ndarray | None, dialogs: list[dict], embedder_ver
     # they shape genre shares in full but count only EMBEDDING_TRUST toward an artist being known.
     F_listeners = propagate(Y, graph.combined(embedding=False))
     enr = _assemble(catalog, graph, Y, F, rows, track_artists, tracks, tattrs, F_listeners,
-                    {k: lab for lab in llm_labels for k in artist_keys([lab.artist])})
+                    {lab.key: lab for lab in llm_labels})
     key = enrichment_key(catalog.fingerprint, embedder_version, evidence_fingerprint + key_suffix(llm_labels, llm_weight)
                          + ("-x" + ",".join(sorted(skip)) if skip else ""))
     stats = JobStats(len(tracks), len(dialogs), len(enr.artists), len(rows), t1 - t0, time.perf_counter() - t0, engine)

@@ -85,6 +85,11 @@ class ArtistLabel:
     decade: str | None  # "1990s"
     language: str | None
 
+    @property
+    def key(self) -> str:
+        """The enrichment's artist key (normalised name)."""
+        return norm(self.artist)
+
     def as_dict(self) -> dict:
         return {"artist": self.artist, "genres": list(self.genres), "decade": self.decade, "language": self.language}
 
@@ -244,11 +249,10 @@ def artist_votes(labels: Iterable[ArtistLabel], weight: float = W_LLM) -> list[t
     """(artist key, label, weight): the genres share `weight`, the decade gets it whole."""
     out = []
     for lab in labels:
-        key = norm(lab.artist)
-        if not key:
+        if not lab.key:
             continue
         for g in lab.genres:
-            out.append((key, f"genre:{g}", weight / len(lab.genres)))
+            out.append((lab.key, f"genre:{g}", weight / len(lab.genres)))
         if lab.decade:
-            out.append((key, f"decade:{lab.decade[:-1]}", weight))
+            out.append((lab.key, f"decade:{lab.decade[:-1]}", weight))
     return out

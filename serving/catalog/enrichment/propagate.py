@@ -142,17 +142,13 @@ def direct_matrix(graph: ArtistGraph, labels: list[str], track_artists: dict[str
     return Y
 
 
-def add_artist_votes(Y: np.ndarray, graph: ArtistGraph, labels: list[str],
-                     votes: list[tuple[str, str, float]]) -> int:
-    """Votes about an artist as a whole (an LLM's label), added to Y in place; returns how many landed."""
+def add_artist_votes(Y: np.ndarray, graph: ArtistGraph, labels: list[str], votes: list[tuple[str, str, float]]) -> None:
+    """Votes about an artist as a whole (an LLM's label), added to Y in place."""
     ai = graph.index
     li = {l: j for j, l in enumerate(labels)}
-    n = 0
     for key, lab, w in votes:
         if key in ai and lab in li:
             Y[ai[key], li[lab]] += w
-            n += 1
-    return n
 
 
 def propagate(Y: np.ndarray, W: sparse.csr_matrix, alpha: float = ALPHA, steps: int = STEPS) -> np.ndarray:
