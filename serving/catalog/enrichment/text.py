@@ -31,11 +31,18 @@ _SCRIPTS = (("ko", "HANGUL"), ("ja", "HIRAGANA"), ("ja", "KATAKANA"), ("zh", "CJ
 # Function words that are frequent in one language's titles and rare in English ones.
 _WORDS = {
     "es": "el la los las que mi tu te amor corazón contigo quiero para por sin noche vida yo eres como baila bailar "
-          "canción canciones música musica en del para bailar besos fuego otra vez solo todo nada mujer señorita loco loca dime",
+          "canción canciones música musica en del para bailar besos fuego otra vez solo todo nada mujer señorita loco loca dime "
+          "una con soy estoy hasta cuando donde porque pero más así ella tú mami papi gente ti vamos mañana siempre nunca",
     "pt": "não você meu minha coração saudade obrigado amor de mim eu te amo também",
     "fr": "je tu le la les et est une pas moi toi mon ma c'est avec pour dans sur qui chanson amour rien",
 }
 _WORD_SETS = {lang: frozenset(w.split()) for lang, w in _WORDS.items()}
+# Letters one language's words carry and English ones do not (é and ç are shared, so they say nothing).
+_LETTERS = {"es": frozenset("ñáíóú¿¡"), "pt": frozenset("ãõ"), "fr": frozenset("èêàù")}
+# English function words: an artist whose titles hold as many of these is not singing in another language.
+_ENGLISH = frozenset("the a an of to in my you me i is it on and your for be we don't i'm it's love all what this "
+                     "that with up down no baby girl boy night".split())
+ARTIST_LANGUAGE_SHARE = 0.2  # share of an artist's title / album words that must be the language's
 
 
 def track_flags(t: Track) -> dict[str, str]:
@@ -84,6 +91,25 @@ def title_language(text: str) -> tuple[str | None, str]:
             best, hits = lang, h
     if best and len(set(hits)) >= 2:
         return best, "words: " + ", ".join(sorted(set(hits))[:4])
+    return None, ""
+
+
+def artist_language(texts: list[str]) -> tuple[str | None, str]:
+    """(language code or None, evidence) of an artist from all its titles and albums together.
+    One short title rarely holds two function words ("Ojitos Lindos", "Pepas"), but an artist's
+    titles together do: words of the language's list, or words with its letters (one at least
+    from the list), must be a fifth of all the words and outnumber English function words."""
+    words = re.findall(r"[\wçñãõéèêáíóúüàù¿¡']+", " ".join(dict.fromkeys(texts)).lower())
+    best, best_hits, best_listed = None, 0, 0
+    for lang, vocab in _WORD_SETS.items():
+        listed = [w for w in words if w in vocab]
+        lettered = [w for w in words if w not in vocab and not _LETTERS[lang].isdisjoint(w)]
+        if (len(listed) + len(lettered), len(listed)) > (best_hits, best_listed):
+            best, best_hits, best_listed = lang, len(listed) + len(lettered), len(listed)
+    english = sum(w in _ENGLISH for w in words)
+    if best and best_listed >= 1 and best_hits >= 2 and best_hits > english \
+            and best_hits >= ARTIST_LANGUAGE_SHARE * len(words):
+        return best, f"{best_hits} of {len(words)} title / album words ({english} English function words)"
     return None, ""
 
 
