@@ -130,3 +130,19 @@ def test_music_described_in_lower_case_is_no_compilation_artist():
     assert p.parse("play Pop Hits").include_artists == ["Pop Hits"]
     assert p.parse("songs by pop hits").include_artists == ["Pop Hits"]
     assert p.parse("house of pain and soul asylum").include_artists == ["House of Pain", "Soul Asylum"]
+
+
+@pytest.mark.parametrize("prompt, genre", [
+    ("hiphop for the gym", "hip hop"), ("uk drill", "hip hop"), ("some motown classics", "r&b"),
+    ("new jack swing party", "r&b"), ("dubstep to work out", "electronic"), ("80s synthpop", "electronic"),
+    ("praise and worship on sunday", "gospel"), ("j-pop for studying", "pop"), ("mariachi for a fiesta", "latin"),
+    ("90s grunge", "rock"), ("shoegaze", "indie"), ("broadway musicals", "soundtrack"), ("baroque", "classical"),
+    ("americana road songs", "country"), ("highlife", "afrobeats"), ("new age for yoga", "ambient"),
+])
+def test_common_genre_names_map_to_the_taxonomy(rules_only, prompt, genre):
+    # A genre name the taxonomy lacks filters nothing; these are names listeners use (no artists).
+    assert genre in rules_only.parse(prompt).genres
+
+
+def test_a_longer_genre_name_owns_its_words(rules_only):
+    assert rules_only.parse("new jack swing").genres == ["r&b"]  # not also "swing" (jazz)
