@@ -28,7 +28,7 @@ import numpy as np
 from serving.intent.model import Intent
 from serving.ranking.base import Ranker
 from serving.ranking.diversity import recording_key, select_diverse, sequence
-from serving.retrieval.filters import passes_filters
+from serving.retrieval.filters import CONSENSUS_HEAD, constraints, known_head, passes_filters
 from serving.retrieval.retriever import NEAR_DUPLICATE_SIM
 from serving.text import norm
 from serving.schemas import Candidate, Feedback, FeedbackVectors, RankedTrack, Track
@@ -77,6 +77,9 @@ class Scored:
     cooc_tracks: Counter
     liked_artists: set[str]
     liked_albums: set[str] = field(default_factory=set)
+    # What the playlist's head takes first (filters.known_head), before any like: a genre request's
+    # first places go to artists known to fit. After a like, the likes say what fits.
+    head: Callable[[Track], bool] | None = None
 
 
 class CoOccurrence:
@@ -211,9 +214,11 @@ class FeedbackRanking:
             signals["liked_artist"].append(float(liked_count.get(lead, 0) > 0))
             signals["cooc_artist"].append(math.log1p(cooc_a.get(lead, 0.0)))
             signals["liked_album"].append(float(album_key(c.track) in liked_albums))
+        enr = getattr(self.ranker, "enrichment", None)
+        head = None if pinned or enr is None else known_head(constraints(intent, enr), enr)
         return Scored(intent, pinned, keep, np.asarray(base, np.float64),
                       {k: np.asarray(v, np.float64) for k, v in signals.items()}, reason_of, cooc_t,
-                      set(liked_artists), liked_albums)
+                      set(liked_artists), liked_albums, head)
 
     def finish(self, sc: "Scored", weights: "FeedbackWeights", length: int, max_per_artist: int,
                mode: str = "playlist") -> list[RankedTrack]:
@@ -243,10 +248,19 @@ class FeedbackRanking:
         cap = max_per_artist if mode == "playlist" else length
         own = ({c.track.artists[0].lower(): max(cap, weights.liked_artist_cap) for c in sc.pinned if c.track.artists}
                if weights.liked_artist_cap and mode == "playlist" else None)
-        picked = select_diverse(
-            rest, max(0, length - len(sc.pinned)), track_of=lambda x: x[1].track, max_per_artist=cap,
-            uncapped_artists={a.lower() for a in sc.intent.include_artists}, artist_caps=own,
-        )
+        n = max(0, length - len(sc.pinned))
+        uncapped = {a.lower() for a in sc.intent.include_artists}
+
+        def pick(items, k):
+            return select_diverse(items, k, track_of=lambda x: x[1].track, max_per_artist=cap,
+                                  uncapped_artists=uncapped, artist_caps=own)
+
+        if sc.head is not None and mode == "playlist":
+            head = sc.head
+            first = pick([x for x in rest if head(x[1].track)], min(CONSENSUS_HEAD, n))
+            chosen = {id(x) for x in first}
+            rest = first + [x for x in rest if id(x) not in chosen]
+        picked = pick(rest, n)
         return sequence(picked, track_of=lambda x: x[1].track) if mode == "playlist" else picked
 
     def _base(self, intent: Intent, pool: list[Candidate], query_vector=None):

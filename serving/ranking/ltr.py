@@ -196,13 +196,17 @@ class LearnedRanker(Ranker):
     def _head_rule(self, c, head):
         """What the playlist's first places take, as (track, borrowed) -> bool, or None: `head`; for
         a request naming a use but no genre, borrowed tracks only if kept for that use before; for a
-        genre request, tracks whose agreeing genres are a main part of the artist's profile."""
-        from serving.retrieval.filters import DOMINANCE_AS_HEAD, USES_HEAD, admits, uses_ok
+        genre request, tracks by artists known to fit (`filters.known_head`) whose agreeing genres are
+        a main part of their profile."""
+        from serving.retrieval.filters import DOMINANCE_AS_HEAD, USES_HEAD, admits, known_head, uses_ok
 
         if c is None:
             return None
         enr = self.enrichment
         rules = [] if head is None else [lambda t, borrowed: head(t)]
+        known = known_head(c, enr)
+        if known is not None:
+            rules.append(lambda t, borrowed: known(t))
         if USES_HEAD and not c.genres and c.uses:
             rules.append(lambda t, borrowed: not borrowed or uses_ok(c, t, enr))
         if DOMINANCE_AS_HEAD and c.genres:

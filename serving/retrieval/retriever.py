@@ -15,6 +15,7 @@ from serving.config import HybridConfig
 from serving.intent.model import Intent
 from serving.retrieval.embedder import Embedder
 from serving.catalog.enrichment.artifact import Enrichment
+from serving.retrieval import filters
 from serving.retrieval.filters import admits, constraints, known_match, passes_filters
 from serving.retrieval.index import VectorIndex
 from serving.retrieval.lexical import LexicalIndex, fuse_rrf, fuse_weighted, normalise
@@ -81,11 +82,30 @@ class Retriever:
 
     def _prefer_known(self, c, kept: list[int], k: int) -> list[int]:
         """With genres asked for and enough tracks by artists known to fit, artists the enrichment
-        knows nothing about step aside: text similarity alone put them here ("k-pop" matching "K-Ci")."""
-        if not c.genres or self.enrichment is None:
+        knows nothing about step aside: text similarity alone put them here ("k-pop" matching "K-Ci").
+        With filters.PREFER_KNOWN_AS_HEAD (the default) they stay: the rankers fill the playlist's
+        head with known ones first (`filters.known_head`), and `_known` keeps those in the pool."""
+        if not c.genres or self.enrichment is None or filters.PREFER_KNOWN_AS_HEAD:
             return kept
         known = [i for i in kept if known_match(c, self.catalog.tracks[i], self.enrichment)]
         return known if len(known) >= min(k, PREFER_KNOWN_MIN) else kept
+
+    def _known(self, c, ids: list[int]) -> set[int] | None:
+        """PREFER_KNOWN_AS_HEAD: the candidates by artists known to fit, which the pool takes before
+        any other (so unknown artists fill the pool's free places, never theirs)."""
+        if c is None or not c.genres or self.enrichment is None or not filters.PREFER_KNOWN_AS_HEAD:
+            return None
+        return {i for i in ids if known_match(c, self.catalog.tracks[i], self.enrichment)}
+
+    @staticmethod
+    def _top(score: np.ndarray, ids: np.ndarray, k: int, first: set[int] | None) -> np.ndarray:
+        """Positions of the `k` best by score, in score order; the ids in `first` are taken before any other."""
+        order = np.argsort(-score, kind="stable")
+        if first and len(order) > k:
+            pri = np.fromiter((int(i) in first for i in ids[order]), dtype=bool, count=len(order))
+            chosen = np.concatenate([order[pri], order[~pri]])[:k]
+            order = order[np.isin(order, chosen)]
+        return order[:k]
 
     def artist_names(self) -> list[str]:
         """Canonical artist names, for intent parsers that recognise artists."""
@@ -210,7 +230,7 @@ class Retriever:
         if self.lexical is None or raw is None:
             rows = np.asarray(kept, dtype=np.int64)
             dense = np.asarray([scores[i] for i in kept], dtype=np.float32)
-            top = np.argsort(-dense, kind="stable")[:k]
+            top = self._top(dense, rows, k, None if relax else self._known(c, kept))
             return CandidateSet(self.catalog.version, rows[top], dense[top], np.zeros(len(top), np.float32))
         return self._fuse(intent, q, scores, kept, k, raw, ok, None if relax else c)
 
@@ -237,6 +257,6 @@ class Retriever:
             fused = fuse_rrf(dense_rank, lex_rank, self.hybrid.weight)
         else:
             fused = fuse_weighted(dense, lex[ids], self.hybrid.weight)
-        order = np.argsort(-fused, kind="stable")[:k]
+        order = self._top(fused, ids, k, self._known(c, pool))
         return CandidateSet(self.catalog.version, ids[order], dense[order], lex[ids[order]].astype(np.float32))
 

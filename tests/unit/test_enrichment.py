@@ -374,3 +374,12 @@ def test_only_artists_listeners_spoke_of_vote_in_the_consensus():
         assert filters.with_consensus(constraints(intent, enr), ranked, enr).genres.get("electronic") == 1.0
     finally:
         filters.CONSENSUS_LISTENERS_ONLY = True
+
+
+def test_a_genre_requests_head_prefers_artists_known_to_fit(enrichment):
+    from serving.retrieval.filters import known_head
+
+    head = known_head(constraints(Intent(search_text="heavy metal", genres=["metal"]), enrichment), enrichment)
+    assert head(TRACKS[0])  # Metallica: known, metal
+    assert not head(_t("n1", "New Song", "Not In The Catalog"))  # unknown: not in the head, still retrievable
+    assert known_head(constraints(Intent(search_text="songs"), enrichment), enrichment) is None  # no genre asked

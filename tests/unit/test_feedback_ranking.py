@@ -154,3 +154,22 @@ def test_tracks_from_a_liked_tracks_album_are_pulled_up_and_singles_are_no_album
     assert pulled.index("same") < pulled.index("other")  # same record as the liked track
     assert "from 'Night Drive', an album you liked" in ranked[pulled.index("same")].reason
     assert album_key(cands[3].track) == "" and album_key(cands[2].track) == "night drive"
+
+
+def test_before_any_like_a_genre_requests_head_goes_to_artists_known_to_fit():
+    """A dislike-only turn ranks through the feedback path: the playlist's first places still go to
+    artists the enrichment knows fit the genre (filters.known_head); unknown ones follow, not leave."""
+    from serving.catalog.enrichment.artifact import ArtistAttrs, Enrichment
+
+    enr = Enrichment("k", {"metal band": ArtistAttrs("Metal Band", {"metal": 1.0}, 5.0),
+                           "thrash": ArtistAttrs("Thrash", {"metal": 0.9, "rock": 0.1}, 3.0)}, {})
+    ranker = ScoreOrder()
+    ranker.enrichment = enr
+    cands = [cand("u1", "Unknown One", 0.99), cand("u2", "Unknown Two", 0.98), cand("m1", "Metal Band", 0.5),
+             cand("t1", "Thrash", 0.4), cand("z", "Disliked Act", 0.3)]
+    metal = Intent(search_text="metal", genres=["metal"])
+    out = ids(FeedbackRanking(ranker).rank(metal, cands, 4, Feedback(disliked=("z",)), 5))
+    assert out[:2] == ["m1", "t1"] and set(out[2:]) == {"u1", "u2"} and "z" not in out
+    # After a like the listener's likes say what fits: plain score order (with the liked track first).
+    liked = ids(FeedbackRanking(ranker).rank(metal, cands, 4, Feedback(liked=("t1",), disliked=("z",)), 5))
+    assert liked[0] == "t1" and liked[1:3] == ["u1", "u2"]

@@ -110,3 +110,14 @@ def test_after_a_like_the_genre_test_gives_way_but_stand_ins_and_exclusions_hold
         assert not {"w1", "w2"} & retrieved(metal, Feedback(liked=("m1",)))
     finally:
         mod.LIKES_OVERRIDE_GENRE = old
+
+
+def test_the_pool_takes_candidates_known_to_fit_before_any_other():
+    """PREFER_KNOWN_AS_HEAD: unknown artists fill the pool's free places, never those of known-to-fit
+    ones, and the pool keeps score order (retrieval rank is a ranker feature)."""
+    import numpy as np
+
+    score, ids = np.array([0.9, 0.8, 0.7, 0.6, 0.5]), np.array([10, 11, 12, 13, 14])
+    assert ids[Retriever._top(score, ids, 3, {13, 14})].tolist() == [10, 13, 14]
+    assert ids[Retriever._top(score, ids, 3, None)].tolist() == [10, 11, 12]
+    assert ids[Retriever._top(score, ids, 9, {13})].tolist() == [10, 11, 12, 13, 14]
