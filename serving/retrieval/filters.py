@@ -64,8 +64,9 @@ LANGUAGE_AND = True  # a language named beside another genre is a second conditi
 LIKE_LANGUAGE = True  # "like X", X singing in a language LANGUAGE_GENRE names: that language is a second condition
 # A genre request's playlist head (the first CONSENSUS_HEAD places) goes to artists *known* to fit; artists
 # the enrichment knows nothing about follow it instead of leaving the playlist (unknown is not off-genre).
-# Until session 7 retrieval dropped them once 20 known-to-fit candidates existed: CPCD turn CV hit@100
-# 0.838 -> 0.848 without that, mostly on the turns before any like (0.692 -> 0.763; docs/quality.md).
+# Until session 7 retrieval dropped them once 20 known-to-fit candidates existed. CPCD turn CV hit@20 /
+# hit@100 0.693 / 0.838 -> 0.701 / 0.846, mostly on the turns before any like (hit@100 0.692 -> 0.755);
+# off-genre@20 unchanged beyond noise (docs/quality.md, seventh round).
 PREFER_KNOWN_AS_HEAD = True
 DISAGREE = 0.15  # evidence enough to rule an artist out when none of it agrees (share < NONE_AGREE)
 NONE_AGREE = 0.04
