@@ -27,7 +27,7 @@ import numpy as np
 
 from serving.intent.model import Intent
 from serving.ranking.base import Ranker
-from serving.ranking.diversity import recording_key, select_diverse, sequence
+from serving.ranking.diversity import head_first, recording_key, select_diverse, sequence
 from serving.retrieval.filters import CONSENSUS_HEAD, constraints, known_head, passes_filters
 from serving.retrieval.retriever import NEAR_DUPLICATE_SIM
 from serving.text import norm
@@ -250,17 +250,14 @@ class FeedbackRanking:
                if weights.liked_artist_cap and mode == "playlist" else None)
         n = max(0, length - len(sc.pinned))
         uncapped = {a.lower() for a in sc.intent.include_artists}
-
-        def pick(items, k):
-            return select_diverse(items, k, track_of=lambda x: x[1].track, max_per_artist=cap,
-                                  uncapped_artists=uncapped, artist_caps=own)
-
         if sc.head is not None and mode == "playlist":
             head = sc.head
-            first = pick([x for x in rest if head(x[1].track)], min(CONSENSUS_HEAD, n))
-            chosen = {id(x) for x in first}
-            rest = first + [x for x in rest if id(x) not in chosen]
-        picked = pick(rest, n)
+            pos = head_first(list(range(len(rest))), lambda i: head(rest[i][1].track), min(CONSENSUS_HEAD, n),
+                             lambda o, k: select_diverse(o, k, track_of=lambda i: rest[i][1].track, max_per_artist=cap,
+                                                         uncapped_artists=uncapped, artist_caps=own))
+            rest = [rest[i] for i in pos]
+        picked = select_diverse(rest, n, track_of=lambda x: x[1].track, max_per_artist=cap,
+                                uncapped_artists=uncapped, artist_caps=own)
         return sequence(picked, track_of=lambda x: x[1].track) if mode == "playlist" else picked
 
     def _base(self, intent: Intent, pool: list[Candidate], query_vector=None):

@@ -205,12 +205,12 @@ class LearnedRanker(Ranker):
         enr = self.enrichment
         rules = [] if head is None else [lambda t, borrowed: head(t)]
         known = known_head(c, enr)
-        if known is not None:
+        if known is not None:  # known_match includes the dominance test
             rules.append(lambda t, borrowed: known(t))
+        elif DOMINANCE_AS_HEAD and c.genres:
+            rules.append(lambda t, borrowed: admits(c, t, enr, dominance=True))
         if USES_HEAD and not c.genres and c.uses:
             rules.append(lambda t, borrowed: not borrowed or uses_ok(c, t, enr))
-        if DOMINANCE_AS_HEAD and c.genres:
-            rules.append(lambda t, borrowed: admits(c, t, enr, dominance=True))
         if not rules:
             return None
         return lambda t, borrowed: all(r(t, borrowed) for r in rules)

@@ -135,14 +135,15 @@ def _assemble(catalog, graph, Y, F, rows, track_artists, tracks, tattrs, F_liste
             ex.append(f"{source} '{lab[6:]}' ({note})")
     langs: dict[str, Counter] = defaultdict(Counter)
     texts: dict[str, list[str]] = defaultdict(list)
+    n_tracks: Counter = Counter()
     for t, a in zip(tracks, tattrs):
         if not track_artists[t.track_id]:
             continue
         lead = track_artists[t.track_id][0]
+        n_tracks[lead] += 1
         texts[lead] += [t.title, t.album or ""]
         if "language" in a:
             langs[lead][a["language"]] += 1
-    n_tracks = Counter(track_artists[t.track_id][0] for t in tracks if track_artists[t.track_id])
     co = graph.co.tocsr()
     sim = _similarity(graph, F[:, gcols], F_listeners[:, gcols])
     artists: dict[str, ArtistAttrs] = {}
