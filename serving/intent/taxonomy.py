@@ -57,8 +57,9 @@ TAXONOMY: tuple[Tag, ...] = (
     _g("blues", "blues guitar and vocals", "blues"),
     _g("classical", "orchestral and piano classical composers", "classical", "orchestra", "symphony", "piano sonata",
        "opera", "aria", "arias", "baroque", "concerto", "string quartet"),
+    # "A cross country road trip", "driving across the country": travel, not the genre.
     _g("country", "country and western, nashville", "country", "bluegrass", "western", "americana", "honky tonk",
-       "honky-tonk"),
+       "honky-tonk", not_after=("cross", "across", "across the", "around the")),
     _g("folk", "acoustic folk songs and singer-songwriters", "folk", "acoustic", "singer-songwriter"),
     _g("electronic", "electronic dance music, edm, synths", "electronic", "edm", "electro", "synth", "electronica",
        "synthpop", "synth-pop", "electropop",

@@ -146,3 +146,12 @@ def test_common_genre_names_map_to_the_taxonomy(rules_only, prompt, genre):
 
 def test_a_longer_genre_name_owns_its_words(rules_only):
     assert rules_only.parse("new jack swing").genres == ["r&b"]  # not also "swing" (jazz)
+
+
+@pytest.mark.parametrize("prompt, genres", [
+    ("songs for a cross country road trip", []), ("driving across the country", []),
+    ("road trip around the country", []), ("classic country for a road trip", ["country"]),
+    ("a cross country drive with some country music", ["country"]),
+])
+def test_a_trip_across_the_country_is_travel_not_the_genre(rules_only, prompt, genres):
+    assert rules_only.parse(prompt).genres == genres
