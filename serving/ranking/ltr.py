@@ -23,6 +23,7 @@ from serving.atomic_dir import publish_dir
 from serving.intent.model import Intent
 from serving.intent.taxonomy import TAXONOMY
 from serving.catalog.loader import Catalog
+from serving.ranking.bagging import BaggedBooster
 from serving.ranking.base import Ranker, RankItem
 from serving.ranking.diversity import head_first, recording_key, select_diverse_ids, sequence
 from serving.ranking.features import FEATURES, extract
@@ -68,7 +69,7 @@ def import_lightgbm():
 @dataclass
 class RankerArtifact:
     version: str
-    model: Any  # lightgbm.Booster
+    model: BaggedBooster
     features: list[str]
     priors: Priors
     meta: dict[str, Any] = field(default_factory=dict)
@@ -80,7 +81,7 @@ class RankerArtifact:
     def save(self, root: str | Path) -> Path:
         """Writes <root>/<version>/ atomically (temp dir + rename)."""
         def write(tmp: Path) -> None:
-            self.model.save_model(str(tmp / "model.txt"))
+            members = self.model.save(tmp)
             p = self.priors
             np.save(tmp / "prior_vectors.npy", p.vectors.astype(np.float16))
             keys = sorted(p.track_of)
@@ -95,7 +96,8 @@ class RankerArtifact:
             }
             with gzip.open(tmp / "priors.json.gz", "wt", encoding="utf-8") as f:
                 json.dump(doc, f)
-            meta = {**self.meta, "format": FORMAT, "version": self.version, "features": self.features}
+            meta = {**self.meta, "format": FORMAT, "version": self.version, "features": self.features,
+                    "members": members}
             (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
 
         return publish_dir(root, self.version, write)
@@ -133,7 +135,7 @@ class RankerArtifact:
             priors.track_of[key] = Track.model_validate(row)
             priors.vector_of[key] = v
         priors._count()
-        model = lgb.Booster(model_file=str(d / "model.txt"))
+        model = BaggedBooster.load(lgb, d, int(meta.get("members", 1)))
         return cls(version=version, model=model, features=list(meta["features"]), priors=priors, meta=meta)
 
 

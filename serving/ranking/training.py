@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from serving.intent.model import Intent
+from serving.ranking.bagging import BaggedBooster
 from serving.ranking.diversity import recording_key
 from serving.ranking.features import FEATURES, PRIOR_FEATURES, extract
 from serving.ranking.ltr import RankerArtifact, import_lightgbm, new_meta
@@ -33,6 +34,7 @@ class TrainParams:
     bagging_fraction: float = 0.8
     lambdarank_truncation_level: int = 30
     seed: int = 0
+    bag: int = 3  # boosters with seeds seed, seed+1, ...; their scores averaged (serving/ranking/bagging.py)
     num_threads: int = 1  # OpenMP spin-waits make >1 thread slower on a busy 2-core box
     use_priors: bool = True  # False drops the prior features (an ablation, not a product setting)
     expand: bool = True  # False: rank only what retrieval found (no tracks borrowed from priors; an ablation)
@@ -119,7 +121,10 @@ def fit(examples: Sequence[Example], version: str, embedder_version: str, params
     features = params.features()
     X, y, groups = matrix(examples, priors, features)
     ds = lgb.Dataset(X, y, group=groups, feature_name=features, free_raw_data=True)
-    model = lgb.train(params.lgb_params(), ds, num_boost_round=params.n_estimators)
+    # The members differ only in which rows and features each tree samples; the binned data is shared.
+    model = BaggedBooster([lgb.train({**params.lgb_params(), "bagging_seed": params.seed + i,
+                                      "feature_fraction_seed": params.seed + i}, ds,
+                                     num_boost_round=params.n_estimators) for i in range(max(1, params.bag))])
     info = new_meta(
         embedder=embedder_version, n_dialogs=len(examples), n_rows=int(len(y)), n_positive=int(y.sum()),
         train_dialog_ids=sorted(e.id for e in examples), params=params.__dict__, **meta,

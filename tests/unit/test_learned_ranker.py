@@ -63,3 +63,32 @@ def test_embedder_factory_is_only_called_for_learned_rankers(artifact_dir):
     assert not called
     make_ranker(RankingConfig(version="ltr-test", artifacts_dir=str(root)), embedder=factory)
     assert called == [1]
+
+
+def test_bagged_members_round_trip_and_average(artifact_dir):
+    import numpy as np
+
+    from serving.ranking.features import FEATURES, extract
+
+    root, examples = artifact_dir
+    loaded = RankerArtifact.load("ltr-test", root)
+    members = loaded.model.boosters
+    assert len(members) == TrainParams().bag == loaded.meta["members"] > 1
+    assert all((root / "ltr-test" / f).is_file() for f in ("model.txt", "model-1.txt", "model-2.txt"))
+    e = examples[0]
+    qp = loaded.priors.query_stats(e.query_vector)
+    X = extract(e.intent, e.candidates, qp)[:, [FEATURES.index(f) for f in loaded.features]]
+    each = [m.predict(X, num_threads=1) for m in members]
+    # Different sampling seeds make different models; the artifact scores their mean.
+    assert not np.allclose(each[0], each[1])
+    np.testing.assert_allclose(loaded.model.predict(X), np.mean(each, axis=0))
+
+
+def test_an_artifact_missing_a_member_says_so(artifact_dir, tmp_path):
+    import shutil
+
+    root, _ = artifact_dir
+    shutil.copytree(root / "ltr-test", tmp_path / "ltr-test")
+    (tmp_path / "ltr-test" / "model-2.txt").unlink()
+    with pytest.raises(FileNotFoundError, match="model-2.txt"):
+        RankerArtifact.load("ltr-test", tmp_path)
