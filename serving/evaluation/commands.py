@@ -210,6 +210,8 @@ def cmd_train_ranker(args) -> int:
     from serving.ranking.ltr import shipped_artifacts_dir
     from serving.ranking.training import TrainParams, fit
 
+    if args.bag is not None and args.bag < 1:
+        raise ValueError(f"--bag must be at least 1, got {args.bag}")
     config = load_config(args.config)
     version = args.version
     if not version.startswith("ltr-"):
@@ -221,7 +223,8 @@ def cmd_train_ranker(args) -> int:
     dialogs, _ = load_dialogs(args.dialogs, catalog)
     ev = Evaluator(dialogs, catalog_path=catalog_path, length=args.length, cv="always", n_folds=max(2, args.folds),
                    progress=not args.quiet)
-    params = TrainParams(n_estimators=args.trees, seed=args.seed)
+    params = TrainParams(n_estimators=args.trees, seed=args.seed,
+                         **({"bag": args.bag} if args.bag is not None else {}))
     variant = Variant(version, config, train=params)
     cv = None
     if args.folds >= 2:
@@ -328,6 +331,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="artifacts directory (default: the package's serving/ranking/artifacts)")
     p.add_argument("--folds", type=int, default=5, help="cross-validate first and record it in the metadata (0 = skip)")
     p.add_argument("--trees", type=int, default=200)
+    p.add_argument("--bag", type=int, default=None,
+                   help="boosters in the bag, scores averaged (default: TrainParams.bag, 3; 1: one model, less ranking CPU)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--length", type=int, default=100)
     p.add_argument("--quiet", action="store_true")

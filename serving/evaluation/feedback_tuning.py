@@ -39,6 +39,25 @@ GRID: dict[str, tuple[float, ...]] = {
 }
 
 
+@dataclass(frozen=True)
+class HeadIds:
+    """A recorded turn's head rule (`Scored.head`) as the pool tracks it admitted: picklable."""
+
+    ids: frozenset[str]
+
+    def __call__(self, track) -> bool:
+        return track.track_id in self.ids
+
+
+def picklable(sc) -> None:
+    """A recorded turn (`Scored`) without its closures, in place: the reasons' (a closure over the
+    ranker; ordering never needs it) and the head rule's (over the enrichment: its answers for the
+    pool are all ordering needs)."""
+    sc.reason_of = None
+    if sc.head is not None:
+        sc.head = HeadIds(frozenset(c.track.track_id for c in sc.pool if sc.head(c.track)))
+
+
 class _Recorder(FeedbackRanking):
     """Ranks as served, and keeps each feedback turn prepared for re-ranking under other weights."""
 
@@ -141,7 +160,7 @@ class FeedbackTuner:
             for _, turns in out[0].values():
                 for rec in turns:
                     if rec[0] == "scored":
-                        rec[1].reason_of = None  # a closure over the ranker; ordering never needs it
+                        picklable(rec[1])
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
             with tmp.open("wb") as fh:

@@ -2,6 +2,7 @@
 tuning folds' dialogs may choose the weights."""
 
 import json
+from collections import Counter
 
 import pytest
 
@@ -89,3 +90,25 @@ def test_a_recorded_fold_is_kept_and_reused(setup, tmp_path, monkeypatch):
     assert again.record(variant) == pytest.approx(served)
     monkeypatch.undo()
     assert again.macro(FeedbackWeights()) == pytest.approx(served, abs=1e-12)
+
+
+def test_a_recorded_turn_with_a_head_rule_pickles_and_orders_alike():
+    import pickle
+
+    import numpy as np
+
+    from serving.evaluation.feedback_tuning import picklable
+    from serving.intent.model import Intent
+    from serving.ranking.feedback import FeedbackRanking, Scored
+    from serving.schemas import Candidate, Track
+
+    pool = [Candidate(track=Track(track_id=f"t{i}", title=f"song {i}", artists=[f"artist {i}"]), dense_score=0.0,
+                      retrieval_rank=i) for i in range(30)]
+    sc = Scored(Intent(search_text="rock", genres=["rock"]), [], pool, np.linspace(1, 0, 30),
+                {k: np.zeros(30) for k in ("liked_sim", "cooc", "liked_artist", "cooc_artist", "liked_album")},
+                lambda c: "", Counter(), set(), head=lambda t: int(t.track_id[1:]) % 3 == 0)
+    before = [c.track.track_id for _, c in FeedbackRanking.order(sc, FeedbackWeights(), 15, 2)]
+    picklable(sc)
+    again = pickle.loads(pickle.dumps(sc))
+    assert [c.track.track_id for _, c in FeedbackRanking.order(again, FeedbackWeights(), 15, 2)] == before
+    assert before[:10] == [f"t{i}" for i in range(0, 30, 3)]  # the head rule still leads

@@ -92,3 +92,10 @@ def test_an_artifact_missing_a_member_says_so(artifact_dir, tmp_path):
     (tmp_path / "ltr-test" / "model-2.txt").unlink()
     with pytest.raises(FileNotFoundError, match="model-2.txt"):
         RankerArtifact.load("ltr-test", tmp_path)
+
+
+def test_train_ranker_refuses_an_empty_bag(capsys):
+    from serving.cli import main
+
+    assert main(["train-ranker", "--dialogs", "unused.jsonl", "--bag", "0"]) == 2
+    assert "--bag must be at least 1, got 0" in capsys.readouterr().err
