@@ -35,9 +35,6 @@ class BaggedBooster:
             return np.asarray(self.boosters[0].predict(X, num_threads=num_threads), dtype=np.float64)
         return np.mean([b.predict(X, num_threads=num_threads) for b in self.boosters], axis=0)
 
-    def feature_importance(self, importance_type: str = "gain") -> np.ndarray:
-        return np.sum([b.feature_importance(importance_type=importance_type) for b in self.boosters], axis=0)
-
     def save(self, directory: Path) -> int:
         for i, b in enumerate(self.boosters):
             b.save_model(str(directory / member_file(i)))
