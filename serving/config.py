@@ -143,7 +143,7 @@ class RetrievalConfig(Frozen):
 class RankingConfig(Frozen):
     version: str = Field(default="ltr-v1", description="baseline-v1, or a learned-ranker artifact such as ltr-v1 (the default: see docs/quality.md).")
     artifacts_dir: str | None = Field(default=None, description="Directory of learned-ranker artifacts (<dir>/<version>/); None = the ones shipped in the package.")
-    max_per_artist: int = Field(default=5, ge=1, description="Artist diversity cap, lifted for artists the listener asked for. 5: listeners' own playlists repeat artists; a cap of 2 cost ~15% of recall@50 on CPCD (docs/quality.md).")
+    max_per_artist: int = Field(default=5, ge=1, description="Artist diversity cap, lifted for artists the listener asked for; a playlist of more than ten times the cap allows a tenth of its length per artist (ranking/diversity.py: artist_cap). 5: listeners' own playlists repeat artists; a cap of 2 cost ~15% of recall@50 on CPCD (docs/quality.md).")
 
 
 class RateLimitConfig(Frozen):

@@ -6,7 +6,7 @@ import re
 
 from serving.intent.model import Intent
 from serving.ranking.base import Ranker
-from serving.ranking.diversity import select_diverse, sequence
+from serving.ranking.diversity import artist_cap, select_diverse, sequence
 from serving.text import norm
 from serving.schemas import Candidate, RankedTrack
 
@@ -52,7 +52,7 @@ class BaselineRanker(Ranker):
             scored,
             length,
             track_of=lambda x: x[1].track,
-            max_per_artist=self.max_per_artist if mode == "playlist" else length,
+            max_per_artist=artist_cap(self.max_per_artist, length) if mode == "playlist" else length,
             uncapped_artists={a.lower() for a in intent.include_artists},
         )
         ordered = sequence(picked, track_of=lambda x: x[1].track) if mode == "playlist" else picked

@@ -27,7 +27,7 @@ import numpy as np
 
 from serving.intent.model import Intent
 from serving.ranking.base import Ranker
-from serving.ranking.diversity import head_first, recording_key, select_diverse, sequence
+from serving.ranking.diversity import artist_cap, head_first, recording_key, select_diverse, sequence
 from serving.retrieval.filters import CONSENSUS_HEAD, constraints, known_head, passes_filters
 from serving.retrieval.retriever import NEAR_DUPLICATE_SIM
 from serving.text import norm
@@ -245,7 +245,7 @@ class FeedbackRanking:
                 if sc.pool[i].track.track_id not in pinned_ids]
         if mode == "playlist":
             rest = _asked_first(rest, sc.intent.include_artists, ASKED_FIRST)
-        cap = max_per_artist if mode == "playlist" else length
+        cap = artist_cap(max_per_artist, length) if mode == "playlist" else length
         own = ({c.track.artists[0].lower(): max(cap, weights.liked_artist_cap) for c in sc.pinned if c.track.artists}
                if weights.liked_artist_cap and mode == "playlist" else None)
         n = max(0, length - len(sc.pinned))

@@ -25,7 +25,7 @@ from serving.intent.taxonomy import TAXONOMY
 from serving.catalog.loader import Catalog
 from serving.ranking.bagging import BaggedBooster
 from serving.ranking.base import Ranker, RankItem
-from serving.ranking.diversity import head_first, recording_key, select_diverse_ids, sequence
+from serving.ranking.diversity import artist_cap, head_first, recording_key, select_diverse_ids, sequence
 from serving.ranking.features import FEATURES, extract
 from serving.ranking.prior_arrays import PriorArrays, prior_keys
 from serving.ranking.priors import Priors, QueryPriors
@@ -322,7 +322,7 @@ class LearnedRanker(Ranker):
         keys, caps = t.key[pool.rows], t.cap_lead[pool.rows]
         asked = [t.cap_id(a.lower()) for a in intent.include_artists]
         uncapped = np.isin(caps, [a for a in asked if a >= 0])
-        cap = self.max_per_artist if mode == "playlist" else length
+        cap = artist_cap(self.max_per_artist, length) if mode == "playlist" else length
         args = (keys.tolist(), caps.tolist(), cap, uncapped.tolist())
         if head is not None and mode == "playlist":
             from serving.retrieval.filters import CONSENSUS_HEAD

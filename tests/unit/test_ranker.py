@@ -46,3 +46,17 @@ def test_search_mode_keeps_score_order():
     cands = [cand(0, "a", "A", 0.9), cand(1, "b", "A", 0.89), cand(2, "c", "B", 0.5)]
     out = BaselineRanker(max_per_artist=1).rank(Intent(search_text="x"), cands, 3, mode="search")
     assert [t.track_id for t in out] == ["t0", "t1", "t2"]
+
+
+def test_a_long_playlist_caps_an_artist_at_a_tenth_of_it():
+    from serving.ranking.diversity import artist_cap
+
+    assert artist_cap(5, 20) == 5 and artist_cap(5, 50) == 5 and artist_cap(5, 100) == 10
+    assert artist_cap(2, 30) == 3
+    # 20 artists with 10 tracks each, artist 0's all on top: a 100-track playlist takes 10 of them,
+    # a 20-track one the configured 5.
+    cands = [cand(a * 10 + i, f"Song {a}-{i}", f"Artist {a}", 1 - a / 100 - i / 1000) for a in range(20) for i in range(10)]
+    for length, most in ((100, 10), (20, 5)):
+        out = BaselineRanker(max_per_artist=5).rank(Intent(search_text="x"), cands, length)
+        leads = [t.artists[0] for t in out]
+        assert len(out) == length and leads.count("Artist 0") == most
