@@ -31,9 +31,7 @@ class BaggedBooster:
         return len(self.boosters)
 
     def predict(self, X: np.ndarray, num_threads: int = 1) -> np.ndarray:
-        if len(self.boosters) == 1:
-            return np.asarray(self.boosters[0].predict(X, num_threads=num_threads), dtype=np.float64)
-        return np.mean([b.predict(X, num_threads=num_threads) for b in self.boosters], axis=0)
+        return np.mean([b.predict(X, num_threads=num_threads) for b in self.boosters], axis=0, dtype=np.float64)
 
     def save(self, directory: Path) -> int:
         for i, b in enumerate(self.boosters):

@@ -39,6 +39,10 @@ class TrainParams:
     use_priors: bool = True  # False drops the prior features (an ablation, not a product setting)
     expand: bool = True  # False: rank only what retrieval found (no tracks borrowed from priors; an ablation)
 
+    def __post_init__(self) -> None:
+        if self.bag < 1:
+            raise ValueError(f"TrainParams.bag must be at least 1, got {self.bag}")
+
     def features(self) -> list[str]:
         return [f for f in FEATURES if (self.use_priors or f not in PRIOR_FEATURES) and (self.expand or f != "expanded")]
 
@@ -124,7 +128,7 @@ def fit(examples: Sequence[Example], version: str, embedder_version: str, params
     # The members differ only in which rows and features each tree samples; the binned data is shared.
     model = BaggedBooster([lgb.train({**params.lgb_params(), "bagging_seed": params.seed + i,
                                       "feature_fraction_seed": params.seed + i}, ds,
-                                     num_boost_round=params.n_estimators) for i in range(max(1, params.bag))])
+                                     num_boost_round=params.n_estimators) for i in range(params.bag)])
     info = new_meta(
         embedder=embedder_version, n_dialogs=len(examples), n_rows=int(len(y)), n_positive=int(y.sum()),
         train_dialog_ids=sorted(e.id for e in examples), params=params.__dict__, **meta,

@@ -99,3 +99,8 @@ def test_train_ranker_refuses_an_empty_bag(capsys):
 
     assert main(["train-ranker", "--dialogs", "unused.jsonl", "--bag", "0"]) == 2
     assert "--bag must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_train_params_refuse_an_empty_bag():
+    with pytest.raises(ValueError, match="bag must be at least 1, got 0"):
+        TrainParams(bag=0)
