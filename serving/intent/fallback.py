@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from serving.intent.chatter import is_chatter
 from serving.intent.model import Intent, IntentSource, YearRange
 from serving.intent.similar import split_similar, strip_like
 from serving.intent.taxonomy import TAXONOMY, Tag
@@ -21,7 +22,7 @@ _WORD_NUM = {"fifties": 1950, "sixties": 1960, "seventies": 1970, "eighties": 19
 _FILLER = re.compile(
     r"\b(hi|hello|hey|hey there|greetings|good (morning|afternoon|evening)|please|thanks?( you)?|buddy|"
     r"i'?d (like|love)( to)?|i would (like|love)( to)?|i want( to)?|i need|can you|could you|would you|"
-    r"(create|make|build|give|get|suggest|find|recommend)( me)?|(a|some|the) (playlist|songs?|music|tracks?)|"
+    r"(create|make|build|give|get|suggest|find|recommend|play)( me)?|(listen|listening) to|(a|some|the) (playlist|songs?|music|tracks?)|"
     r"playlist|songs?|tracks?|music|for me|that is|that will|include|including|some)\b",
     re.I,
 )
@@ -124,6 +125,8 @@ class FastParser:
 
     def _prepare(self, prompt: str) -> "_Pre":
         text = " ".join(prompt.split())
+        if is_chatter(text):  # "Hello", "thanks!", "these are great": no request to search for
+            return _Pre("", [], None, None, [], [], [], [], None)
         low = text.lower()
         excluded = [m.group(1).strip(" .'-") for m in _EXCLUDE.finditer(text)]
         excluded = [e for e in excluded if e]
@@ -287,6 +290,8 @@ class FastParser:
         stripped = _FILLER.sub(" ", stripped)
         stripped = " ".join(stripped.split()).strip(" ,.!?;:-")
         stripped = re.sub(r"^(of|with|for)\s+", "", stripped, flags=re.I)
+        if not stripped:  # "I would like to create a playlist": asks for nothing in particular
+            return ""
         return stripped if len(stripped) >= 3 else " ".join(without_ex.split())
 
 
