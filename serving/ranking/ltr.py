@@ -20,6 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from serving.atomic_dir import publish_dir
+from serving.intent.chatter import asks_nothing
 from serving.intent.model import Intent
 from serving.intent.taxonomy import TAXONOMY
 from serving.catalog.loader import Catalog
@@ -189,7 +190,7 @@ class LearnedRanker(Ranker):
             # "Songs like X": X's neighbours (and X, unless excluded) first; text matches on the
             # name ("Rag Doll" for Dolly Parton) only after them.
             return c, (lambda t: bool(t.artists) and norm(t.artists[0]) in like and admits(c, t, enr, dominance=True))
-        if not len(pool):
+        if not len(pool) or asks_nothing(intent):  # nothing asked: no genre to infer from "Hello"'s matches
             return c, None
         order = np.argsort(-pool.dense, kind="stable")[:CONSENSUS_POOL]
         head = with_consensus(c, [self.table.tracks[int(pool.rows[i])] for i in order.tolist()], enr)
@@ -271,6 +272,8 @@ class LearnedRanker(Ranker):
             pool = expand(pool, qa, intent, self.table)
         X = features(intent, pool, qa, self.table)[:, self._cols]
         s = np.asarray(self.artifact.model.predict(X, num_threads=1), dtype=np.float64) if len(X) else np.zeros(0)
+        if asks_nothing(intent):
+            s = self._open_scores(pool, qa, s)
         mine = {r: c for r, c in zip(rows, candidates)}
         t = self.table
         out = [mine.get(int(r)) or Candidate(track=t.tracks[int(r)], dense_score=float(pool.dense[i]),
@@ -312,8 +315,19 @@ class LearnedRanker(Ranker):
         for (intent, _, _, length, mode), pool, qa, size, head in zip(work, pools, qas, sizes, heads):
             s = s_all[start:start + size]
             start += size
+            if asks_nothing(intent):
+                s = self._open_scores(pool, qa, s)
             out.append(self._pick(intent, pool, qa, s, length, mode, head))
         return out
+
+    def _open_scores(self, pool: Pool, qa, s: np.ndarray) -> np.ndarray:
+        """A request that asks for nothing ("Hello", `chatter.asks_nothing`): the recordings listeners
+        kept most, the model's score only breaking ties. The model scores text matches, and a
+        greeting's text matches are songs titled "Hello" (CPCD train CV, docs/quality.md)."""
+        if not len(s):
+            return s
+        pop = np.log1p(np.maximum(qa.track_goal(self.table.key[pool.rows]), 0))
+        return pop + 1e-3 * (s - s.min()) / max(float(np.ptp(s)), 1e-9)
 
     def _pick(self, intent: Intent, pool: Pool, qa, s: np.ndarray, length: int, mode: str,
               head=None) -> list[RankedTrack]:
@@ -351,6 +365,8 @@ def _reason_for(intent: Intent, track: Track, dense: float, lexical: float, knn:
     hit = next((a for a in track.artists if norm(a) in wanted), None)
     if hit:
         why.append(f"by {hit}, as asked")
+    if asks_nothing(intent):
+        return "one of the tracks listeners keep most"
     if knn > 0:
         why.append("kept by listeners with similar requests")
     why.append(f"similar to '{intent.search_text[:40]}' ({dense:.2f})")

@@ -15,6 +15,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from serving.intent.chatter import asks_nothing
 from serving.intent.model import Intent
 from serving.ranking.bagging import BaggedBooster
 from serving.ranking.diversity import recording_key
@@ -104,6 +105,8 @@ def matrix(examples: Sequence[Example], priors: Priors, features: list[str]) -> 
     expand = "expanded" in features
     xs, ys, groups = [], [], []
     for e in examples:
+        if asks_nothing(e.intent):
+            continue  # "Hello": served by popularity (LearnedRanker._open_scores), never by the model
         qp = priors.query_stats(e.query_vector, exclude=priors.position(e.id))
         cands = expand_candidates(e.candidates, qp, e.intent, recording_key) if expand else e.candidates
         labels = np.asarray([recording_key(c.track) in e.goal_keys for c in cands], dtype=np.float32)

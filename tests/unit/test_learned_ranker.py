@@ -8,6 +8,7 @@ from serving.evaluation.runner import Evaluator, Variant
 from serving.catalog.loader import load_catalog
 from serving.ranking.ltr import ArtifactError, LearnedRanker, RankerArtifact
 from serving.ranking.registry import UnknownRanker, available_rankers, make_ranker
+from serving.ranking.diversity import recording_key
 from serving.ranking.training import TrainParams, fit
 from tests.quality_fakes import HashEmbedder, write_tiny_cpcd
 
@@ -104,3 +105,42 @@ def test_train_ranker_refuses_an_empty_bag(capsys):
 def test_train_params_refuse_an_empty_bag():
     with pytest.raises(ValueError, match="bag must be at least 1, got 0"):
         TrainParams(bag=0)
+
+
+def test_an_open_request_gets_the_most_kept_tracks(artifact_dir):
+    """"Hello" asks for nothing: the ranker serves what listeners kept most, not title matches."""
+    from serving.intent.model import Intent
+
+    root, examples = artifact_dir
+    r = make_ranker(RankingConfig(version="ltr-test", artifacts_dir=str(root), max_per_artist=100),
+                    embedder=HashEmbedder())
+    e = examples[0]
+    out = r.rank(Intent(search_text=""), e.candidates, 10)
+    pa = r.prior_arrays
+    pops = [pa.track_goal[r.table.key[r.table.row_of[t.track_id]]] for t in out]
+    assert max(pops) == pa.track_goal.max() and min(pops) > 0
+    assert all(t.reason == "one of the tracks listeners keep most" for t in out)
+    # The search order (no sequencing) is popularity order.
+    s = r.rank(Intent(search_text=""), e.candidates, 10, mode="search")
+    ps = [pa.track_goal[r.table.key[r.table.row_of[t.track_id]]] for t in s]
+    assert ps == sorted(ps, reverse=True)
+    # A request with words is ranked by the model, as before.
+    assert any(t.reason != "one of the tracks listeners keep most" for t in r.rank(e.intent, e.candidates, 10))
+
+
+def test_training_leaves_out_open_requests(artifact_dir):
+    """The model never scores a request that asks for nothing, so it does not learn from one."""
+    from dataclasses import replace
+
+    from serving.intent.model import Intent
+    from serving.ranking.training import build_priors, matrix
+
+    _, examples = artifact_dir
+    priors = build_priors(examples)
+    feats = TrainParams().features()
+    _, y, groups = matrix(examples, priors, feats)
+    i = next(j for j, e in enumerate(examples) if any(recording_key(c.track) in e.goal_keys for c in e.candidates))
+    opened = list(examples)
+    opened[i] = replace(examples[i], intent=Intent(search_text="hello"))
+    _, y2, groups2 = matrix(opened, priors, feats)
+    assert len(groups2) == len(groups) - 1 and len(y2) < len(y)
