@@ -19,11 +19,14 @@ class Tag:
     keywords: tuple[str, ...] = ()
     energy: float | None = None  # what the tag says about energy, if anything
     not_after: tuple[str, ...] = ()  # words after which a keyword is a plain word, not this tag
+    not_before: tuple[str, ...] = ()  # words before which it is one ("love these": a verb)
 
     def pattern(self, keyword: str) -> str:
-        """Regex for one keyword as a whole word, not right after a `not_after` word."""
+        """Regex for one keyword as a whole word, not right after a `not_after` word nor right
+        before a `not_before` one."""
         guards = "".join(rf"(?<!\b{re.escape(w)}\s)" for w in self.not_after)
-        return rf"{guards}(?<![\w-]){re.escape(keyword)}(?![\w-])"
+        ahead = rf"(?!\s+(?:{'|'.join(map(re.escape, self.not_before))})\b)" if self.not_before else ""
+        return rf"{guards}(?<![\w-]){re.escape(keyword)}(?![\w-]){ahead}"
 
     def text(self) -> str:
         return f"{self.name} music: {self.description}"
@@ -33,8 +36,8 @@ def _g(name, desc, *kw, energy=None, not_after=()):
     return Tag(name, "genre", desc, tuple(kw) or (name,), energy, tuple(not_after))
 
 
-def _m(name, desc, *kw, energy=None):
-    return Tag(name, "mood", desc, tuple(kw) or (name,), energy)
+def _m(name, desc, *kw, energy=None, not_after=(), not_before=()):
+    return Tag(name, "mood", desc, tuple(kw) or (name,), energy, tuple(not_after), tuple(not_before))
 
 
 def _a(name, desc, *kw, energy=None):
@@ -84,7 +87,11 @@ TAXONOMY: tuple[Tag, ...] = (
     _m("sad", "sad, melancholic, heartbreak songs", "sad", "melancholy", "heartbreak", "blue", "depressed", "crying", energy=0.25),
     _m("chill", "relaxed, mellow, laid back", "chill", "relax", "relaxing", "mellow", "laid back", "calm", energy=0.25),
     _m("energetic", "high energy, upbeat, pumped", "energetic", "upbeat", "pumped", "hype", "high energy", energy=0.9),
-    _m("romantic", "love songs, romantic ballads", "romantic", "love songs", "love", "ballad", energy=0.35),
+    # "I love these!", "love it", "would love to hear": praise and wishes, not a request for love songs.
+    _m("romantic", "love songs, romantic ballads", "romantic", "love songs", "love", "ballad", energy=0.35,
+       not_after=("i", "we", "you", "they", "i'd", "we'd", "would", "will"),
+       not_before=("it", "them", "em", "'em", "these", "this", "that", "those", "the", "her", "him", "how",
+                   "to", "all", "what", "your", "my", "everything")),
     _m("angry", "aggressive, angry songs", "angry", "aggressive", "rage", energy=0.9),
     _m("nostalgic", "nostalgic throwback hits", "nostalgic", "throwback", "nostalgia"),
     _m("dark", "dark, moody, brooding", "dark", "moody", "brooding"),

@@ -51,6 +51,9 @@ DIALOGS = [
 def test_text_labels_strip_filler_exclusions_and_artist_names():
     set_artists([a for t in TRACKS for a in t.artists])
     assert text_labels("I'd love to create a playlist for pop songs") == {"genre:pop"}  # not 'romantic'
+    assert text_labels("I love them!") == frozenset()  # praise for a playlist, not a request
+    assert text_labels("love these, can we add some rock") == {"genre:rock"}
+    assert text_labels("Hi wizard") == frozenset()
     assert "genre:country" not in text_labels("rock, no country")
     assert "genre:punk" not in text_labels("songs by Daft Punk")
     assert {"genre:metal", "activity:workout"} <= text_labels("heavy metal to work out to")

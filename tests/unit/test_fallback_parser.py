@@ -155,3 +155,18 @@ def test_a_longer_genre_name_owns_its_words(rules_only):
 ])
 def test_a_trip_across_the_country_is_travel_not_the_genre(rules_only, prompt, genres):
     assert rules_only.parse(prompt).genres == genres
+
+
+@pytest.mark.parametrize("prompt, moods", [
+    ("I love these! Can you add some more", []), ("love it, more please", []), ("i love them", []),
+    ("I would love to hear some jazz", []), ("love the selection so far", []),
+    ("love songs", ["romantic"]), ("can i get a love playlist", ["romantic"]),
+    ("a playlist for falling in love", ["romantic"]), ("I love love songs", ["romantic"]),
+    ("romantic ballads", ["romantic"]),
+])
+def test_love_as_a_verb_is_praise_not_a_request_for_love_songs(rules_only, prompt, moods):
+    assert rules_only.parse(prompt).moods == moods
+
+
+def test_praise_sets_no_energy(rules_only):
+    assert rules_only.parse("I love these! Can you add some more").energy is None

@@ -18,6 +18,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
+from serving.intent.chatter import is_chatter
+
 # Weights per source: what the listener kept is the strongest evidence.
 W_KEPT_TURN = 1.0  # kept in a turn whose own words carry the label
 W_KEPT_REQUEST = 0.7  # kept anywhere in a dialog whose first request carries the label
@@ -65,6 +67,8 @@ def text_labels(text: str) -> frozenset[str]:
     """Labels a request's words carry: 'genre:metal', 'mood:chill', 'activity:workout', 'decade:1990'.
     Filler ("I'd love to create a playlist") and exclusions ("no country") are stripped first, with
     the fast parser's own rules: "I'd love to" is not a request for love songs."""
+    if is_chatter(text):  # "i love them!" praises a playlist; it asks for no romantic songs
+        return frozenset()
     p = _parser()
     text = " ".join(text.split())
     low = p._search_text(text).lower()
