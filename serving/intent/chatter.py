@@ -2,7 +2,7 @@
 
 A listener opens with a greeting and answers a playlist with thanks or praise. Searched as text,
 "Hello" finds songs titled "Hello", and "these are perfect!" adds "perfect" to a session's search
-words (Ed Sheeran's "Perfect"). Such a message carries no request: the parser gives it an empty
+words (the catalog has ten tracks titled "Perfect"). Such a message carries no request: the parser gives it an empty
 intent, a session keeps the intent it had, and a request that asks for nothing at all gets the
 tracks listeners keep most (`LearnedRanker`) instead of title matches on a greeting.
 
