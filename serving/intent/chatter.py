@@ -2,9 +2,9 @@
 
 A listener opens with a greeting and answers a playlist with thanks or praise. Searched as text,
 "Hello" finds songs titled "Hello", and "these are perfect!" adds "perfect" to a session's search
-words (the catalog has ten tracks titled "Perfect"). Such a message carries no request: the parser gives it an empty
-intent, a session keeps the intent it had, and a request that asks for nothing at all gets the
-tracks listeners keep most (`LearnedRanker`) instead of title matches on a greeting.
+words (the catalog has ten tracks titled "Perfect"). Such a message carries no request: the parser
+gives it an empty intent, a session keeps the intent it had, and a request that asks for nothing
+at all gets the tracks listeners keep most (`LearnedRanker`) instead of title matches on a greeting.
 
 The word list is conversational English (greetings, thanks, assent, praise, the words that hold
 them together); a message is chatter only when *every* word is on it, so "good music for a
