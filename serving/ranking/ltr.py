@@ -176,9 +176,10 @@ class LearnedRanker(Ranker):
             if norm(tag.name):
                 self.table.tag_mask(norm(tag.name))
 
-    def _constraints(self, intent: Intent, pool: Pool):
+    def _constraints(self, intent: Intent, pool: Pool, opened: bool):
         """(what borrowed tracks must agree with, what the playlist's head is filled with first, or
-        None). None, None without enrichment: the intent's filters only."""
+        None). None, None without enrichment: the intent's filters only. `opened`: the request asks
+        for nothing (`chatter.asks_nothing`)."""
         if self.enrichment is None:
             return None, None
         from serving.retrieval.filters import CONSENSUS_POOL, admits, constraints, head_artists, with_consensus
@@ -190,7 +191,7 @@ class LearnedRanker(Ranker):
             # "Songs like X": X's neighbours (and X, unless excluded) first; text matches on the
             # name ("Rag Doll" for Dolly Parton) only after them.
             return c, (lambda t: bool(t.artists) and norm(t.artists[0]) in like and admits(c, t, enr, dominance=True))
-        if not len(pool) or asks_nothing(intent):  # nothing asked: no genre to infer from "Hello"'s matches
+        if not len(pool) or opened:  # nothing asked: no genre to infer from "Hello"'s matches
             return c, None
         order = np.argsort(-pool.dense, kind="stable")[:CONSENSUS_POOL]
         head = with_consensus(c, [self.table.tracks[int(pool.rows[i])] for i in order.tolist()], enr)
@@ -272,7 +273,8 @@ class LearnedRanker(Ranker):
             pool = expand(pool, qa, intent, self.table)
         X = features(intent, pool, qa, self.table)[:, self._cols]
         s = np.asarray(self.artifact.model.predict(X, num_threads=1), dtype=np.float64) if len(X) else np.zeros(0)
-        if asks_nothing(intent):
+        opened = asks_nothing(intent)
+        if opened:
             s = self._open_scores(pool, qa, s)
         mine = {r: c for r, c in zip(rows, candidates)}
         t = self.table
@@ -282,7 +284,7 @@ class LearnedRanker(Ranker):
         knn = {recording_key(c.track): float(qa.knn_track[t.key[int(r)]] / qa.norm)
                for c, r in zip(out, pool.rows.tolist())}
         return out, s, (lambda c: _reason_for(intent, c.track, c.dense_score, c.lexical_score,
-                                              knn.get(recording_key(c.track), 0.0)))
+                                              knn.get(recording_key(c.track), 0.0), opened))
 
     def rank_batch(self, items: Sequence[RankItem], tracks: Sequence[Track] = ()) -> list[list[RankedTrack]]:
         work = []
@@ -299,9 +301,10 @@ class LearnedRanker(Ranker):
     def _rank_pools(self, work) -> list[list[RankedTrack]]:
         """Features for every request of the batch, one LightGBM predict, then per-request picks."""
         pools, qas, Xs, heads = [], [], [], []
-        for intent, pool, q, _, _ in work:
+        opened = [asks_nothing(intent) for intent, *_ in work]
+        for (intent, pool, q, _, _), op in zip(work, opened):
             qa = self.prior_arrays.query(np.asarray(q, dtype=np.float32))
-            c, head = self._constraints(intent, pool)
+            c, head = self._constraints(intent, pool, op)
             heads.append(self._head_rule(c, head))
             if self._expand:
                 pool = expand(pool, qa, intent, self.table, admit=self._strict(c))
@@ -312,12 +315,12 @@ class LearnedRanker(Ranker):
         X = np.vstack(Xs) if Xs else np.zeros((0, len(self._cols)), np.float32)
         s_all = np.asarray(self.artifact.model.predict(X, num_threads=1), dtype=np.float64) if len(X) else np.zeros(0)
         out, start = [], 0
-        for (intent, _, _, length, mode), pool, qa, size, head in zip(work, pools, qas, sizes, heads):
+        for (intent, _, _, length, mode), pool, qa, size, head, op in zip(work, pools, qas, sizes, heads, opened):
             s = s_all[start:start + size]
             start += size
-            if asks_nothing(intent):
+            if op:
                 s = self._open_scores(pool, qa, s)
-            out.append(self._pick(intent, pool, qa, s, length, mode, head))
+            out.append(self._pick(intent, pool, qa, s, length, mode, head, op))
         return out
 
     def _open_scores(self, pool: Pool, qa, s: np.ndarray) -> np.ndarray:
@@ -330,7 +333,7 @@ class LearnedRanker(Ranker):
         return pop + 1e-3 * (s - s.min()) / max(float(np.ptp(s)), 1e-9)
 
     def _pick(self, intent: Intent, pool: Pool, qa, s: np.ndarray, length: int, mode: str,
-              head=None) -> list[RankedTrack]:
+              head=None, opened: bool = False) -> list[RankedTrack]:
         t = self.table
         order = np.argsort(-s, kind="stable").tolist()
         keys, caps = t.key[pool.rows], t.cap_lead[pool.rows]
@@ -355,18 +358,19 @@ class LearnedRanker(Ranker):
             knn = qa.knn_track[keys[i]] / qa.norm
             out.append(RankedTrack(track_id=tr.track_id, title=tr.title, artists=list(tr.artists), album=tr.album,
                                    score=round(float(s[i]), 4),
-                                   reason=_reason_for(intent, tr, float(pool.dense[i]), float(pool.lexical[i]), knn)))
+                                   reason=_reason_for(intent, tr, float(pool.dense[i]), float(pool.lexical[i]), knn,
+                                                      opened)))
         return out
 
 
-def _reason_for(intent: Intent, track: Track, dense: float, lexical: float, knn: float) -> str:
+def _reason_for(intent: Intent, track: Track, dense: float, lexical: float, knn: float, opened: bool = False) -> str:
+    if opened:  # ranked by how often listeners kept it (LearnedRanker._open_scores)
+        return "one of the tracks listeners keep most"
     why = []
     wanted = {norm(a) for a in intent.include_artists}
     hit = next((a for a in track.artists if norm(a) in wanted), None)
     if hit:
         why.append(f"by {hit}, as asked")
-    if asks_nothing(intent):
-        return "one of the tracks listeners keep most"
     if knn > 0:
         why.append("kept by listeners with similar requests")
     why.append(f"similar to '{intent.search_text[:40]}' ({dense:.2f})")
