@@ -83,11 +83,12 @@ def test_building_the_app_does_not_load_the_coherence_module():
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-@pytest.mark.parametrize("name,size", [("heldout", 30), ("fresh", 40)])
-def test_heldout_set_is_separate_and_covers_every_kind(name, size):
+@pytest.mark.parametrize("name,size,earlier", [("heldout", 30, ()), ("fresh", 40, ("heldout",)),
+                                               ("fresh2", 40, ("heldout", "fresh"))])
+def test_heldout_set_is_separate_and_covers_every_kind(name, size, earlier):
     from serving.evaluation.coherence import set_file
 
-    dev = load_prompts() + (load_prompts(set_file("heldout")) if name == "fresh" else [])
+    dev = load_prompts() + [p for e in earlier for p in load_prompts(set_file(e))]
     held = load_prompts(set_file(name))
     assert len(held) >= size
     assert {p.kind for p in held} == {"genre", "era", "similar", "language", "activity"}
