@@ -79,6 +79,11 @@ STRICT_USES = False
 USES_HEAD = True
 KNOWN_DECADES = 1.5
 MIN_DECADE_SHARE = 0.1
+# "Like X": a known artist's genre profile must point the way X's does (cosine of the shares), not
+# merely share one of X's genres: a rock/pop band passes "pop" for The Weeknd, not this test.
+# Chosen on the dev set (its similar kind is 0 off from 0.7 to 0.9; 0.8 is the middle).
+LIKE_COSINE = 0.8
+LIKE_RELATED = True
 SIMILAR = 12  # neighbours of each "like X" artist added as candidates
 # A request naming no genre gets the genres its best text matches agree on (`with_consensus`); the
 # learned ranker fills the first CONSENSUS_HEAD places of the playlist with tracks that agree.
@@ -106,6 +111,7 @@ class Constraints:
     inferred: bool = False  # genres come from the best text matches' consensus, not the words
     language: str | None = None  # a language asked for beside another genre ("rock en español"): both must hold
     near: dict[str, float] = field(default_factory=dict)  # genres + the broader names that relate to them (DOMINANCE)
+    profiles: tuple[dict[str, float], ...] = ()  # "like X": each known X's genre shares (LIKE_COSINE)
 
     @property
     def active(self) -> bool:
@@ -136,6 +142,7 @@ def constraints(intent: Intent, enrichment: Enrichment | None) -> Constraints:
     like = list(getattr(intent, "similar_artists", []) or [])
     excluded = {norm(a) for a in intent.exclude_artists}
     like_langs: list[str | None] = []
+    profiles: list[dict[str, float]] = []
     for a in like:
         attrs = enrichment.artist(a)
         if attrs is None:
@@ -152,6 +159,7 @@ def constraints(intent: Intent, enrichment: Enrichment | None) -> Constraints:
                 names.append(name)
         if not intent.genres and attrs.confidence >= KNOWN:
             # "songs like X" asks for X's genres: the top ones of X's evidence.
+            profiles.append(attrs.genres)
             for g, share in attrs.genres.items():
                 if share >= 0.25:
                     genres[g] = max(genres.get(g, 0.0), 1.0)
@@ -168,7 +176,7 @@ def constraints(intent: Intent, enrichment: Enrichment | None) -> Constraints:
         decades = frozenset(str(d) for d in range(intent.era.start // 10 * 10, intent.era.end + 1, 10))
     uses = frozenset([*intent.moods, *intent.activities])
     return Constraints(genres, decades, similar, tuple(dict.fromkeys(names)), allow, from_similar, uses,
-                       language=language, near=_near(genres))
+                       language=language, near=_near(genres), profiles=tuple(profiles))
 
 
 def _near(genres: dict[str, float]) -> dict[str, float]:
@@ -263,6 +271,9 @@ def admits(c: Constraints, t: Track, enrichment: Enrichment | None, strict: bool
         if dominance and not rescued and (strict or attrs.confidence >= KNOWN) and DOMINANCE * max(attrs.genres.values(), default=0.0) \
                 > sum(attrs.genres.get(g, 0.0) * w for g, w in (c.near or c.genres).items()):
             return False
+        if LIKE_COSINE and c.profiles and attrs.confidence >= KNOWN \
+                and max(_cosine(p, attrs.genres) for p in c.profiles) < LIKE_COSINE:
+            return False
         if c.language and tlang != c.language and attrs.language != c.language \
                 and attrs.genres.get(LANGUAGE_GENRE[c.language], 0.0) < MIN_SHARE:
             return False
@@ -270,6 +281,25 @@ def admits(c: Constraints, t: Track, enrichment: Enrichment | None, strict: bool
         if sum(attrs.decades.get(d, 0.0) for d in c.decades) < MIN_DECADE_SHARE:
             return False
     return True
+
+
+def _related(v: dict[str, float]) -> dict[str, float]:
+    """Genre shares plus half of each share given to the names RELATED to it: a metal band that
+    listeners filed mostly under "rock" still points the way of a metal one."""
+    out = dict(v)
+    for g, share in v.items():
+        for r in RELATED.get(g, ()):
+            out[r] = out.get(r, 0.0) + 0.5 * share
+    return out
+
+
+def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
+    if LIKE_RELATED:
+        a, b = _related(a), _related(b)
+    dot = sum(v * b.get(k, 0.0) for k, v in a.items())
+    na = sum(v * v for v in a.values()) ** 0.5
+    nb = sum(v * v for v in b.values()) ** 0.5
+    return dot / (na * nb) if na > 0 and nb > 0 else 0.0
 
 
 def uses_ok(c: Constraints, t: Track, enrichment: Enrichment | None) -> bool:

@@ -21,7 +21,7 @@ import sys
 
 SIGNALS = ("none", "embedding_trust", "name_edges", "consensus", "house_context", "half_known",
            "dominance", "similar_head", "language_and", "uses_head", "dominance_filter", "stand_ins",
-           "listener_similarity", "listener_voters")
+           "listener_similarity", "listener_voters", "like_cosine")
 
 
 def _switch_off(signal: str) -> None:
@@ -40,6 +40,10 @@ def _switch_off(signal: str) -> None:
         artifact.PIPELINE_VERSION = f"{artifact.PIPELINE_VERSION}-no-{signal}"
         similarity = builder._similarity
         builder._similarity = lambda graph, G, G_listeners: similarity(graph, G, G)
+    elif signal == "like_cosine":  # before session 10: a "like X" neighbour only had to share one of X's genres
+        from serving.retrieval import filters
+
+        filters.LIKE_COSINE = 0.0
     elif signal == "listener_voters":  # before session 5: embedding-only artists voted in the consensus too
         from serving.retrieval import filters
 

@@ -386,3 +386,33 @@ def test_a_genre_requests_head_prefers_artists_known_to_fit(enrichment):
     assert head(TRACKS[0])  # Metallica: known, metal
     assert not head(_t("n1", "New Song", "Not In The Catalog"))  # unknown: not in the head, still retrievable
     assert known_head(constraints(Intent(search_text="songs"), enrichment), enrichment) is None  # no genre asked
+
+
+def test_a_like_x_neighbour_needs_a_profile_pointing_the_way_xs_does():
+    from serving.catalog.enrichment.artifact import ArtistAttrs
+    from serving.retrieval import filters
+
+    # Singer: pop with some hip hop and r&b. Band shares "pop" (0.47 passes the genre test) but is
+    # mostly rock; Crooner is pop-r&b; Newcomer is too little known to judge and keeps its place.
+    enr = Enrichment("k", {"singer": ArtistAttrs("Singer", {"pop": 0.61, "hip hop": 0.19, "r&b": 0.08}, 17.0,
+                                                 similar=[("Band", 0.5), ("Crooner", 0.4), ("Newcomer", 0.3)]),
+                           "band": ArtistAttrs("Band", {"rock": 0.52, "pop": 0.47}, 6.0),
+                           "crooner": ArtistAttrs("Crooner", {"pop": 0.7, "r&b": 0.25}, 4.0),
+                           "newcomer": ArtistAttrs("Newcomer", {"rock": 1.0}, 0.1),
+                           "metalhead": ArtistAttrs("Metalhead", {"metal": 0.7, "rock": 0.3}, 5.0)}, {})
+    like = constraints(Intent(search_text="songs", similar_artists=["Singer"], exclude_artists=["Singer"]), enr)
+    assert not admits(like, _t("a", "Holiday", "Band"), enr)
+    assert admits(like, _t("b", "Smooth", "Crooner"), enr)
+    assert admits(like, _t("c", "First", "Newcomer"), enr)
+    # Two X of different genres: a neighbour only has to point the way of one of them.
+    both = constraints(Intent(search_text="songs", similar_artists=["Singer", "Metalhead"]), enr)
+    assert admits(both, _t("b", "Smooth", "Crooner"), enr) and admits(both, _t("d", "Riff", "Metalhead"), enr)
+    # A genre named in the request decides instead of X's profile; and the test can be switched off.
+    named = constraints(Intent(search_text="rock", genres=["rock"], similar_artists=["Singer"]), enr)
+    assert named.profiles == () and admits(named, _t("a", "Holiday", "Band"), enr)
+    old = filters.LIKE_COSINE
+    try:
+        filters.LIKE_COSINE = 0.0
+        assert admits(like, _t("a", "Holiday", "Band"), enr)
+    finally:
+        filters.LIKE_COSINE = old
