@@ -399,7 +399,8 @@ def test_a_like_x_neighbour_needs_a_profile_pointing_the_way_xs_does():
                            "band": ArtistAttrs("Band", {"rock": 0.52, "pop": 0.47}, 6.0),
                            "crooner": ArtistAttrs("Crooner", {"pop": 0.7, "r&b": 0.25}, 4.0),
                            "newcomer": ArtistAttrs("Newcomer", {"rock": 1.0}, 0.1),
-                           "metalhead": ArtistAttrs("Metalhead", {"metal": 0.7, "rock": 0.3}, 5.0)}, {})
+                           "metalhead": ArtistAttrs("Metalhead", {"metal": 0.7, "rock": 0.27}, 5.0),
+                           "thrasher": ArtistAttrs("Thrasher", {"rock": 0.71, "metal": 0.29}, 13.0)}, {})
     like = constraints(Intent(search_text="songs", similar_artists=["Singer"], exclude_artists=["Singer"]), enr)
     assert not admits(like, _t("a", "Holiday", "Band"), enr)
     assert admits(like, _t("b", "Smooth", "Crooner"), enr)
@@ -407,6 +408,10 @@ def test_a_like_x_neighbour_needs_a_profile_pointing_the_way_xs_does():
     # Two X of different genres: a neighbour only has to point the way of one of them.
     both = constraints(Intent(search_text="songs", similar_artists=["Singer", "Metalhead"]), enr)
     assert admits(both, _t("b", "Smooth", "Crooner"), enr) and admits(both, _t("d", "Riff", "Metalhead"), enr)
+    # A metal band listeners filed mostly under "rock" (which relates to metal) is like a metal band
+    # (plain cosine 0.68; with related names at half weight 0.88).
+    heavy = constraints(Intent(search_text="bands", similar_artists=["Metalhead"]), enr)
+    assert admits(heavy, _t("e", "Battery", "Thrasher"), enr)
     # A genre named in the request decides instead of X's profile; and the test can be switched off.
     named = constraints(Intent(search_text="rock", genres=["rock"], similar_artists=["Singer"]), enr)
     assert named.profiles == () and admits(named, _t("a", "Holiday", "Band"), enr)
