@@ -404,7 +404,10 @@ def test_a_like_x_neighbour_needs_a_profile_pointing_the_way_xs_does():
     like = constraints(Intent(search_text="songs", similar_artists=["Singer"], exclude_artists=["Singer"]), enr)
     assert not admits(like, _t("a", "Holiday", "Band"), enr)
     assert admits(like, _t("b", "Smooth", "Crooner"), enr)
-    assert admits(like, _t("c", "First", "Newcomer"), enr)
+    assert admits(like, _t("c", "First", "Newcomer"), enr)  # too little known to judge, but X's neighbour
+    # An artist nobody spoke of, not among X's neighbours: here only because its title reads like X's name.
+    assert not admits(like, _t("f", "Singer Song", "Stranger"), enr)
+    assert admits(constraints(Intent(search_text="singer song"), enr), _t("f", "Singer Song", "Stranger"), enr)
     # Two X of different genres: a neighbour only has to point the way of one of them.
     both = constraints(Intent(search_text="songs", similar_artists=["Singer", "Metalhead"]), enr)
     assert admits(both, _t("b", "Smooth", "Crooner"), enr) and admits(both, _t("d", "Riff", "Metalhead"), enr)
