@@ -254,7 +254,7 @@ def admits(c: Constraints, t: Track, enrichment: Enrichment | None, strict: bool
     if LIKE_KNOWN_ONLY and c.profiles and (attrs is None or attrs.confidence < KNOWN) \
             and (not t.artists or norm(t.artists[0]) not in c.like_artists):
         # "Like X" is a claim about the artist: one nobody spoke of is here because its titles read like
-        # X's name ("Crows", "Cat Crab Rave" for Arctic Monkeys), not because it sounds like X.
+        # X's name (Bob Hanson's "Praise The Lord" for Bob Marley), not because it sounds like X.
         return False
     if not (c.genres or c.decades):
         return True

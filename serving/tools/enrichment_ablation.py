@@ -21,7 +21,7 @@ import sys
 
 SIGNALS = ("none", "embedding_trust", "name_edges", "consensus", "house_context", "half_known",
            "dominance", "similar_head", "language_and", "uses_head", "dominance_filter", "stand_ins",
-           "listener_similarity", "listener_voters", "like_cosine")
+           "listener_similarity", "listener_voters", "like_cosine", "like_related", "like_known_only")
 
 
 def _switch_off(signal: str) -> None:
@@ -44,6 +44,14 @@ def _switch_off(signal: str) -> None:
         from serving.retrieval import filters
 
         filters.LIKE_COSINE = 0.0
+    elif signal == "like_related":  # the like-X cosine over the plain shares, no related names
+        from serving.retrieval import filters
+
+        filters.LIKE_RELATED = False
+    elif signal == "like_known_only":  # before session 10: any artist nobody spoke of passed a like-X request
+        from serving.retrieval import filters
+
+        filters.LIKE_KNOWN_ONLY = False
     elif signal == "listener_voters":  # before session 5: embedding-only artists voted in the consensus too
         from serving.retrieval import filters
 
@@ -100,6 +108,41 @@ def _switch_off(signal: str) -> None:
         raise SystemExit(f"unknown signal '{signal}'; one of {', '.join(SIGNALS)} or all")
 
 
+# Signals that are one module constant, which can be switched off for a part of a run.
+_CONSTANT_SIGNALS = {"like_cosine": ("retrieval.filters", "LIKE_COSINE", 0.0),
+                     "like_related": ("retrieval.filters", "LIKE_RELATED", False),
+                     "like_known_only": ("retrieval.filters", "LIKE_KNOWN_ONLY", False)}
+
+
+def _train_without(signals: list[str]) -> None:
+    """The CV's fold models trained on candidates retrieved without `signals` (as the shipped model
+    was, when it predates them), while the folds are served with them: the CV then differs from a
+    run without them only where the signals act at serving time, not by retraining noise."""
+    import importlib
+
+    from serving.evaluation.runner import Evaluator
+
+    unknown = [s for s in signals if s not in _CONSTANT_SIGNALS]
+    if unknown:
+        raise SystemExit(f"--train-without takes {', '.join(_CONSTANT_SIGNALS)}; not {', '.join(unknown)}")
+    examples = Evaluator.examples
+
+    async def patched(self, variant, dialogs=None):
+        saved = []
+        for s in signals:
+            mod, name, off = _CONSTANT_SIGNALS[s]
+            m = importlib.import_module(f"serving.{mod}")
+            saved.append((m, name, getattr(m, name)))
+            setattr(m, name, off)
+        try:
+            return await examples(self, variant, dialogs)
+        finally:
+            for m, name, value in saved:
+                setattr(m, name, value)
+
+    Evaluator.examples = patched
+
+
 def _set_consts(pairs: list[str]) -> None:
     """`module.NAME=value` (value read as JSON): a threshold tried at another value."""
     import importlib
@@ -111,10 +154,12 @@ def _set_consts(pairs: list[str]) -> None:
 
 
 def _run(signals: list[str], sets: list[str], config: str | None, cpcd: str | None, limit: int | None,
-         consts: list[str] = (), dump: str | None = None) -> None:
+         consts: list[str] = (), dump: str | None = None, train_without: list[str] = ()) -> None:
     for s in signals:
         _switch_off(s)
     _set_consts(list(consts))
+    if train_without:
+        _train_without(list(train_without))
     from serving.config import load_config
     from serving.evaluation.coherence import load_labels, load_prompts, set_file
     from serving.evaluation.runner import Evaluator, Variant
@@ -154,10 +199,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=None, help="only the first N CPCD dialogs (triage)")
     p.add_argument("--dump", default=None, help="with --cpcd: write each dialog's served track ids and metrics (JSONL)")
     p.add_argument("--const", action="append", default=[], help="retrieval.filters.DOMINANCE=0.5 (repeatable)")
+    p.add_argument("--train-without", default="",
+                   help="comma-separated signals switched off only while the CV's training candidates are "
+                        "retrieved (fold models trained as a model that predates them)")
     a = p.parse_args(argv)
     sets = a.set or ["dev", "heldout", "fresh"]
     if a.signal != "all":
-        _run(a.signal.split(","), sets, a.config, a.cpcd, a.limit, a.const, a.dump)
+        _run(a.signal.split(","), sets, a.config, a.cpcd, a.limit, a.const, a.dump,
+             [x for x in a.train_without.split(",") if x])
         return 0
     for s in SIGNALS:
         cmd = [sys.executable, "-m", "serving.tools.enrichment_ablation", "--signal", s]
