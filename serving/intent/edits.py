@@ -88,6 +88,7 @@ class EditRules:
             k = _norm(a)
             if len(k) >= 2:
                 self._artists.setdefault(k, a)
+        self._max_words = max((len(k.split()) for k in self._artists), default=0)
         self._titles: dict[str, str] = {}
         for track_id, title in titles:
             k = _norm(re.sub(r"\s*[\(\[].*?[\)\]]", "", title))
@@ -96,6 +97,16 @@ class EditRules:
 
     def artist(self, phrase: str) -> str | None:
         return self._artists.get(_norm(phrase))
+
+    def _artist_at(self, rest: str) -> str | None:
+        """The longest catalog artist name of several words that `rest` starts with: "no more Dr. Dre"
+        names Dr. Dre, where the phrase would end at "Dr." and exclude every title word "dr..."."""
+        words = rest.split()
+        for size in range(min(self._max_words, len(words)), 1, -1):
+            name = self.artist(" ".join(words[:size]))
+            if name:
+                return name
+        return None
 
     def apply(self, previous: Intent, message: str, parsed: Intent) -> EditResult:
         """`parsed` is the fast parser's reading of `message` alone."""
@@ -130,6 +141,7 @@ class EditRules:
 
         for m in _REMOVE.finditer(text):
             verb, phrase = m.group(1).lower(), m.group(2).strip(" .'-")
+            phrase = self._artist_at(text[m.start(2):]) or phrase
             if not phrase or _norm(phrase) in {"one", "ones", "that", "this", "those", "them", "it"}:
                 continue
             handled.add(_norm(phrase))

@@ -26,9 +26,9 @@ _FILLER = re.compile(
     r"playlist|songs?|tracks?|music|for me|that is|that will|include|including|some)\b",
     re.I,
 )
+_EXCLUDE_CUE = r"\b(?:no|without|not|nothing|except|avoid|minus|skip|exclude|but no)\s+(?:too\s+|any\s+|more\s+|from\s+|by\s+)?"
 _EXCLUDE = re.compile(
-    r"\b(?:no|without|not|nothing|except|avoid|minus|skip|exclude|but no)\s+(?:too\s+|any\s+|more\s+|from\s+|by\s+)?"
-    r"([\w'&.\- ]+?)(?=\s*(?:[,.;!?)]|\band\b|\bbut\b|\bor\b|\bplease\b|$))",
+    _EXCLUDE_CUE + r"([\w'&.\- ]+?)(?=\s*(?:[,.;!?)]|\band\b|\bbut\b|\bor\b|\bplease\b|$))",
     re.I,
 )
 _LENGTH = re.compile(r"\b(\d{1,3})\s+(?:songs|tracks|tunes|videos|pieces)\b", re.I)
@@ -106,6 +106,11 @@ class FastParser:
             key = a.lower().strip()
             if len(key) >= 3 and key not in _COMMON:
                 self._artists.setdefault(key, a)
+            # "Tyler, The Creator", "AC/DC", "Tony! Toni! Tone!" as the parser's word windows read
+            # them; only names of several words, not all digits ("Nice!" is not every "nice").
+            words = _name_key(a)
+            if len(words.split()) > 1 and re.search(r"[^\W\d]", words):
+                self._artists.setdefault(words, a)
         self._max_artist_words = max((len(k.split()) for k in self._artists), default=0)
 
     @property
@@ -128,17 +133,17 @@ class FastParser:
         if is_chatter(text):  # "Hello", "thanks!", "these are great": no request to search for
             return _Pre("", [], None, None, [], [], [], [], None)
         low = text.lower()
-        excluded = [m.group(1).strip(" .'-") for m in _EXCLUDE.finditer(text)]
-        excluded = [e for e in excluded if e]
+        excluded = [e for e in self._exclusions(text) if e]
         era = self._era(_EXCLUDE.sub(" ", low))
         length = self._length(low)
         era = era if era is not None else self._inverted_era(excluded)
         excluded = [e for e in excluded if self._era(e.lower()) is None]
         include_artists, exclude_artists, exclude_terms = self._artists_in(text, excluded)
         similar, text_nolike = split_similar(text, include_artists + exclude_artists)
+        exclude_artists, exclude_terms = _referred(exclude_artists, exclude_terms, include_artists)
         # "Songs like X" wants X's neighbours; X itself only when not also excluded.
         include_artists = [a for a in include_artists if a not in similar]
-        search = strip_like(self._search_text(text_nolike))
+        search = strip_like(self._search_text(text_nolike, excluded))
         # Artist names say nothing about genre ("Daft Punk" is not punk).
         tag_text, zs_text = low, search.lower()
         for a in include_artists + exclude_artists + similar:
@@ -254,23 +259,48 @@ class FastParser:
             for i in range(n - size + 1):
                 words = low_words[i : i + size]
                 cand = " ".join(words).lower().strip(".")
-                name = self._artists.get(cand)
+                name = self._artists.get(cand) or self._artists.get(_name_key(cand))
                 if not name or name in include:
                     continue
                 prefix = " ".join(low_words[max(0, i - 2) : i]) + " "
                 # One common-looking word is only an artist when capitalised or cued ("by X").
                 if size == 1 and not (words[0][:1].isupper() or _CUE.search(prefix)):
                     continue
-                if any(cand in e.lower() for e in excluded) or cand in _GENRE_WORDS:
+                if any(cand in _name_key(e) for e in excluded) or cand in _GENRE_WORDS:
                     continue
                 if size > 1 and _describes_music(words, prefix):
                     continue
                 include.append(name)
         exclude_artists, exclude_terms = [], []
         for e in excluded:
-            name = self._artists.get(e.lower())
+            name = self._artists.get(e.lower()) or self._artists.get(_name_key(e))
             (exclude_artists if name else exclude_terms).append(name or e)
         return include, exclude_artists, exclude_terms
+
+    def _exclusions(self, text: str) -> list[str]:
+        """What the exclusion cues exclude, in order: a catalog artist named right after a cue, whole
+        ("no Dr. Dre": the phrase would otherwise end at "Dr." and "Dre" be read as a wish; "no AC/DC"),
+        else the phrase up to the next punctuation or conjunction."""
+        found: dict[int, str] = {}
+        for m in re.finditer(_EXCLUDE_CUE, text, re.I):
+            name = self._artist_at(text[m.end():])
+            if name:
+                found[m.start()] = name
+        for m in _EXCLUDE.finditer(text):
+            found.setdefault(m.start(), m.group(1).strip(" .'-"))
+        return [found[k] for k in sorted(found)]
+
+    def _artist_at(self, rest: str) -> str | None:
+        """The longest catalog artist name (several words, or one capitalised) that `rest` starts with,
+        as written there."""
+        words = rest.split()
+        for size in range(min(self._max_artist_words, len(words)), 0, -1):
+            cand = " ".join(words[:size]).rstrip(",;:!?)")
+            name = self._artists.get(cand.lower().strip(".")) or self._artists.get(_name_key(cand))
+            if name and (size > 1 or cand[:1].isupper()):
+                return cand if _name_key(cand) == _name_key(name) and not cand.endswith(".") or name.endswith(".") \
+                    else cand.rstrip(".")
+        return None
 
     @staticmethod
     def _energy(tags: list[Tag], excluded: list[str]) -> float | None:
@@ -284,7 +314,9 @@ class FastParser:
         return None if energy is None else round(energy, 2)
 
     @staticmethod
-    def _search_text(text: str) -> str:
+    def _search_text(text: str, excluded: list[str] = ()) -> str:
+        for e in excluded:  # whole names first: "no Dr. Dre" is not cut at "Dr."
+            text = re.sub(_EXCLUDE_CUE + re.escape(e), " ", text, flags=re.I)
         without_ex = _EXCLUDE.sub(" ", text)
         stripped = _LENGTH.sub(" ", without_ex)
         stripped = _FILLER.sub(" ", stripped)
@@ -293,6 +325,38 @@ class FastParser:
         if not stripped:  # "I would like to create a playlist": asks for nothing in particular
             return ""
         return stripped if len(stripped) >= 3 else " ".join(without_ex.split())
+
+
+def _name_key(name: str) -> str:
+    """An artist name as a sequence of words, as the parser reads windows of the text: "Tyler, The
+    Creator" and "tyler the creator" are one key."""
+    return " ".join(re.findall(r"[\w'&.\-]+", name.lower())).strip(".")
+
+
+_PRONOUN = re.compile(r"^(?:(?:actually|really|just|literally|even)\s+)?"
+                      r"(?:(her|him|them|it|herself|himself|themselves|itself|that (?:artist|band|singer|guy|girl))"
+                      r"|(\S+)\s+(?:herself|himself|themselves|itself))$", re.I)
+
+
+def _referred(exclude_artists: list[str], exclude_terms: list[str], named: list[str]) -> tuple[list[str], list[str]]:
+    """"Like Amy Winehouse but not actually her", "like Tyler, The Creator but not Tyler himself": an
+    exclusion that is a pronoun, or a word of a named artist's name followed by "himself", refers to
+    the artist named before it, not to a title word. `named`: the artists the text names, in order."""
+    if not named:
+        return exclude_artists, exclude_terms
+    artists, terms = list(exclude_artists), []
+    for t in exclude_terms:
+        m = _PRONOUN.match(t.strip())
+        who = None
+        if m and m.group(1):
+            who = named[-1]
+        elif m and m.group(2):
+            who = next((a for a in reversed(named) if m.group(2).lower() in _name_key(a).split()), None)
+        if who is None:
+            terms.append(t)
+        elif who not in artists:
+            artists.append(who)
+    return artists, terms
 
 
 def _describes_music(words: list[str], prefix: str) -> bool:

@@ -9,7 +9,8 @@ import re
 _CUE = r"(?:sounds?\s+like|similar\s+to|in\s+the\s+(?:style|vein)\s+of|along\s+the\s+lines\s+of|reminiscent\s+of|such\s+as|like)"
 # "X type songs", "X-esque"; "X style" before any word ("Frank Sinatra style crooners"
 # asks for crooners like him, not for his songs only).
-_AFTER = r"(?:\s+(?:type|style|kind)\s+(?:of\s+)?(?:songs?|music|tracks|artists?|bands?)|[\s-]+style\b|\s*-?\s*(?:esque|ish)\b)"
+# "X vibes" / "the X vibe" is music with X's feel as much as "X style".
+_AFTER = r"(?:\s+(?:type|style|kind)\s+(?:of\s+)?(?:songs?|music|tracks|artists?|bands?)|[\s-]+style\b|\s+vibes?\b|\s*-?\s*(?:esque|ish)\b)"
 
 
 def split_similar(text: str, artists: list[str]) -> tuple[list[str], str]:
@@ -18,7 +19,10 @@ def split_similar(text: str, artists: list[str]) -> tuple[list[str], str]:
     similar: list[str] = []
     out = text
     for a in sorted(artists, key=len, reverse=True):
-        name = re.escape(a)
+        # "Tyler, The Creator" as typed: "tyler the creator"; "AC/DC" as "ac dc".
+        name = r"[\s,/!]+".join(re.escape(w) for w in re.split(r"[\s,/!]+", a) if w)
+        if not name:
+            continue
         pat = re.compile(rf"\b{_CUE}\s+(?:the\s+)?{name}\b|\b{name}{_AFTER}", re.I)
         if pat.search(out):
             similar.append(a)

@@ -170,3 +170,52 @@ def test_love_as_a_verb_is_praise_not_a_request_for_love_songs(rules_only, promp
 
 def test_praise_sets_no_energy(rules_only):
     assert rules_only.parse("I love these! Can you add some more").energy is None
+
+
+# --- names with punctuation, exclusions that refer back (issue 14, session 10) -------------------
+def _named_parser():
+    return FastParser(None, ["Dr. Dre", "AC/DC", "Tyler, The Creator", "Amy Winehouse", "Sade", "Nice!", "24/7",
+                             "Snoop Dogg", "Earth, Wind & Fire", "Korn"], today=TODAY)
+
+
+def test_an_excluded_name_is_excluded_whole_even_with_a_period_or_slash():
+    p = _named_parser()
+    i = p.parse("90s west coast rap but no Dr. Dre")
+    # The phrase used to end at "Dr.", leaving "Dre" to be read as a wish for Dr. Dre.
+    assert i.exclude_artists == ["Dr. Dre"] and i.include_artists == [] and i.exclude_terms == []
+    assert "dre" not in i.search_text.lower()
+    i = p.parse("heavy metal, no AC/DC")
+    assert i.exclude_artists == ["AC/DC"] and i.include_artists == []
+    assert p.parse("all good except Korn doesn't fit").exclude_artists == ["Korn"]
+
+
+def test_names_with_punctuation_between_words_are_recognised_as_written_in_lower_case():
+    p = _named_parser()
+    assert p.parse("rappers like tyler the creator").similar_artists == ["Tyler, The Creator"]
+    assert p.parse("some earth wind & fire please").include_artists == ["Earth, Wind & Fire"]
+    # A one-word name is not every use of the word; nor is a name of digits.
+    assert p.parse("nice songs for a sunday").include_artists == []
+    i = p.parse("songs with 24/7 vibes")
+    assert i.include_artists == [] and i.similar_artists == []
+
+
+@pytest.mark.parametrize("prompt,who", [
+    ("something with the Amy Winehouse vibe but not actually her", "Amy Winehouse"),
+    ("songs like Sade but not her", "Sade"),
+    ("rappers like Tyler, The Creator but not Tyler himself", "Tyler, The Creator"),
+])
+def test_a_pronoun_or_part_of_a_name_excludes_the_artist_named_before(prompt, who):
+    i = _named_parser().parse(prompt)
+    assert i.similar_artists == [who] and i.exclude_artists == [who] and i.exclude_terms == []
+
+
+def test_an_exclusion_naming_no_one_stays_a_term():
+    i = _named_parser().parse("like Sade but nothing too slow")
+    assert i.exclude_artists == [] and i.exclude_terms == ["slow"]
+    assert _named_parser().parse("chill songs but not her stuff").exclude_terms == ["her stuff"]
+
+
+def test_x_vibes_is_music_like_x():
+    i = _named_parser().parse("Sade vibes for late at night")
+    assert i.similar_artists == ["Sade"] and i.include_artists == []
+    assert _named_parser().parse("summer vibes").similar_artists == []

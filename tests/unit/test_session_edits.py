@@ -28,6 +28,15 @@ def test_no_more_artist_excludes_and_removes_from_wanted():
     assert r.intent.exclude_artists == ["Drake"] and "Drake" not in r.intent.include_artists
 
 
+def test_no_more_a_name_with_a_period_excludes_the_artist_not_a_title_word():
+    names = ["Dr. Dre", "Tyler, The Creator", "Drake"]
+    rules, parser = EditRules(names), FastParser(None, names)
+    for message, who in (("no more Dr. Dre", "Dr. Dre"), ("no more Tyler, The Creator please", "Tyler, The Creator")):
+        r = rules.apply(START, message, parser.parse(message))
+        # The phrase used to end at "Dr." and ban every title word starting "dr" (Dream, Drive, ...).
+        assert r.intent.exclude_artists == [who] and r.intent.exclude_terms == [], message
+
+
 def test_adding_an_excluded_artist_lifts_the_exclusion():
     r = edit("add some Drake", previous=START.model_copy(update={"include_artists": [], "exclude_artists": ["Drake"]}))
     assert r.intent.include_artists == ["Drake"] and r.intent.exclude_artists == []
