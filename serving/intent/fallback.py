@@ -149,7 +149,7 @@ class FastParser:
         for a in include_artists + exclude_artists + similar:
             tag_text, zs_text = tag_text.replace(a.lower(), " "), zs_text.replace(a.lower(), " ")
         keyword_tags = self._keyword_tags(tag_text, excluded)
-        zs_text = " ".join(zs_text.split())
+        zs_text = " ".join(_PERFORMERS.sub(" ", zs_text).split())
         use_zs = self._tags is not None and len(zs_text) > 2
         return _Pre(search, excluded, era, length, include_artists, exclude_artists, exclude_terms, keyword_tags,
                     zs_text if use_zs else None, tuple(similar))
@@ -325,6 +325,12 @@ class FastParser:
         if not stripped:  # "I would like to create a playlist": asks for nothing in particular
             return ""
         return stripped if len(stripped) >= 3 else " ".join(without_ex.split())
+
+
+# Words for who performs that say nothing of the genre: "singers like Kacey Musgraves" was tagged
+# r&b and blues ("soul singers", "blues guitar and vocals"), "bands like Slipknot" rock. ("Rappers"
+# does name a genre, and "girl group", "boy band" are keywords of one.)
+_PERFORMERS = re.compile(r"(?<![\w-])(?:singers?|bands?|artists?|groups?|musicians?|acts?|vocalists?|performers?)(?![\w-])")
 
 
 def _name_key(name: str) -> str:

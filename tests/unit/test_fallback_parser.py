@@ -215,6 +215,14 @@ def test_an_exclusion_naming_no_one_stays_a_term():
     assert _named_parser().parse("chill songs but not her stuff").exclude_terms == ["her stuff"]
 
 
+def test_words_for_performers_name_no_genre(parser):
+    # Zero-shot tagging read "singers" as r&b / blues ("soul singers") and "bands" as rock.
+    for prompt in ("singers like Eminem", "bands like Metallica", "artists similar to Daft Punk"):
+        assert parser.parse(prompt).genres == [], prompt
+    assert "hip hop" in parser.parse("rappers like Eminem").genres
+    assert parser.parse("acoustic singer-songwriter tunes").genres == ["folk"]
+
+
 def test_x_vibes_is_music_like_x():
     i = _named_parser().parse("Sade vibes for late at night")
     assert i.similar_artists == ["Sade"] and i.include_artists == []
