@@ -27,7 +27,7 @@ LABELS_FILE = "artist_families.csv"
 PROMPTS_FILE = "coherence_prompts.jsonl"
 HELDOUT_FILE = "coherence_prompts_heldout.jsonl"  # written before any answer was seen; failures read in session 3
 FRESH_FILE = "coherence_prompts_fresh.jsonl"  # session 4's held-out set: measured once per adopted change
-# Session 10's held-out set, written by someone who never saw the system's answers: measured once, at the end.
+# Session 10's held-out set, written by someone who never saw the system: measured clean once, then read.
 FRESH2_FILE = "coherence_prompts_fresh2.jsonl"
 SET_FILES = {"dev": PROMPTS_FILE, "heldout": HELDOUT_FILE, "fresh": FRESH_FILE, "fresh2": FRESH2_FILE}
 COHERENCE_SETS = {**{name: (name,) for name in SET_FILES}, "all": tuple(SET_FILES)}
