@@ -140,7 +140,7 @@ class FastParser:
         excluded = [e for e in excluded if self._era(e.lower()) is None]
         include_artists, exclude_artists, exclude_terms = self._artists_in(text, excluded)
         similar, text_nolike = split_similar(text, include_artists + exclude_artists)
-        exclude_artists, exclude_terms = _referred(exclude_artists, exclude_terms, include_artists)
+        exclude_artists, exclude_terms = _referred(exclude_artists, exclude_terms, _in_order(text, include_artists))
         # "Songs like X" wants X's neighbours; X itself only when not also excluded.
         include_artists = [a for a in include_artists if a not in similar]
         search = strip_like(self._search_text(text_nolike, excluded))
@@ -298,8 +298,9 @@ class FastParser:
             cand = " ".join(words[:size]).rstrip(",;:!?)")
             name = self._artists.get(cand.lower().strip(".")) or self._artists.get(_name_key(cand))
             if name and (size > 1 or cand[:1].isupper()):
-                return cand if _name_key(cand) == _name_key(name) and not cand.endswith(".") or name.endswith(".") \
-                    else cand.rstrip(".")
+                # A sentence's full stop is not part of the name ("no Dr. Dre."), unless the name ends
+                # with one ("Boney M.").
+                return cand if name.endswith(".") or not cand.endswith(".") else cand[:-1]
         return None
 
     @staticmethod
@@ -342,6 +343,13 @@ def _name_key(name: str) -> str:
 _PRONOUN = re.compile(r"^(?:(?:actually|really|just|literally|even)\s+)?"
                       r"(?:(her|him|them|it|herself|himself|themselves|itself|that (?:artist|band|singer|guy|girl))"
                       r"|(\S+)\s+(?:herself|himself|themselves|itself))$", re.I)
+
+
+def _in_order(text: str, artists: list[str]) -> list[str]:
+    """`artists` in the order the text names them (the window scan finds longer names first)."""
+    key = _name_key(text)
+    pos = {a: key.find(_name_key(a)) for a in artists}
+    return sorted(artists, key=lambda a: pos[a] if pos[a] >= 0 else len(key))
 
 
 def _referred(exclude_artists: list[str], exclude_terms: list[str], named: list[str]) -> tuple[list[str], list[str]]:

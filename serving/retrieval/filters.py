@@ -81,10 +81,10 @@ KNOWN_DECADES = 1.5
 MIN_DECADE_SHARE = 0.1
 # "Like X": a known artist's genre profile must point the way X's does (cosine of the shares), not
 # merely share one of X's genres: a rock/pop band passes "pop" for The Weeknd, not this test.
-# Chosen on the dev set (its similar kind is 0 off from 0.7 to 0.9; 0.8 is the middle).
+# Chosen on the dev set (its similar kind is 0 off from 0.8 to 0.9; 0.8 is the loosest such value).
 LIKE_COSINE = 0.8
-LIKE_RELATED = True
-LIKE_KNOWN_ONLY = True
+LIKE_RELATED = True  # the cosine also counts each share at half weight for the names RELATED to it
+LIKE_KNOWN_ONLY = True  # an artist nobody spoke of passes a "like X" request only as X or X's neighbour
 SIMILAR = 12  # neighbours of each "like X" artist added as candidates
 # A request naming no genre gets the genres its best text matches agree on (`with_consensus`); the
 # learned ranker fills the first CONSENSUS_HEAD places of the playlist with tracks that agree.
