@@ -114,6 +114,9 @@ class Constraints:
     near: dict[str, float] = field(default_factory=dict)  # genres + the broader names that relate to them (DOMINANCE)
     profiles: tuple[dict[str, float], ...] = ()  # "like X": each known X's genre shares (LIKE_COSINE)
     like_artists: frozenset[str] = frozenset()  # "like X": X (unless excluded) and its neighbours, normalised
+    # Per request: each candidate artist's LIKE_COSINE verdict, worked out once (a "like X" request can
+    # test thousands of tracks while the retriever widens its net, most of them by the same artists).
+    like_verdicts: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def active(self) -> bool:
@@ -161,7 +164,7 @@ def constraints(intent: Intent, enrichment: Enrichment | None) -> Constraints:
                 names.append(name)
         if not intent.genres and attrs.confidence >= KNOWN:
             # "songs like X" asks for X's genres: the top ones of X's evidence.
-            profiles.append(attrs.genres)
+            profiles.append(_related(attrs.genres) if LIKE_RELATED else attrs.genres)
             for g, share in attrs.genres.items():
                 if share >= 0.25:
                     genres[g] = max(genres.get(g, 0.0), 1.0)
@@ -279,8 +282,7 @@ def admits(c: Constraints, t: Track, enrichment: Enrichment | None, strict: bool
         if dominance and not rescued and (strict or attrs.confidence >= KNOWN) and DOMINANCE * max(attrs.genres.values(), default=0.0) \
                 > sum(attrs.genres.get(g, 0.0) * w for g, w in (c.near or c.genres).items()):
             return False
-        if LIKE_COSINE and c.profiles and attrs.confidence >= KNOWN \
-                and max(_cosine(p, attrs.genres) for p in c.profiles) < LIKE_COSINE:
+        if LIKE_COSINE and c.profiles and attrs.confidence >= KNOWN and not _like(c, attrs):
             return False
         if c.language and tlang != c.language and attrs.language != c.language \
                 and attrs.genres.get(LANGUAGE_GENRE[c.language], 0.0) < MIN_SHARE:
@@ -301,9 +303,16 @@ def _related(v: dict[str, float]) -> dict[str, float]:
     return out
 
 
+def _like(c: Constraints, attrs) -> bool:
+    """The candidate artist's profile points the way one X's does (LIKE_COSINE); once per artist."""
+    verdict = c.like_verdicts.get(attrs.name)
+    if verdict is None:
+        mine = _related(attrs.genres) if LIKE_RELATED else attrs.genres
+        verdict = c.like_verdicts[attrs.name] = max(_cosine(p, mine) for p in c.profiles) >= LIKE_COSINE
+    return verdict
+
+
 def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
-    if LIKE_RELATED:
-        a, b = _related(a), _related(b)
     dot = sum(v * b.get(k, 0.0) for k, v in a.items())
     na = sum(v * v for v in a.values()) ** 0.5
     nb = sum(v * v for v in b.values()) ** 0.5

@@ -217,11 +217,15 @@ class Retriever:
         for a in [*intent.include_artists, *like, *c.similar_names]:
             for i in self._by_artist.get(norm(a), ()):
                 scores[i] = float(self.index.vectors[i] @ q)
+        admitted: dict[int, bool] = {}  # each track judged once, however often the net widens
         while True:
             keep = ids >= 0
             for score, i in zip(s[keep].tolist(), ids[keep].tolist()):
                 scores.setdefault(int(i), float(score))
-            kept = [i for i in scores if ok(self.catalog.tracks[i])]
+            for i in scores:
+                if i not in admitted:
+                    admitted[i] = ok(self.catalog.tracks[i])
+            kept = [i for i in scores if admitted[i]]
             if len(kept) >= k or fetch >= self.index.index.ntotal:
                 break
             fetch = min(fetch * 4, self.index.index.ntotal)  # filters ate too much: widen the net
