@@ -40,18 +40,8 @@ def _switch_off(signal: str) -> None:
         artifact.PIPELINE_VERSION = f"{artifact.PIPELINE_VERSION}-no-{signal}"
         similarity = builder._similarity
         builder._similarity = lambda graph, G, G_listeners: similarity(graph, G, G)
-    elif signal == "like_cosine":  # before session 10: a "like X" neighbour only had to share one of X's genres
-        from serving.retrieval import filters
-
-        filters.LIKE_COSINE = 0.0
-    elif signal == "like_related":  # the like-X cosine over the plain shares, no related names
-        from serving.retrieval import filters
-
-        filters.LIKE_RELATED = False
-    elif signal == "like_known_only":  # before session 10: any artist nobody spoke of passed a like-X request
-        from serving.retrieval import filters
-
-        filters.LIKE_KNOWN_ONLY = False
+    elif signal in _CONSTANT_SIGNALS:
+        _set_off(signal)
     elif signal == "listener_voters":  # before session 5: embedding-only artists voted in the consensus too
         from serving.retrieval import filters
 
@@ -108,18 +98,30 @@ def _switch_off(signal: str) -> None:
         raise SystemExit(f"unknown signal '{signal}'; one of {', '.join(SIGNALS)} or all")
 
 
-# Signals that are one module constant, which can be switched off for a part of a run.
+# Signals that are one module constant (so they can also be switched off for a part of a run):
+# like_cosine: before session 10 a "like X" neighbour only had to share one of X's genres;
+# like_related: the like-X cosine over the plain shares, no related names;
+# like_known_only: before session 10 any artist nobody spoke of passed a like-X request.
 _CONSTANT_SIGNALS = {"like_cosine": ("retrieval.filters", "LIKE_COSINE", 0.0),
                      "like_related": ("retrieval.filters", "LIKE_RELATED", False),
                      "like_known_only": ("retrieval.filters", "LIKE_KNOWN_ONLY", False)}
+
+
+def _set_off(signal: str):
+    """Switch a constant signal off; returns (module, name, the value it had)."""
+    import importlib
+
+    mod, name, off = _CONSTANT_SIGNALS[signal]
+    m = importlib.import_module(f"serving.{mod}")
+    was = getattr(m, name)
+    setattr(m, name, off)
+    return m, name, was
 
 
 def _train_without(signals: list[str]) -> None:
     """The CV's fold models trained on candidates retrieved without `signals` (as the shipped model
     was, when it predates them), while the folds are served with them: the CV then differs from a
     run without them only where the signals act at serving time, not by retraining noise."""
-    import importlib
-
     from serving.evaluation.runner import Evaluator
 
     unknown = [s for s in signals if s not in _CONSTANT_SIGNALS]
@@ -128,12 +130,7 @@ def _train_without(signals: list[str]) -> None:
     examples = Evaluator.examples
 
     async def patched(self, variant, dialogs=None):
-        saved = []
-        for s in signals:
-            mod, name, off = _CONSTANT_SIGNALS[s]
-            m = importlib.import_module(f"serving.{mod}")
-            saved.append((m, name, getattr(m, name)))
-            setattr(m, name, off)
+        saved = [_set_off(s) for s in signals]
         try:
             return await examples(self, variant, dialogs)
         finally:
