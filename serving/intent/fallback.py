@@ -14,7 +14,7 @@ import numpy as np
 
 from serving.intent.chatter import is_chatter
 from serving.intent.model import Intent, IntentSource, YearRange
-from serving.intent.similar import split_similar, strip_like
+from serving.intent.similar import AFTER, split_similar, strip_like
 from serving.intent.taxonomy import TAXONOMY, Tag
 from serving.retrieval.embedder import Embedder
 
@@ -32,7 +32,7 @@ _EXCLUDE = re.compile(
     re.I,
 )
 _LENGTH = re.compile(r"\b(\d{1,3})\s+(?:songs|tracks|tunes|videos|pieces)\b", re.I)
-_CUE = re.compile(r"\b(?:by|from|like|of|artist|artists|feat\.?|featuring)\s+$", re.I)
+_CUE = re.compile(r"\b(?:by|from|like|of|artist|artists|feat\.?|featuring|similar\s+to)\s+$", re.I)
 _COMMON = frozenset(
     "the a an and or of to in on for with my me i you we it is be this that love baby home time life night day "
     "happy sad music song songs playlist run work party dance up down go out one two all new old best good bad "
@@ -263,8 +263,10 @@ class FastParser:
                 if not name or name in include:
                     continue
                 prefix = " ".join(low_words[max(0, i - 2) : i]) + " "
-                # One common-looking word is only an artist when capitalised or cued ("by X").
-                if size == 1 and not (words[0][:1].isupper() or _CUE.search(prefix)):
+                # One common-looking word is only an artist when capitalised or cued ("by X", "similar
+                # to X", "X vibes", "X sound-alikes").
+                if size == 1 and not (words[0][:1].isupper() or _CUE.search(prefix)
+                                      or AFTER.search(" " + " ".join(low_words[i + 1 : i + 4]))):
                     continue
                 if any(cand in _name_key(e) for e in excluded) or cand in _GENRE_WORDS:
                     continue

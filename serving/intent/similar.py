@@ -10,7 +10,10 @@ _CUE = r"(?:sounds?\s+like|similar\s+to|in\s+the\s+(?:style|vein)\s+of|along\s+t
 # "X type songs", "X-esque"; "X style" before any word ("Frank Sinatra style crooners"
 # asks for crooners like him, not for his songs only).
 # "X vibes" / "the X vibe" is music with X's feel as much as "X style".
-_AFTER = r"(?:\s+(?:type|style|kind)\s+(?:of\s+)?(?:songs?|music|tracks|artists?|bands?)|[\s-]+style\b|\s+vibes?\b|\s*-?\s*(?:esque|ish)\b)"
+# "X sound-alikes" / "X soundalikes": music that sounds like X.
+_AFTER = (r"(?:\s+(?:type|style|kind)\s+(?:of\s+)?(?:songs?|music|tracks|beats?|artists?|bands?)|[\s-]+style\b|\s+vibes?\b"
+          r"|\s*-?\s*(?:esque|ish)\b|\s+sound[\s-]?alikes?\b)")
+AFTER = re.compile(rf"^{_AFTER}", re.I)  # a name followed by these is cued (fallback.py: one lower-case word)
 
 
 def split_similar(text: str, artists: list[str]) -> tuple[list[str], str]:

@@ -227,3 +227,20 @@ def test_x_vibes_is_music_like_x():
     i = _named_parser().parse("Sade vibes for late at night")
     assert i.similar_artists == ["Sade"] and i.include_artists == []
     assert _named_parser().parse("summer vibes").similar_artists == []
+
+
+@pytest.mark.parametrize("prompt,who", [
+    ("artists similar to sade", "Sade"),  # one lower-case word, cued by "similar to"
+    ("sade vibes", "Sade"),  # ...or by what follows it
+    ("korn type beats", "Korn"),
+    ("amy winehouse sound alikes", "Amy Winehouse"),
+    ("Korn soundalikes please", "Korn"),
+])
+def test_similar_to_and_sound_alikes_ask_for_music_like_a_lower_case_name(prompt, who):
+    i = _named_parser().parse(prompt)
+    assert i.similar_artists == [who] and i.include_artists == []
+
+
+def test_a_lower_case_common_word_is_still_no_artist_without_a_cue():
+    assert _named_parser().parse("sade songs and nice tunes").similar_artists == []
+    assert "Nice!" not in _named_parser().parse("something nice for the evening").include_artists
