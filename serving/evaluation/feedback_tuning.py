@@ -41,7 +41,7 @@ GRID: dict[str, tuple[float, ...]] = {
 
 @dataclass(frozen=True)
 class HeadIds:
-    """A recorded turn's head rule (`Scored.head`) as the pool tracks it admitted: picklable."""
+    """A recorded turn's head rule (`Scored.head`, `Scored.prefer`) as the pool tracks it admitted: picklable."""
 
     ids: frozenset[str]
 
@@ -56,6 +56,8 @@ def picklable(sc) -> None:
     sc.reason_of = None
     if sc.head is not None:
         sc.head = HeadIds(frozenset(c.track.track_id for c in sc.pool if sc.head(c.track)))
+    if sc.prefer is not None:
+        sc.prefer = HeadIds(frozenset(c.track.track_id for c in sc.pool if sc.prefer(c.track)))
 
 
 class _Recorder(FeedbackRanking):

@@ -107,16 +107,19 @@ def select_diverse_ids(order: Sequence[int], n: int, key: Sequence[int], lead: S
 
 
 def head_first(order: list[int], accepts: Callable[[int], bool], n: int,
-               pick: Callable[[list[int], int], list[int]]) -> list[int]:
+               pick: Callable[[list[int], int], list[int]],
+               prefer: Callable[[int], bool] | None = None) -> list[int]:
     """`order` (best first), except that the first picks are the best `n` that `accepts` takes
-    (`pick` chooses them under the artist cap); the rest follow in order. A guess about what the
-    listener meant orders the head of a playlist this way and removes nothing from it."""
-    agree = []
+    (`pick` chooses them under the artist cap), those `prefer` also takes before the others; the rest
+    follow in order. A guess about what the listener meant orders the head of a playlist this way and
+    removes nothing from it."""
+    agree: list[int] = []
+    best: list[int] = []
     for x in order:
         if accepts(x):
-            agree.append(x)
-            if len(agree) >= 4 * n:  # enough to fill the head under an artist cap
+            (best if prefer is not None and prefer(x) else agree).append(x)
+            if len(best if prefer is not None else agree) >= 4 * n:  # enough to fill the head under an artist cap
                 break
-    first = pick(agree, n)
+    first = pick(best + agree[:4 * n], n)
     chosen = set(first)
     return first + [x for x in order if x not in chosen]

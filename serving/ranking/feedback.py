@@ -28,7 +28,7 @@ import numpy as np
 from serving.intent.model import Intent
 from serving.ranking.base import Ranker
 from serving.ranking.diversity import artist_cap, head_first, recording_key, select_diverse, sequence
-from serving.retrieval.filters import CONSENSUS_HEAD, constraints, known_head, passes_filters
+from serving.retrieval.filters import CONSENSUS_HEAD, constraints, direct_head, known_head, passes_filters
 from serving.retrieval.retriever import NEAR_DUPLICATE_SIM
 from serving.text import norm
 from serving.schemas import Candidate, Feedback, FeedbackVectors, RankedTrack, Track
@@ -80,6 +80,7 @@ class Scored:
     # What the playlist's head takes first (filters.known_head), before any like: a genre request's
     # first places go to artists known to fit. After a like, the likes say what fits.
     head: Callable[[Track], bool] | None = None
+    prefer: Callable[[Track], bool] | None = None  # which head tracks go first (filters.direct_head)
 
 
 class CoOccurrence:
@@ -215,10 +216,11 @@ class FeedbackRanking:
             signals["cooc_artist"].append(math.log1p(cooc_a.get(lead, 0.0)))
             signals["liked_album"].append(float(album_key(c.track) in liked_albums))
         enr = getattr(self.ranker, "enrichment", None)
-        head = None if pinned or enr is None else known_head(constraints(intent, enr), enr)
+        c = None if pinned or enr is None else constraints(intent, enr)
+        head, prefer = (None, None) if c is None else (known_head(c, enr), direct_head(c, enr))
         return Scored(intent, pinned, keep, np.asarray(base, np.float64),
                       {k: np.asarray(v, np.float64) for k, v in signals.items()}, reason_of, cooc_t,
-                      set(liked_artists), liked_albums, head)
+                      set(liked_artists), liked_albums, head, prefer)
 
     def finish(self, sc: "Scored", weights: "FeedbackWeights", length: int, max_per_artist: int,
                mode: str = "playlist") -> list[RankedTrack]:
@@ -251,10 +253,11 @@ class FeedbackRanking:
         n = max(0, length - len(sc.pinned))
         uncapped = {a.lower() for a in sc.intent.include_artists}
         if sc.head is not None and mode == "playlist":
-            head = sc.head
+            head, prefer = sc.head, sc.prefer
             pos = head_first(list(range(len(rest))), lambda i: head(rest[i][1].track), min(CONSENSUS_HEAD, n),
                              lambda o, k: select_diverse(o, k, track_of=lambda i: rest[i][1].track, max_per_artist=cap,
-                                                         uncapped_artists=uncapped, artist_caps=own))
+                                                         uncapped_artists=uncapped, artist_caps=own),
+                             None if prefer is None else (lambda i: prefer(rest[i][1].track)))
             rest = [rest[i] for i in pos]
         picked = select_diverse(rest, n, track_of=lambda x: x[1].track, max_per_artist=cap,
                                 uncapped_artists=uncapped, artist_caps=own)

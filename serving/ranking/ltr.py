@@ -219,6 +219,14 @@ class LearnedRanker(Ranker):
             return None
         return lambda t, borrowed: all(r(t, borrowed) for r in rules)
 
+    def _head_prefer(self, c):
+        """Which of the head's tracks go first (`filters.direct_head`), as track -> bool, or None."""
+        if c is None:
+            return None
+        from serving.retrieval.filters import direct_head
+
+        return direct_head(c, self.enrichment)
+
     def _strict(self, c):
         """Borrowed tracks (not retrieved for this request) must be known to agree."""
         if c is None:
@@ -305,7 +313,7 @@ class LearnedRanker(Ranker):
         for (intent, pool, q, _, _), op in zip(work, opened):
             qa = self.prior_arrays.query(np.asarray(q, dtype=np.float32))
             c, head = self._constraints(intent, pool, op)
-            heads.append(self._head_rule(c, head))
+            heads.append((self._head_rule(c, head), self._head_prefer(c)))
             if self._expand:
                 pool = expand(pool, qa, intent, self.table, admit=self._strict(c))
             pools.append(pool)
@@ -320,7 +328,7 @@ class LearnedRanker(Ranker):
             start += size
             if op:
                 s = self._open_scores(pool, qa, s)
-            out.append(self._pick(intent, pool, qa, s, length, mode, head, op))
+            out.append(self._pick(intent, pool, qa, s, length, mode, *head, opened=op))
         return out
 
     def _open_scores(self, pool: Pool, qa, s: np.ndarray) -> np.ndarray:
@@ -333,7 +341,7 @@ class LearnedRanker(Ranker):
         return pop + 1e-3 * (s - s.min()) / max(float(np.ptp(s)), 1e-9)
 
     def _pick(self, intent: Intent, pool: Pool, qa, s: np.ndarray, length: int, mode: str,
-              head=None, opened: bool = False) -> list[RankedTrack]:
+              head=None, prefer=None, opened: bool = False) -> list[RankedTrack]:
         t = self.table
         order = np.argsort(-s, kind="stable").tolist()
         keys, caps = t.key[pool.rows], t.cap_lead[pool.rows]
@@ -348,7 +356,8 @@ class LearnedRanker(Ranker):
             borrowed = pool.rank < 0  # expand() marks what it borrowed with retrieval rank -1
             order = head_first(order, lambda x: head(t.tracks[int(rows[x])], bool(borrowed[x])),
                                min(CONSENSUS_HEAD, length),
-                               lambda o, n: select_diverse_ids(o, n, *args))
+                               lambda o, n: select_diverse_ids(o, n, *args),
+                               None if prefer is None else (lambda x: prefer(t.tracks[int(rows[x])])))
         picked = select_diverse_ids(order, length, *args)
         if mode == "playlist":
             picked = sequence(picked, track_of=lambda i: t.tracks[pool.rows[i]])

@@ -68,6 +68,12 @@ LIKE_LANGUAGE = True  # "like X", X singing in a language LANGUAGE_GENRE names: 
 # hit@100 0.693 / 0.838 -> 0.701 / 0.846, mostly on the turns before any like (hit@100 0.692 -> 0.755);
 # off-genre@20 unchanged beyond noise (docs/quality.md, seventh round).
 PREFER_KNOWN_AS_HEAD = True
+# ...and within that head, artists listeners filed under an asked genre itself go before those that
+# fit only through the names RELATED to it: "hardcore punk" relates to rock and metal at half weight,
+# so a rock/metal band is admitted (a metal band filed mostly "rock" must stay metal), but the 40-odd
+# artists listeners filed under punk come first. Nothing is removed; only the head's order changes.
+# Only artists listeners spoke of: one known through embedding edges alone has its neighbours' genres.
+DIRECT_HEAD = True
 DISAGREE = 0.15  # evidence enough to rule an artist out when none of it agrees (share < NONE_AGREE)
 NONE_AGREE = 0.04
 MIN_USE_SHARE = 0.1
@@ -341,6 +347,25 @@ def known_head(c: Constraints, enrichment: Enrichment | None):
     if not PREFER_KNOWN_AS_HEAD or enrichment is None or not c.genres:
         return None
     return lambda t: known_match(c, t, enrichment)
+
+
+def direct_match(c: Constraints, t: Track, enrichment: Enrichment | None) -> bool:
+    """Listeners spoke of the artist, and an asked genre (not a related name) is a main part of its
+    known profile: MIN_SHARE of its evidence, and at least DOMINANCE of its largest genre share."""
+    attrs = enrichment.artist(t.artists[0]) if enrichment is not None and t.artists else None
+    if attrs is None or attrs.confidence < KNOWN or not attrs.genres or not attrs.from_listeners:
+        return False
+    share = sum(attrs.genres.get(g, 0.0) for g, w in c.genres.items() if w >= 1.0)
+    return share >= MIN_SHARE and share >= DOMINANCE * max(attrs.genres.values())
+
+
+def direct_head(c: Constraints, enrichment: Enrichment | None):
+    """What a genre request's head prefers among the tracks `known_head` takes (DIRECT_HEAD), or None:
+    only for genres the words asked for (not inferred, not X's) that have related names beside them."""
+    if not DIRECT_HEAD or enrichment is None or c.inferred or c.from_similar \
+            or not any(w < 1.0 for w in c.genres.values()):
+        return None
+    return lambda t: direct_match(c, t, enrichment)
 
 
 def passes_filters(intent: Intent, t: Track) -> bool:

@@ -21,7 +21,8 @@ import sys
 
 SIGNALS = ("none", "embedding_trust", "name_edges", "consensus", "house_context", "half_known",
            "dominance", "similar_head", "language_and", "uses_head", "dominance_filter", "stand_ins",
-           "listener_similarity", "listener_voters", "like_cosine", "like_related", "like_known_only")
+           "listener_similarity", "listener_voters", "like_cosine", "like_related", "like_known_only",
+           "direct_head")
 
 
 def _switch_off(signal: str) -> None:
@@ -104,7 +105,8 @@ def _switch_off(signal: str) -> None:
 # like_known_only: before session 10 any artist nobody spoke of passed a like-X request.
 _CONSTANT_SIGNALS = {"like_cosine": ("retrieval.filters", "LIKE_COSINE", 0.0),
                      "like_related": ("retrieval.filters", "LIKE_RELATED", False),
-                     "like_known_only": ("retrieval.filters", "LIKE_KNOWN_ONLY", False)}
+                     "like_known_only": ("retrieval.filters", "LIKE_KNOWN_ONLY", False),
+                     "direct_head": ("retrieval.filters", "DIRECT_HEAD", False)}
 
 
 def _set_off(signal: str):
@@ -189,7 +191,7 @@ def _run(signals: list[str], sets: list[str], config: str | None, cpcd: str | No
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m serving.tools.enrichment_ablation", description=__doc__.split("\n")[0])
     p.add_argument("--signal", default="all", help=f"comma-separated, of {', '.join(SIGNALS)}; or all")
-    p.add_argument("--set", action="append", choices=["dev", "heldout", "fresh", "fresh2"],
+    p.add_argument("--set", action="append", choices=["dev", "heldout", "fresh", "fresh2", "fresh3"],
                    help="coherence set(s); default all three")
     p.add_argument("--config", default=None)
     p.add_argument("--cpcd", default=None, help="dialogs file: also run the CPCD train CV")

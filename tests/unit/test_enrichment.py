@@ -297,6 +297,39 @@ def test_head_first_fills_the_head_with_accepted_and_removes_nothing():
     assert head_first(order, lambda x: False, 3, lambda o, n: o[:n]) == order
 
 
+def test_head_first_takes_the_preferred_among_the_accepted_first():
+    from serving.ranking.diversity import head_first
+
+    order = list(range(12))
+    out = head_first(order, lambda x: x % 2 == 0, 4, lambda o, n: o[:n], prefer=lambda x: x in (6, 10))
+    assert out[:4] == [6, 10, 0, 2] and sorted(out) == order
+    # Fewer preferred than head places: the other accepted ones follow them, nothing is lost.
+    assert head_first(order, lambda x: x % 2 == 0, 4, lambda o, n: o[:n], prefer=lambda x: False)[:4] == [0, 2, 4, 6]
+
+
+def test_a_genre_head_prefers_artists_filed_under_the_genre_itself():
+    from serving.catalog.enrichment.artifact import ArtistAttrs
+    from serving.ranking.diversity import head_first
+    from serving.retrieval.filters import direct_head, known_head, with_consensus
+
+    heard = {"direct_genre_votes": 3}
+    enr = Enrichment("k", {
+        "rockers": ArtistAttrs("Rockers", {"rock": 0.6, "metal": 0.4}, 9.0, evidence=heard),
+        "punks": ArtistAttrs("Punks", {"punk": 0.55, "rock": 0.45}, 4.0, evidence=heard),
+        "echo": ArtistAttrs("Echo", {"punk": 0.9}, 4.0),  # known through text neighbours only
+    }, {})
+    tracks = [_t("r", "Anthem", "Rockers"), _t("e", "Loud", "Echo"), _t("p", "Short Fast Loud", "Punks")]
+    c = constraints(Intent(search_text="hardcore punk", genres=["punk"]), enr)
+    known, prefer = known_head(c, enr), direct_head(c, enr)
+    assert all(known(t) for t in tracks)  # rock/metal relates to punk: admitted, as before
+    assert [prefer(t) for t in tracks] == [False, False, True]
+    out = head_first([0, 1, 2], lambda i: known(tracks[i]), 2, lambda o, n: o[:n], lambda i: prefer(tracks[i]))
+    assert out == [2, 0, 1]
+    # A genre nothing relates to, or one inferred from text matches, has nothing to prefer.
+    assert direct_head(constraints(Intent(search_text="k-pop", genres=["k-pop"]), enr), enr) is None
+    assert direct_head(with_consensus(constraints(Intent(search_text="songs"), enr), [], enr), enr) is None
+
+
 def test_a_broader_name_is_not_a_side_of_the_profile():
     from serving.catalog.enrichment.artifact import ArtistAttrs
 
