@@ -10,7 +10,8 @@ fast parser as usual, then merged into the previous intent by these rules:
   exclude_artists; a genre or mood X leaves genres/moods ("no"/"remove"-style also
   adds it to exclude_terms); anything else after a hard "no more" becomes an exclude term;
 - "more X" / "less X" with an energy or tempo word (upbeat, faster, calmer, ...) moves
-  energy by ENERGY_STEP; with a genre or mood, adds it / removes it;
+  energy by ENERGY_STEP; with a genre or mood, adds it / removes it; "more X" where X is an
+  excluded term ("nothing too upbeat" earlier) also takes that exclusion back;
 - "something like <track or artist>": an artist becomes wanted; a catalog title becomes
   an anchor track (the session treats it like a liked track);
 - "keep the first five": the first N shown tracks are pinned;
@@ -169,6 +170,10 @@ class EditRules:
             n = _norm(phrase)
             if not n or n in handled:
                 continue
+            if any(_norm(t) == n for t in terms):
+                # "Nothing too upbeat", then "more upbeat": the listener takes the exclusion back.
+                terms = [t for t in terms if _norm(t) != n]
+                ops.append(f"allow {n}")
             if _UP.match(n):
                 bump(ENERGY_STEP, f"more {phrase}")
             elif _DOWN.match(n):

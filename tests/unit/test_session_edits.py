@@ -124,3 +124,11 @@ def test_unrelated_message_keeps_the_intent():
 def test_chatter_does_not_move_a_settled_energy():
     assert edit("love it, thanks").intent.energy == 0.6
     assert edit("more upbeat", START.model_copy(update={"energy": None})).intent.energy == pytest.approx(0.5 + ENERGY_STEP)
+
+
+def test_asking_for_more_of_an_excluded_word_takes_the_exclusion_back():
+    calm = PARSER.parse("rainy sunday jazz, nothing too upbeat")
+    assert calm.exclude_terms == ["upbeat"]
+    r = RULES.apply(calm, "more upbeat", PARSER.parse("more upbeat"))
+    assert r.intent.exclude_terms == [] and "allow upbeat" in r.ops
+    assert r.intent.energy > calm.energy
