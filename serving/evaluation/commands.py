@@ -290,12 +290,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="app config YAML; repeat to compare several side by side (default: built-in CPU default)")
     p.add_argument("--coherence", action="store_true",
                    help="also report off-genre rate@20 on the coherence prompts (evaluation-only artist labels)")
-    p.add_argument("--coherence-set", choices=["dev", "heldout", "fresh", "fresh2", "fresh3", "fresh4", "all"], default="dev",
+    p.add_argument("--coherence-set", choices=["dev", "heldout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "all"], default="dev",
                    help="packaged coherence prompts: dev (66, thresholds were tuned looking at it), heldout (46, "
                         "its failures were read in session 3), fresh (49, measured once per adopted change), "
                         "fresh2 (50, written in session 10 by someone who never saw the system; read since), "
-                        "fresh3 (50, written the same way in session 11; read since), fresh4 (50, the same way, "
-                        "later in session 11) or all")
+                        "fresh3 and fresh4 (50 each, written the same way in session 11; read since), fresh5 "
+                        "(50, the same way, last in session 11: the unread one) or all")
     p.add_argument("--coherence-prompts", default=None, help="coherence prompts JSONL (overrides --coherence-set)")
     p.add_argument("--coherence-turn", type=int, choices=[0, 1], default=0,
                    help="1: score a session's second playlist instead, after a simulated listener liked up to 3 "

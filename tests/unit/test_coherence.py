@@ -86,7 +86,8 @@ def test_building_the_app_does_not_load_the_coherence_module():
 @pytest.mark.parametrize("name,size,earlier", [("heldout", 30, ()), ("fresh", 40, ("heldout",)),
                                                ("fresh2", 40, ("heldout", "fresh")),
                                                ("fresh3", 40, ("heldout", "fresh", "fresh2")),
-                                               ("fresh4", 40, ("heldout", "fresh", "fresh2", "fresh3"))])
+                                               ("fresh4", 40, ("heldout", "fresh", "fresh2", "fresh3")),
+                                               ("fresh5", 40, ("heldout", "fresh", "fresh2", "fresh3", "fresh4"))])
 def test_heldout_set_is_separate_and_covers_every_kind(name, size, earlier):
     from serving.evaluation.coherence import set_file
 
