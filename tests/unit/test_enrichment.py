@@ -325,6 +325,11 @@ def test_a_genre_head_prefers_artists_filed_under_the_genre_itself():
     assert [prefer(t) for t in tracks] == [False, False, True]
     out = head_first([0, 1, 2], lambda i: known(tracks[i]), 2, lambda o, n: o[:n], lambda i: prefer(tracks[i]))
     assert out == [2, 0, 1]
+    # Filed mostly under a related name but enough under the asked one: still the asked genre's artist.
+    enr.artists["sabbath"] = ArtistAttrs("Sabbath", {"rock": 0.66, "metal": 0.15, "r&b": 0.19}, 13.0, evidence=heard)
+    metal = constraints(Intent(search_text="heavy metal", genres=["metal"]), enr)
+    assert direct_head(metal, enr)(_t("s", "Paranoid", "Sabbath"))
+    assert not direct_head(metal, enr)(_t("p", "Short Fast Loud", "Punks"))  # punk relates to metal only
     # A genre nothing relates to, or one inferred from text matches, has nothing to prefer.
     assert direct_head(constraints(Intent(search_text="k-pop", genres=["k-pop"]), enr), enr) is None
     assert direct_head(with_consensus(constraints(Intent(search_text="songs"), enr), [], enr), enr) is None
