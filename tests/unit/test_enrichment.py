@@ -310,7 +310,9 @@ def test_head_first_takes_the_preferred_among_the_accepted_first():
 def test_a_genre_head_prefers_artists_filed_under_the_genre_itself():
     from serving.catalog.enrichment.artifact import ArtistAttrs
     from serving.ranking.diversity import head_first
-    from serving.retrieval.filters import direct_head, known_head, with_consensus
+    from dataclasses import replace
+
+    from serving.retrieval.filters import direct_head, known_head
 
     heard = {"direct_genre_votes": 3}
     enr = Enrichment("k", {
@@ -330,9 +332,10 @@ def test_a_genre_head_prefers_artists_filed_under_the_genre_itself():
     metal = constraints(Intent(search_text="heavy metal", genres=["metal"]), enr)
     assert direct_head(metal, enr)(_t("s", "Paranoid", "Sabbath"))
     assert not direct_head(metal, enr)(_t("p", "Short Fast Loud", "Punks"))  # punk relates to metal only
-    # A genre nothing relates to, or one inferred from text matches, has nothing to prefer.
+    # A genre nothing relates to, or one inferred from text matches or from "like X", has nothing to prefer.
     assert direct_head(constraints(Intent(search_text="k-pop", genres=["k-pop"]), enr), enr) is None
-    assert direct_head(with_consensus(constraints(Intent(search_text="songs"), enr), [], enr), enr) is None
+    assert direct_head(replace(c, inferred=True), enr) is None
+    assert direct_head(replace(c, from_similar=True), enr) is None
 
 
 def test_a_broader_name_is_not_a_side_of_the_profile():
