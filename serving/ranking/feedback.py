@@ -28,7 +28,8 @@ import numpy as np
 from serving.intent.model import Intent
 from serving.ranking.base import Ranker
 from serving.ranking.diversity import artist_cap, head_first, recording_key, select_diverse, sequence
-from serving.retrieval.filters import CONSENSUS_HEAD, constraints, direct_head, known_head, passes_filters
+from serving.retrieval import filters
+from serving.retrieval.filters import CONSENSUS_HEAD, admits, constraints, direct_head, known_head, passes_filters
 from serving.retrieval.retriever import NEAR_DUPLICATE_SIM
 from serving.text import norm
 from serving.schemas import Candidate, Feedback, FeedbackVectors, RankedTrack, Track
@@ -193,9 +194,12 @@ class FeedbackRanking:
         # Borrow co-occurring recordings that retrieval missed.
         have = {recording_key(c.track) for c in candidates}
         extra = []
+        enr = getattr(self.ranker, "enrichment", None)
+        strict = constraints(intent, enr) if filters.SESSION_BORROWED_ADMITS and enr is not None else None
         for k, _ in cooc_t.most_common(w.cooc_expansion):
             t = self._track_of.get(k)
-            if t is not None and k not in have and passes_filters(intent, t):
+            if t is not None and k not in have and passes_filters(intent, t) \
+                    and (strict is None or admits(strict, t, enr, strict=True)):
                 have.add(k)
                 extra.append(Candidate(track=t, dense_score=0.0, retrieval_rank=-1))
         pool, raw, reason_of = self._base(intent, candidates + extra, query_vector)

@@ -278,7 +278,11 @@ class LearnedRanker(Ranker):
         rows = pool.rows.tolist()
         qa = self.prior_arrays.query(np.asarray(q, dtype=np.float32))
         if self._expand:
-            pool = expand(pool, qa, intent, self.table)
+            from serving.retrieval import filters
+
+            c = filters.constraints(intent, self.enrichment) \
+                if filters.SESSION_BORROWED_ADMITS and self.enrichment is not None else None
+            pool = expand(pool, qa, intent, self.table, admit=self._strict(c))
         X = features(intent, pool, qa, self.table)[:, self._cols]
         s = np.asarray(self.artifact.model.predict(X, num_threads=1), dtype=np.float64) if len(X) else np.zeros(0)
         opened = asks_nothing(intent)

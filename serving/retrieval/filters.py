@@ -74,6 +74,11 @@ PREFER_KNOWN_AS_HEAD = True
 # artists listeners filed under punk come first. Nothing is removed; only the head's order changes.
 # Only artists listeners spoke of: one known through embedding edges alone has its neighbours' genres.
 DIRECT_HEAD = True
+# A session's turn borrows too (recordings kept beside the liked ones, the ranker's priors): those
+# candidates must agree with the intent as the one-shot path's borrowed ones do (`admits`, strict).
+# Until session 11 nothing checked their genre there ("k-pop girl groups", after a like, borrowed
+# Green Day's "Minority" and Tay-K). CPCD session CV hit@100 -0.0016 [-0.0056, +0.0021], recall@100 +0.0017.
+SESSION_BORROWED_ADMITS = True
 DISAGREE = 0.15  # evidence enough to rule an artist out when none of it agrees (share < NONE_AGREE)
 NONE_AGREE = 0.04
 MIN_USE_SHARE = 0.1

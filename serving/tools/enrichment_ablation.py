@@ -22,7 +22,7 @@ import sys
 SIGNALS = ("none", "embedding_trust", "name_edges", "consensus", "house_context", "half_known",
            "dominance", "similar_head", "language_and", "uses_head", "dominance_filter", "stand_ins",
            "listener_similarity", "listener_voters", "like_cosine", "like_related", "like_known_only",
-           "direct_head")
+           "direct_head", "session_borrowed_admits")
 
 
 def _switch_off(signal: str) -> None:
@@ -106,7 +106,8 @@ def _switch_off(signal: str) -> None:
 _CONSTANT_SIGNALS = {"like_cosine": ("retrieval.filters", "LIKE_COSINE", 0.0),
                      "like_related": ("retrieval.filters", "LIKE_RELATED", False),
                      "like_known_only": ("retrieval.filters", "LIKE_KNOWN_ONLY", False),
-                     "direct_head": ("retrieval.filters", "DIRECT_HEAD", False)}
+                     "direct_head": ("retrieval.filters", "DIRECT_HEAD", False),
+                     "session_borrowed_admits": ("retrieval.filters", "SESSION_BORROWED_ADMITS", False)}
 
 
 def _set_off(signal: str):

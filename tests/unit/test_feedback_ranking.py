@@ -173,3 +173,31 @@ def test_before_any_like_a_genre_requests_head_goes_to_artists_known_to_fit():
     # After a like the listener's likes say what fits: plain score order (with the liked track first).
     liked = ids(FeedbackRanking(ranker).rank(metal, cands, 4, Feedback(liked=("t1",), disliked=("z",)), 5))
     assert liked[0] == "t1" and liked[1:3] == ["u1", "u2"]
+
+
+def test_a_sessions_borrowed_tracks_must_agree_with_the_asked_genre():
+    """Recordings kept beside a liked one are borrowed only if the enrichment knows they fit, as the
+    one-shot path's borrowed candidates must (filters.SESSION_BORROWED_ADMITS)."""
+    from serving.catalog.enrichment.artifact import ArtistAttrs, Enrichment
+    from serving.ranking.diversity import recording_key
+    from serving.ranking.priors import PriorDialog, Priors
+    from serving.retrieval import filters
+
+    liked = Track(track_id="l", title="song l", artists=["Idols"])
+    fits = Track(track_id="f", title="song f", artists=["Girl Group"])
+    off = Track(track_id="g", title="song g", artists=["Punk Band"])
+    items = tuple((recording_key(t), t, _unit(*v)) for t, v in [(liked, (1, 0, 0)), (fits, (0, 1, 0)), (off, (0, 0, 1))])
+    priors = Priors.build([PriorDialog("d0", np.zeros(3, np.float32), frozenset(k for k, _, _ in items),
+                                       frozenset({"idols", "girl group", "punk band"}), goal_items=items)], 3)
+    ranker = PriorsOrder(priors)
+    ranker.enrichment = Enrichment("k", {a: ArtistAttrs(a.title(), g, 5.0) for a, g in [
+        ("idols", {"k-pop": 1.0}), ("girl group", {"k-pop": 0.9, "pop": 0.1}), ("punk band", {"punk": 1.0})]}, {})
+    kpop = Intent(search_text="k-pop girl groups", genres=["k-pop"])
+    retrieved = [Candidate(track=liked, dense_score=0.5, retrieval_rank=0, liked_sim=1.0), cand("o", "Other", 0.4)]
+    out = ids(FeedbackRanking(ranker).rank(kpop, retrieved, 5, Feedback(liked=("l",)), 5))
+    assert out[0] == "l" and "f" in out and "g" not in out
+    filters.SESSION_BORROWED_ADMITS = False
+    try:  # the old behaviour: nothing checked the co-kept punk band
+        assert "g" in ids(FeedbackRanking(ranker).rank(kpop, retrieved, 5, Feedback(liked=("l",)), 5))
+    finally:
+        filters.SESSION_BORROWED_ADMITS = True
