@@ -283,6 +283,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_eval_compare)
 
+    from serving.evaluation.coherence import COHERENCE_SETS
+
     p = sub.add_parser("eval", help="offline quality on CPCD-format dialogs (hit@k, recall, NDCG with CIs)")
     p.add_argument("--dialogs", default=None, help="CPCD-format JSONL (e.g. ../shared/data/cpcd/dialogs.train.jsonl)")
     p.add_argument("--catalog", default=None, help="catalog file (default from config: the shipped CPCD catalog)")
@@ -290,7 +292,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="app config YAML; repeat to compare several side by side (default: built-in CPU default)")
     p.add_argument("--coherence", action="store_true",
                    help="also report off-genre rate@20 on the coherence prompts (evaluation-only artist labels)")
-    p.add_argument("--coherence-set", choices=["dev", "heldout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "all"], default="dev",
+    p.add_argument("--coherence-set", choices=list(COHERENCE_SETS), default="dev",
                    help="packaged coherence prompts: dev (66, thresholds were tuned looking at it), heldout (46, "
                         "its failures were read in session 3), fresh (49, measured once per adopted change), "
                         "fresh2 (50, written in session 10 by someone who never saw the system; read since), "

@@ -195,7 +195,8 @@ class FeedbackRanking:
         have = {recording_key(c.track) for c in candidates}
         extra = []
         enr = getattr(self.ranker, "enrichment", None)
-        strict = constraints(intent, enr) if filters.SESSION_BORROWED_ADMITS and enr is not None else None
+        wanted = None if enr is None else constraints(intent, enr)  # the borrowed ones' test, the head's rules
+        strict = wanted if filters.SESSION_BORROWED_ADMITS else None
         for k, _ in cooc_t.most_common(w.cooc_expansion):
             t = self._track_of.get(k)
             if t is not None and k not in have and passes_filters(intent, t) \
@@ -219,9 +220,7 @@ class FeedbackRanking:
             signals["liked_artist"].append(float(liked_count.get(lead, 0) > 0))
             signals["cooc_artist"].append(math.log1p(cooc_a.get(lead, 0.0)))
             signals["liked_album"].append(float(album_key(c.track) in liked_albums))
-        enr = getattr(self.ranker, "enrichment", None)
-        c = None if pinned or enr is None else constraints(intent, enr)
-        head, prefer = (None, None) if c is None else (known_head(c, enr), direct_head(c, enr))
+        head, prefer = (None, None) if pinned or wanted is None else (known_head(wanted, enr), direct_head(wanted, enr))
         return Scored(intent, pinned, keep, np.asarray(base, np.float64),
                       {k: np.asarray(v, np.float64) for k, v in signals.items()}, reason_of, cooc_t,
                       set(liked_artists), liked_albums, head, prefer)

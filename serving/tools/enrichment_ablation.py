@@ -190,9 +190,11 @@ def _run(signals: list[str], sets: list[str], config: str | None, cpcd: str | No
 
 
 def main(argv: list[str] | None = None) -> int:
+    from serving.evaluation.coherence import SET_FILES  # no serving module it would fix constants of
+
     p = argparse.ArgumentParser(prog="python -m serving.tools.enrichment_ablation", description=__doc__.split("\n")[0])
     p.add_argument("--signal", default="all", help=f"comma-separated, of {', '.join(SIGNALS)}; or all")
-    p.add_argument("--set", action="append", choices=["dev", "heldout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5"],
+    p.add_argument("--set", action="append", choices=list(SET_FILES),
                    help="coherence set(s); default all three")
     p.add_argument("--config", default=None)
     p.add_argument("--cpcd", default=None, help="dialogs file: also run the CPCD train CV")
