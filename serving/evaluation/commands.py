@@ -297,7 +297,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                         "its failures were read in session 3), fresh (49, measured once per adopted change), "
                         "fresh2 (50, written in session 10 by someone who never saw the system; read since), "
                         "fresh3 and fresh4 (50 each, written the same way in session 11; read since), fresh5 "
-                        "(50, the same way, last in session 11: the unread one) or all")
+                        "and fresh6 (50 each, the same way, in sessions 11 and 12: unread) or all")
     p.add_argument("--coherence-prompts", default=None, help="coherence prompts JSONL (overrides --coherence-set)")
     p.add_argument("--coherence-turn", type=int, choices=[0, 1], default=0,
                    help="1: score a session's second playlist instead, after a simulated listener liked up to 3 "
