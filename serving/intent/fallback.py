@@ -15,7 +15,7 @@ import numpy as np
 from serving.intent.chatter import is_chatter
 from serving.intent.model import Intent, IntentSource, YearRange
 from serving.intent.similar import AFTER, split_similar, strip_like
-from serving.intent.taxonomy import TAXONOMY, Tag
+from serving.intent.taxonomy import TAXONOMY, Tag, keyword_tags
 from serving.retrieval.embedder import Embedder
 
 _WORD_NUM = {"fifties": 1950, "sixties": 1960, "seventies": 1970, "eighties": 1980, "nineties": 1990}
@@ -223,26 +223,22 @@ class FastParser:
     @staticmethod
     def _keyword_tags(low: str, excluded: list[str]) -> list[tuple[Tag, float]]:
         banned = " ".join(excluded).lower()
-        keywords = sorted(((kw, tag) for tag in TAXONOMY for kw in tag.keywords), key=lambda x: -len(x[0]))
         hits: dict[str, tuple[Tag, float]] = {}
-        for kw, tag in keywords:
-            pat = tag.pattern(kw)
-            if re.search(pat, low):
-                # Longest keyword wins its span: "work out" must not also count as "work".
-                low = re.sub(pat, " ", low)
-                if not re.search(pat, banned):
-                    hits.setdefault(tag.name, (tag, 1.0))
+        for tag, pat in keyword_tags(low):
+            if not pat.search(banned):
+                hits.setdefault(tag.name, (tag, 1.0))
         return list(hits.values())
 
     def _zero_shot_tags(self, q: np.ndarray, excluded: list[str]) -> list[tuple[Tag, float]]:
         assert self._tags is not None
-        banned = " ".join(excluded).lower()
+        # Whole keywords, not substrings: "no ghost stories" bans no "ost" (soundtrack).
+        banned = {t.name for t, _ in keyword_tags(" ".join(excluded).lower())}
         sims = self._tags.vectors @ q
         out = []
         for kind in ("genre", "mood", "activity"):
             ranked = sorted(
                 ((t, float(s)) for t, s in zip(self._tags.tags, sims)
-                 if t.kind == kind and not any(k in banned for k in t.keywords)),
+                 if t.kind == kind and t.name not in banned),
                 key=lambda x: -x[1],
             )
             # The best tag of each kind if clearly similar, a runner-up only if nearly as close.

@@ -8,7 +8,9 @@ that need no model (and keep the parser useful if embeddings are unavailable).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from serving.intent.subgenres import SUBGENRES
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,49 @@ TAXONOMY: tuple[Tag, ...] = (
     _a("meditation", "meditation, yoga, mindfulness", "meditation", "meditate", "yoga", energy=0.1),
     _a("cooking", "cooking dinner at home", "cooking", "dinner"),
 )
+
+
+def _with_subgenres(tags: tuple[Tag, ...]) -> tuple[Tag, ...]:
+    extra: dict[str, list[str]] = {}
+    for name, owners in SUBGENRES.items():
+        for owner in owners:
+            extra.setdefault(owner, []).append(name)
+    return tuple(replace(t, keywords=t.keywords + tuple(k for k in extra.get(t.name, ()) if k not in t.keywords))
+                 for t in tags)
+
+
+BASE_TAXONOMY = TAXONOMY  # the tags' own keywords only (the ablation tool's "subgenres" signal)
+TAXONOMY = _with_subgenres(TAXONOMY)
+
+_table: tuple[tuple[Tag, ...], tuple] = ((), ())
+
+
+def _keyword_table() -> tuple[tuple[str, tuple[tuple[Tag, re.Pattern], ...]], ...]:
+    """keyword -> the tags it names with each one's compiled pattern, longest keyword first. Made
+    once per TAXONOMY object (a tool may swap the taxonomy for an ablation)."""
+    global _table
+    if _table[0] is not TAXONOMY:
+        by_kw: dict[str, list[tuple[Tag, re.Pattern]]] = {}
+        for t in TAXONOMY:
+            for kw in t.keywords:
+                by_kw.setdefault(kw, []).append((t, re.compile(t.pattern(kw))))
+        _table = (TAXONOMY, tuple(sorted(((k, tuple(v)) for k, v in by_kw.items()), key=lambda x: -len(x[0]))))
+    return _table[1]
+
+
+def keyword_tags(low: str) -> list[tuple[Tag, re.Pattern]]:
+    """The tags whose keywords a lower-case text holds, with the pattern that matched. The longest
+    keyword owns its words ("work out" is not also "work"; "lovers rock" is not also "rock"); a
+    keyword several tags share ("rockabilly": rock, country, oldies) names all of them."""
+    hits: list[tuple[Tag, re.Pattern]] = []
+    for kw, owners in _keyword_table():
+        if kw not in low:  # most of ~500 keywords are absent: a substring test skips their regex
+            continue
+        matched = [(t, pat) for t, pat in owners if pat.search(low)]
+        for _, pat in matched:
+            low = pat.sub(" ", low)
+        hits += matched
+    return hits
 
 
 def tags_of(kind: str) -> tuple[Tag, ...]:

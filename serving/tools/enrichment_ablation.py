@@ -22,7 +22,7 @@ import sys
 SIGNALS = ("none", "embedding_trust", "name_edges", "consensus", "house_context", "half_known",
            "dominance", "similar_head", "language_and", "uses_head", "dominance_filter", "stand_ins",
            "listener_similarity", "listener_voters", "like_cosine", "like_related", "like_known_only",
-           "direct_head", "session_borrowed_admits")
+           "direct_head", "session_borrowed_admits", "subgenres")
 
 
 def _switch_off(signal: str) -> None:
@@ -95,6 +95,13 @@ def _switch_off(signal: str) -> None:
 
         artifact.PIPELINE_VERSION = f"{artifact.PIPELINE_VERSION}-no-{signal}"
         taxonomy.TAXONOMY = tuple(dataclasses.replace(t, not_after=()) for t in taxonomy.TAXONOMY)
+    elif signal == "subgenres":
+        # Session 12's subgenre names (serving/intent/subgenres.py) off: the tags' own keywords only,
+        # for the parser and for the dialogs' evidence (the taxonomy fingerprint keys the artifact).
+        from serving.intent import taxonomy
+
+        artifact.PIPELINE_VERSION = f"{artifact.PIPELINE_VERSION}-no-{signal}"
+        taxonomy.TAXONOMY = taxonomy.BASE_TAXONOMY
     else:
         raise SystemExit(f"unknown signal '{signal}'; one of {', '.join(SIGNALS)} or all")
 

@@ -465,3 +465,9 @@ def test_a_like_x_neighbour_needs_a_profile_pointing_the_way_xs_does():
         assert admits(like, _t("a", "Holiday", "Band"), enr)
     finally:
         filters.LIKE_COSINE = old
+
+
+def test_text_labels_know_subgenre_names():
+    # Listeners' own subgenre words are evidence for every tag the name belongs to.
+    assert text_labels("some rockabilly please") == {"genre:rock", "genre:country", "genre:oldies"}
+    assert text_labels("lovers rock for tonight") == {"genre:reggae"}

@@ -244,3 +244,42 @@ def test_similar_to_and_sound_alikes_ask_for_music_like_a_lower_case_name(prompt
 def test_a_lower_case_common_word_is_still_no_artist_without_a_cue():
     assert _named_parser().parse("sade songs and nice tunes").similar_artists == []
     assert "Nice!" not in _named_parser().parse("something nice for the evening").include_artists
+
+
+@pytest.mark.parametrize(
+    "prompt, wanted, unwanted",
+    [
+        # A subgenre names every tag a listener accepts for it (serving/intent/subgenres.py).
+        ("rockabilly with slap bass", {"rock", "country", "oldies"}, set()),
+        ("2 step garage, shuffly beats", {"electronic", "house"}, set()),
+        ("chiptune and 8 bit video game music", {"electronic", "soundtrack"}, set()),
+        # The longer name owns its words: lovers rock is reggae, witch house is no house music.
+        ("lovers rock for a cosy night in", {"reggae"}, {"rock"}),
+        ("witch house", {"electronic"}, {"house"}),
+        ("funk carioca pra dançar", {"latin"}, {"disco"}),
+        # A tag keyword does not match inside a hyphenated word; the hyphenated names are listed.
+        ("post-rock with long build ups", {"rock", "indie"}, set()),
+        ("deutschrap bitte", {"hip hop"}, set()),
+    ],
+)
+def test_subgenre_names_map_to_their_tags(rules_only, prompt, wanted, unwanted):
+    genres = set(rules_only.parse(prompt).genres)
+    assert wanted <= genres and not unwanted & genres, genres
+
+
+def test_every_subgenre_names_taxonomy_genres_and_no_tag_keyword_twice():
+    from serving.intent.subgenres import SUBGENRES
+    from serving.intent.taxonomy import TAXONOMY
+
+    genres = {t.name for t in TAXONOMY if t.kind == "genre"}
+    assert all(tags and set(tags) <= genres for tags in SUBGENRES.values())
+    for t in TAXONOMY:
+        assert len(t.keywords) == len(set(t.keywords)), t.name
+
+
+def test_an_exclusion_bans_whole_keywords_not_substrings():
+    # "no ghost" holds the letters of "ost" (soundtrack): only a whole keyword bans its tag.
+    from serving.intent.taxonomy import keyword_tags
+
+    assert {t.name for t, _ in keyword_tags("ghost stories")} == set()
+    assert {t.name for t, _ in keyword_tags("no movie osts")} == {"soundtrack"}

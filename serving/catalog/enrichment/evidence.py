@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterable
 
 from serving.intent.chatter import is_chatter
+from serving.intent.taxonomy import keyword_tags
 
 # Weights per source: what the listener kept is the strongest evidence.
 W_KEPT_TURN = 1.0  # kept in a turn whose own words carry the label
@@ -50,18 +51,6 @@ def _parser():
     return FastParser(embedder=None, artists=list(_ARTISTS))
 
 
-@lru_cache(maxsize=1)
-def _keywords():
-    import re
-
-    from serving.intent.taxonomy import TAXONOMY
-
-    # The taxonomy's own keywords, longest first, as the fast parser matches them; one compiled
-    # pattern each (this runs over every turn and search query of every dialog).
-    kws = sorted(((kw, t) for t in TAXONOMY for kw in t.keywords), key=lambda x: -len(x[0]))
-    return [(re.compile(t.pattern(kw)), f"{t.kind}:{t.name}") for kw, t in kws]
-
-
 @lru_cache(maxsize=8192)
 def text_labels(text: str) -> frozenset[str]:
     """Labels a request's words carry: 'genre:metal', 'mood:chill', 'activity:workout', 'decade:1990'.
@@ -75,11 +64,8 @@ def text_labels(text: str) -> frozenset[str]:
     inc, exc, _ = p._artists_in(text, [])
     for a in inc + exc:
         low = low.replace(a.lower(), " ")
-    out = set()
-    for pat, label in _keywords():
-        if pat.search(low):
-            low = pat.sub(" ", low)  # the longest keyword owns its words: "work out" is not also "work"
-            out.add(label)
+    # The parser's own keyword rules: the longest keyword owns its words ("work out" is not also "work").
+    out = {f"{t.kind}:{t.name}" for t, _ in keyword_tags(low)}
     era = p._era(text.lower())
     if era is not None and era.end - era.start <= 20:
         out |= {f"decade:{d}" for d in range(era.start // 10 * 10, era.end + 1, 10)}
