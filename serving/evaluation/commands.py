@@ -296,8 +296,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="packaged coherence prompts: dev (66, thresholds were tuned looking at it), heldout (46, "
                         "its failures were read in session 3), fresh (49, measured once per adopted change), "
                         "fresh2 (50, written in session 10 by someone who never saw the system; read since), "
-                        "fresh3 and fresh4 (50 each, written the same way in session 11; read since), fresh5 "
-                        "and fresh6 (50 each, the same way, in sessions 11 and 12: unread) or all")
+                        "fresh3 and fresh4 (50 each, written the same way in session 11; read since), fresh5, "
+                        "fresh6 and fresh7 (50 each, the same way, in sessions 11 and 12: unread) or all")
     p.add_argument("--coherence-prompts", default=None, help="coherence prompts JSONL (overrides --coherence-set)")
     p.add_argument("--coherence-turn", type=int, choices=[0, 1], default=0,
                    help="1: score a session's second playlist instead, after a simulated listener liked up to 3 "

@@ -89,7 +89,9 @@ def test_building_the_app_does_not_load_the_coherence_module():
                                                ("fresh4", 40, ("heldout", "fresh", "fresh2", "fresh3")),
                                                ("fresh5", 40, ("heldout", "fresh", "fresh2", "fresh3", "fresh4")),
                                                ("fresh6", 40, ("heldout", "fresh", "fresh2", "fresh3", "fresh4",
-                                                               "fresh5"))])
+                                                               "fresh5")),
+                                               ("fresh7", 40, ("heldout", "fresh", "fresh2", "fresh3", "fresh4",
+                                                               "fresh5", "fresh6"))])
 def test_heldout_set_is_separate_and_covers_every_kind(name, size, earlier):
     from serving.evaluation.coherence import set_file
 
