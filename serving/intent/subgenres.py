@@ -163,6 +163,37 @@ _AMBIENT = {
     "ambience": "ambient", "ambiance": "ambient",
 }
 _OLDIES = {"golden oldies": "oldies", "oldie": "oldies"}
+# Genre names as listeners write them in their own language and script (session 13): a request typed
+# in Chinese, Japanese, Russian, Thai, Arabic or Hindi named no genre the parser could read, so its
+# playlist was whatever its characters matched (Korean titles for a Chinese one). Names only; a script
+# without spaces between words matches inside a word (`Tag.pattern`). Korean is left to the language
+# itself (Hangul is k-pop's evidence, `filters.constraints`).
+IN_OTHER_LANGUAGES = {
+    # Chinese (simplified and traditional)
+    "说唱": "hip hop", "說唱": "hip hop", "嘻哈": "hip hop", "饶舌": "hip hop", "饒舌": "hip hop",
+    "摇滚": "rock", "搖滾": "rock", "流行": "pop", "民谣": "folk", "民謠": "folk", "爵士": "jazz",
+    "电子": "electronic", "電子": "electronic", "古典": "classical", "蓝调": "blues", "藍調": "blues",
+    "乡村": "country", "鄉村": "country", "重金属": "metal", "重金屬": "metal", "朋克": "punk", "雷鬼": "reggae",
+    "灵魂乐": "r&b", "靈魂樂": "r&b", "轻音乐": "ambient", "輕音樂": "ambient",
+    # Japanese
+    "ロック": "rock", "ポップ": "pop", "ジャズ": "jazz", "ヒップホップ": "hip hop", "ラップ": "hip hop",
+    "メタル": "metal", "パンク": "punk", "クラシック": "classical", "アニソン": "soundtrack pop",
+    "ボカロ": "electronic pop", "ボーカロイド": "electronic pop", "テクノ": "house electronic",
+    "エレクトロ": "electronic", "フォーク": "folk", "ブルース": "blues", "レゲエ": "reggae", "シティポップ": "pop disco",
+    # Russian
+    "рок": "rock", "поп": "pop", "рэп": "hip hop", "хип-хоп": "hip hop", "джаз": "jazz", "метал": "metal",
+    "панк": "punk", "классика": "classical", "классическая": "classical", "электроника": "electronic",
+    "эстрада": "pop", "блюз": "blues", "фолк": "folk", "диско": "disco", "шансон": "folk",
+    # Thai
+    "ลูกทุ่ง": "folk", "หมอลำ": "folk", "ร็อก": "rock", "ร็อค": "rock", "ป๊อป": "pop", "แร็พ": "hip hop",
+    "แจ๊ส": "jazz",
+    # Arabic, Hindi
+    "راب": "hip hop", "روك": "rock", "جاز": "jazz", "रैप": "hip hop", "रॉक": "rock", "पॉप": "pop",
+    # Latin-script names in other languages
+    "klassik": "classical", "musique classique": "classical", "musica classica": "classical",
+    "música clásica": "classical", "música clássica": "classical", "cantautori": "folk", "cantautore": "folk",
+    "cantautor": "folk", "cantautora": "folk", "liedermacher": "folk", "volksmusik": "folk",
+}
 
 _TWO_WORD_TAGS = ("classic rock", "hip hop")
 
@@ -178,6 +209,6 @@ SUBGENRES: dict[str, tuple[str, ...]] = {
     name: _split(tags)
     for table in (_ROCK, _METAL, _PUNK, _INDIE, _POP, _K_POP, _HIP_HOP, _R_AND_B, _JAZZ, _BLUES, _CLASSICAL,
                   _COUNTRY, _FOLK, _ELECTRONIC, _HOUSE, _REGGAE, _LATIN, _AFROBEATS, _GOSPEL, _DISCO,
-                  _SOUNDTRACK, _LOFI, _AMBIENT, _OLDIES)
+                  _SOUNDTRACK, _LOFI, _AMBIENT, _OLDIES, IN_OTHER_LANGUAGES)
     for name, tags in table.items()
 }

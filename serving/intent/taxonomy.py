@@ -13,6 +13,10 @@ from dataclasses import dataclass, replace
 from serving.intent.subgenres import SUBGENRES
 
 
+# Han, kana and Thai letters: scripts that do not put spaces between words.
+_UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+
+
 @dataclass(frozen=True)
 class Tag:
     name: str
@@ -25,7 +29,10 @@ class Tag:
 
     def pattern(self, keyword: str) -> str:
         """Regex for one keyword as a whole word, not right after a `not_after` word nor right
-        before a `not_before` one."""
+        before a `not_before` one. A keyword in a script written without spaces between words
+        (Chinese, Japanese, Thai) is a word wherever it stands."""
+        if _UNSPACED.search(keyword):
+            return re.escape(keyword)
         guards = "".join(rf"(?<!\b{re.escape(w)}\s)" for w in self.not_after)
         ahead = rf"(?!\s+(?:{'|'.join(map(re.escape, self.not_before))})\b)" if self.not_before else ""
         return rf"{guards}(?<![\w-]){re.escape(keyword)}(?![\w-]){ahead}"

@@ -260,6 +260,12 @@ def test_a_lower_case_common_word_is_still_no_artist_without_a_cue():
         # A tag keyword does not match inside a hyphenated word; the hyphenated names are listed.
         ("post-rock with long build ups", {"rock", "indie"}, set()),
         ("deutschrap bitte", {"hip hop"}, set()),
+        # Genre names in other scripts; a script without spaces matches inside a word (session 13).
+        ("中文说唱，要硬一点的", {"hip hop"}, set()),
+        ("ボカロの神曲まとめ", {"electronic", "pop"}, set()),
+        ("เพลงลูกทุ่งเพราะๆ", {"folk"}, set()),
+        ("старая советская эстрада", {"pop"}, set()),
+        ("русский рок", {"rock"}, set()),
     ],
 )
 def test_subgenre_names_map_to_their_tags(rules_only, prompt, wanted, unwanted):
@@ -275,6 +281,14 @@ def test_every_subgenre_names_taxonomy_genres_and_no_tag_keyword_twice():
     assert all(tags and set(tags) <= genres for tags in SUBGENRES.values())
     for t in TAXONOMY:
         assert len(t.keywords) == len(set(t.keywords)), t.name
+
+
+def test_spaced_scripts_still_match_whole_words_only():
+    from serving.intent.taxonomy import keyword_tags
+
+    assert {t.name for t, _ in keyword_tags("русский рок")} == {"rock"}
+    assert not keyword_tags("рокот")  # Cyrillic has spaces: a keyword inside a longer word is no keyword
+    assert {t.name for t, _ in keyword_tags("好听的摇滚歌")} == {"rock"}  # Chinese has none
 
 
 def test_an_exclusion_bans_whole_keywords_not_substrings(parser):
