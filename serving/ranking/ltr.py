@@ -12,7 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Sequence
@@ -140,6 +140,10 @@ class RankerArtifact:
         return cls(version=version, model=model, features=list(meta["features"]), priors=priors, meta=meta)
 
 
+# How a head rule sees a candidate's origin (`_head_rule`): 0 retrieved for this request.
+BORROWED, POPULAR_ONLY = 1, 2
+
+
 class LearnedRanker(Ranker):
     """Scores candidates with a LambdaMART model, then the same diversity and sequencing as the baseline.
 
@@ -176,13 +180,14 @@ class LearnedRanker(Ranker):
             if norm(tag.name):
                 self.table.tag_mask(norm(tag.name))
 
-    def _constraints(self, intent: Intent, pool: Pool, opened: bool):
+    def _constraints(self, intent: Intent, pool: Pool, opened: bool, qa=None):
         """(what borrowed tracks must agree with, what the playlist's head is filled with first, or
         None). None, None without enrichment: the intent's filters only. `opened`: the request asks
         for nothing (`chatter.asks_nothing`)."""
         if self.enrichment is None:
             return None, None
-        from serving.retrieval.filters import CONSENSUS_POOL, admits, constraints, head_artists, with_consensus
+        from serving.retrieval.filters import (CONSENSUS_POOL, NEIGHBOUR_VOTERS, admits, constraints, head_artists,
+                                               neighbours_for, with_consensus)
 
         c = constraints(intent, self.enrichment)
         enr = self.enrichment
@@ -194,15 +199,19 @@ class LearnedRanker(Ranker):
         if not len(pool) or opened:  # nothing asked: no genre to infer from "Hello"'s matches
             return c, None
         order = np.argsort(-pool.dense, kind="stable")[:CONSENSUS_POOL]
-        head = with_consensus(c, [self.table.tracks[int(pool.rows[i])] for i in order.tolist()], enr)
-        return c, ((lambda t: admits(head, t, enr, dominance=True)) if head.inferred else None)
+        head = with_consensus(c, [self.table.tracks[int(pool.rows[i])] for i in order.tolist()], enr,
+                              [] if qa is None else neighbours_for(intent, qa.neighbour_artists(NEIGHBOUR_VOTERS)))
+        if not head.inferred:
+            return c, None
+        return replace(c, consensus=head), (lambda t: admits(head, t, enr, dominance=True))
 
-    def _head_rule(self, c, head):
+    def _head_rule(self, c, head, opened: bool = False):
         """What the playlist's first places take, as (track, borrowed) -> bool, or None: `head`; for
         a request naming a use but no genre, borrowed tracks only if kept for that use before; for a
         genre request, tracks by artists known to fit (`filters.known_head`) whose agreeing genres are
-        a main part of their profile."""
-        from serving.retrieval.filters import DOMINANCE_AS_HEAD, USES_HEAD, admits, known_head, uses_ok
+        a main part of their profile; for a request whose genre nothing tells, no track borrowed for
+        popularity alone (`filters.KNN_HEAD`). `borrowed`: 0 retrieved, BORROWED, or POPULAR_ONLY."""
+        from serving.retrieval.filters import DOMINANCE_AS_HEAD, KNN_HEAD, USES_HEAD, admits, known_head, uses_ok
 
         if c is None:
             return None
@@ -215,6 +224,8 @@ class LearnedRanker(Ranker):
             rules.append(lambda t, borrowed: admits(c, t, enr, dominance=True))
         if USES_HEAD and not c.genres and c.uses:
             rules.append(lambda t, borrowed: not borrowed or uses_ok(c, t, enr))
+        if KNN_HEAD and not opened and not c.genres and c.consensus is None:  # "Hello" asks for the most kept
+            rules.append(lambda t, borrowed: borrowed != POPULAR_ONLY)
         if not rules:
             return None
         return lambda t, borrowed: all(r(t, borrowed) for r in rules)
@@ -223,9 +234,9 @@ class LearnedRanker(Ranker):
         """Which of the head's tracks go first (`filters.direct_head`), as track -> bool, or None."""
         if c is None:
             return None
-        from serving.retrieval.filters import direct_head
+        from serving.retrieval.filters import direct_head, written_head
 
-        return direct_head(c, self.enrichment)
+        return written_head(c, self.enrichment) or direct_head(c, self.enrichment)
 
     def _strict(self, c):
         """Borrowed tracks (not retrieved for this request) must be known to agree."""
@@ -316,8 +327,8 @@ class LearnedRanker(Ranker):
         opened = [asks_nothing(intent) for intent, *_ in work]
         for (intent, pool, q, _, _), op in zip(work, opened):
             qa = self.prior_arrays.query(np.asarray(q, dtype=np.float32))
-            c, head = self._constraints(intent, pool, op)
-            heads.append((self._head_rule(c, head), self._head_prefer(c)))
+            c, head = self._constraints(intent, pool, op, qa)
+            heads.append((self._head_rule(c, head, op), self._head_prefer(c)))
             if self._expand:
                 pool = expand(pool, qa, intent, self.table, admit=self._strict(c))
             pools.append(pool)
@@ -357,8 +368,10 @@ class LearnedRanker(Ranker):
             from serving.retrieval.filters import CONSENSUS_HEAD
 
             rows = pool.rows
-            borrowed = pool.rank < 0  # expand() marks what it borrowed with retrieval rank -1
-            order = head_first(order, lambda x: head(t.tracks[int(rows[x])], bool(borrowed[x])),
+            # expand() marks what it borrowed with retrieval rank -1; borrowed for popularity alone
+            # when no neighbour (similar past request) kept it.
+            borrowed = np.where(pool.rank >= 0, 0, np.where(qa.knn_track[keys] > 0, BORROWED, POPULAR_ONLY))
+            order = head_first(order, lambda x: head(t.tracks[int(rows[x])], int(borrowed[x])),
                                min(CONSENSUS_HEAD, length),
                                lambda o, n: select_diverse_ids(o, n, *args),
                                None if prefer is None else (lambda x: prefer(t.tracks[int(rows[x])])))

@@ -122,6 +122,14 @@ class QueryArrays:
     def track_seen(self, keys: np.ndarray) -> np.ndarray:
         return self.pa.track_seen[keys] - self.own_seen[keys]
 
+    def neighbour_artists(self, limit: int) -> list[tuple[str, float]]:
+        """(normalised lead artist, share of the neighbours' weight whose kept playlists hold it),
+        most kept first: what listeners with similar requests kept, by artist."""
+        w = self.knn_artist  # the excluded dialog (CV) is never its own neighbour
+        top = np.argsort(-w, kind="stable")[:limit]
+        names = self.pa.table.lead_names
+        return [(names[i], float(w[i] / self.norm)) for i in top.tolist() if w[i] > 0 and names[i]]
+
     def expansion_keys(self, limit: int) -> np.ndarray:
         """QueryPriors.expansion_keys: neighbours' kept recordings, most supported first."""
         k = self.touched

@@ -108,6 +108,25 @@ CONSENSUS_HEAD = 20  # a default playlist's length
 # its genres from its text neighbours, which are the request's other best text matches, so its vote
 # repeats theirs (read held-out set: activity off-genre 0.163 -> 0.114, dev unchanged; docs/quality.md).
 CONSENSUS_LISTENERS_ONLY = True
+# A request whose best text matches agree on nothing ("background music for reading") had no consensus,
+# so the most-kept tracks of any genre filled it; what listeners with similar requests kept then votes
+# instead: each lead artist of the nearest past requests' kept playlists, weighted by the share of the
+# neighbours' weight that kept it (its neighbours kept Miles Davis and Ella Fitzgerald). Only then: as a
+# second voice beside the text matches, or in their place, it moved as many activity prompts the wrong
+# way as the right one (docs/quality.md, thirteenth round).
+NEIGHBOUR_CONSENSUS = True
+NEIGHBOUR_VOTERS = 30  # neighbour artists that vote, most kept first
+# ...except for a request naming an artist (X's own tracks are its text matches) or written in another
+# language than the past requests (English): their nearest ones are then near by accident.
+NEIGHBOUR_GATE = True
+# A request whose genre nothing tells (no words, no consensus) keeps tracks borrowed for popularity
+# alone (no similar past request kept them) out of its head: popular filler that ignores the request.
+KNN_HEAD = True
+# A request written in another language than English ("中文说唱"): tracks known to be sung in a third
+# language are not admitted (a Korean song does not answer it, though its letters are the nearest the
+# embedder finds), nor do they vote in its consensus; tracks sung in its own language lead the head.
+LANGUAGE_CONFLICT = True
+WRITTEN_HEAD = True
 _STAND_IN_ASKED = re.compile(r"\b(karaoke|covers?|instrumentals?|sing ?along|tribute|backing tracks?)\b", re.I)
 
 
@@ -128,6 +147,10 @@ class Constraints:
     # Per request: each candidate artist's LIKE_COSINE verdict, worked out once (a "like X" request can
     # test thousands of tracks while the retriever widens its net, most of them by the same artists).
     like_verdicts: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
+    # A request naming no genre: what its best matches and neighbours agree on (`with_consensus`), kept
+    # beside the words' own constraints for the playlist's head (borrowed tracks still obey the words').
+    consensus: "Constraints | None" = field(default=None, compare=False, repr=False)
+    written_in: str | None = None  # the language the request is written in, when not English (LANGUAGE_CONFLICT)
 
     @property
     def active(self) -> bool:
@@ -193,6 +216,8 @@ def constraints(intent: Intent, enrichment: Enrichment | None) -> Constraints:
     uses = frozenset([*intent.moods, *intent.activities])
     return Constraints(genres, decades, similar, tuple(dict.fromkeys(names)), allow, from_similar, uses,
                        language=language, near=_near(genres), profiles=tuple(profiles),
+                       # A named artist is asked for in any language ("BTS 防弹少年团").
+                       written_in=lang if LANGUAGE_CONFLICT and not (intent.include_artists or like) else None,
                        like_artists=frozenset(similar) | {norm(a) for a in like if norm(a) not in excluded})
 
 
@@ -206,15 +231,47 @@ def _near(genres: dict[str, float]) -> dict[str, float]:
     return near
 
 
-def with_consensus(c: Constraints, ranked: list[Track], enrichment: Enrichment | None) -> Constraints:
+def with_consensus(c: Constraints, ranked: list[Track], enrichment: Enrichment | None,
+                   neighbours: list[tuple[str, float]] = ()) -> Constraints:
     """A request that names no genre ("music to fall asleep to") still implies some: the genres on
     which the artists of its best text matches agree. Each distinct artist the enrichment knows votes
     once with its genre shares, weighted by rank and by how well it is known; genres with CONSENSUS_SHARE of the vote (and their
     related names at half weight) become the wanted genres. Without this, a known artist of any
     genre passes, and borrowed popular tracks (Taylor Swift, kept once for sleep) fill the playlist.
-    `ranked`: the request's candidates, best text match first."""
+    `ranked`: the request's candidates, best text match first. `neighbours`: (normalised lead artist,
+    weight) of what similar past requests kept, most kept first (NEIGHBOUR_CONSENSUS)."""
     if enrichment is None or c.genres or c.similar or c.from_similar:
         return c
+    if c.written_in:  # a voter sung in a third language is near the request by accident
+        ranked = [t for t in ranked if not _conflicts(c.written_in, t, enrichment)]
+    votes, voters = _text_votes(ranked, enrichment)
+    genres = _agreed(votes) if voters >= CONSENSUS_VOTERS else {}
+    if not genres and NEIGHBOUR_CONSENSUS and neighbours:
+        votes, voters = _neighbour_votes(neighbours, enrichment)
+        genres = _agreed(votes) if voters >= CONSENSUS_VOTERS else {}
+    for g in list(genres):
+        for rel in RELATED.get(g, ()):
+            genres.setdefault(rel, 0.5)
+    return replace(c, genres=genres, inferred=True, near=_near(genres)) if genres else c
+
+
+def neighbours_for(intent: Intent, neighbours: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """The neighbours that may vote on `intent`'s genres (NEIGHBOUR_CONSENSUS): none for a request
+    naming an artist (X's own tracks are its best text matches) or written in another language than
+    the past requests' (English: their nearest ones are then near by accident, not by meaning)."""
+    if not NEIGHBOUR_GATE:
+        return neighbours
+    if intent.similar_artists or intent.include_artists or title_language(intent.search_text)[0] is not None:
+        return []
+    return neighbours
+
+
+def _agreed(votes: dict[str, float]) -> dict[str, float]:
+    total = sum(votes.values())
+    return {g: 1.0 for g, v in votes.items() if v / total >= CONSENSUS_SHARE} if total > 0 else {}
+
+
+def _text_votes(ranked: list[Track], enrichment: Enrichment) -> tuple[dict[str, float], int]:
     votes: dict[str, float] = defaultdict(float)
     seen: set[str] = set()
     voters = 0
@@ -231,14 +288,21 @@ def with_consensus(c: Constraints, ranked: list[Track], enrichment: Enrichment |
         w = min(1.0, a.confidence / KNOWN) / (1.0 + r / 10.0)
         for g, share in a.genres.items():
             votes[g] += share * w
-    total = sum(votes.values())
-    if voters < CONSENSUS_VOTERS or total <= 0:
-        return c
-    genres = {g: 1.0 for g, v in votes.items() if v / total >= CONSENSUS_SHARE}
-    for g in list(genres):
-        for rel in RELATED.get(g, ()):
-            genres.setdefault(rel, 0.5)
-    return replace(c, genres=genres, inferred=True, near=_near(genres)) if genres else c
+    return votes, voters
+
+
+def _neighbour_votes(neighbours: list[tuple[str, float]], enrichment: Enrichment) -> tuple[dict[str, float], int]:
+    votes: dict[str, float] = defaultdict(float)
+    voters = 0
+    for key, weight in neighbours[:NEIGHBOUR_VOTERS]:
+        a = enrichment.artists.get(key)
+        if a is None or a.confidence < SOME or not a.genres or weight <= 0:
+            continue
+        voters += 1
+        w = min(1.0, a.confidence / KNOWN) * weight
+        for g, share in a.genres.items():
+            votes[g] += share * w
+    return votes, voters
 
 
 def head_artists(intent: Intent, c: Constraints) -> frozenset[str]:
@@ -261,6 +325,8 @@ def admits(c: Constraints, t: Track, enrichment: Enrichment | None, strict: bool
     if enrichment is None:
         return True
     attrs = enrichment.artist(t.artists[0]) if t.artists else None
+    if c.written_in and _conflicts(c.written_in, t, enrichment):
+        return False
     if strict and STRICT_USES and not c.genres and c.uses:
         # No genre asked ("music to fall asleep to"): a borrowed track must at least have been kept
         # for such a use before, or popularity alone would fill the playlist.
@@ -302,6 +368,22 @@ def admits(c: Constraints, t: Track, enrichment: Enrichment | None, strict: bool
         if sum(attrs.decades.get(d, 0.0) for d in c.decades) < MIN_DECADE_SHARE:
             return False
     return True
+
+
+def sung_in(t: Track, enrichment: Enrichment) -> str | None:
+    """The language the track is known to be sung in (its title's, else its artist's), or None
+    (English, or not known: the title language only knows other languages)."""
+    lang = (enrichment.tracks.get(t.track_id) or {}).get("language")
+    if lang is None and t.artists:
+        attrs = enrichment.artist(t.artists[0])
+        lang = attrs.language if attrs is not None else None
+    return lang
+
+
+def _conflicts(written_in: str, t: Track, enrichment: Enrichment) -> bool:
+    """Known to be sung in another language than the request is written in (LANGUAGE_CONFLICT)."""
+    lang = sung_in(t, enrichment)
+    return lang is not None and lang != written_in
 
 
 def _related(v: dict[str, float]) -> dict[str, float]:
@@ -363,6 +445,15 @@ def direct_match(c: Constraints, t: Track, enrichment: Enrichment | None) -> boo
         return False
     share = sum(attrs.genres.get(g, 0.0) for g, w in c.genres.items() if w >= 1.0)
     return share >= MIN_SHARE
+
+
+def written_head(c: Constraints, enrichment: Enrichment | None):
+    """What the head of a request written in another language takes first (WRITTEN_HEAD), or None:
+    tracks sung in that language."""
+    if not WRITTEN_HEAD or enrichment is None or not c.written_in:
+        return None
+    lang = c.written_in
+    return lambda t: sung_in(t, enrichment) == lang
 
 
 def direct_head(c: Constraints, enrichment: Enrichment | None):

@@ -22,7 +22,8 @@ import sys
 SIGNALS = ("none", "embedding_trust", "name_edges", "consensus", "house_context", "half_known",
            "dominance", "similar_head", "language_and", "uses_head", "dominance_filter", "stand_ins",
            "listener_similarity", "listener_voters", "like_cosine", "like_related", "like_known_only",
-           "direct_head", "session_borrowed_admits", "subgenres")
+           "direct_head", "session_borrowed_admits", "subgenres", "native_names", "neighbour_consensus",
+           "knn_head", "language_conflict")
 
 
 def _switch_off(signal: str) -> None:
@@ -102,6 +103,17 @@ def _switch_off(signal: str) -> None:
 
         artifact.PIPELINE_VERSION = f"{artifact.PIPELINE_VERSION}-no-{signal}"
         taxonomy.TAXONOMY = taxonomy.BASE_TAXONOMY
+    elif signal == "native_names":
+        # Session 13's genre names in other languages and scripts off (the rest of the subgenres stay).
+        from serving.intent import subgenres, taxonomy
+
+        artifact.PIPELINE_VERSION = f"{artifact.PIPELINE_VERSION}-no-{signal}"
+        taxonomy.SUBGENRES = {k: v for k, v in subgenres.SUBGENRES.items() if k not in subgenres.IN_OTHER_LANGUAGES}
+        taxonomy.TAXONOMY = taxonomy._with_subgenres(taxonomy.BASE_TAXONOMY)
+    elif signal == "language_conflict":  # before session 13: the request's own language was not a test
+        from serving.retrieval import filters
+
+        filters.LANGUAGE_CONFLICT = filters.WRITTEN_HEAD = False
     else:
         raise SystemExit(f"unknown signal '{signal}'; one of {', '.join(SIGNALS)} or all")
 
@@ -114,7 +126,9 @@ _CONSTANT_SIGNALS = {"like_cosine": ("retrieval.filters", "LIKE_COSINE", 0.0),
                      "like_related": ("retrieval.filters", "LIKE_RELATED", False),
                      "like_known_only": ("retrieval.filters", "LIKE_KNOWN_ONLY", False),
                      "direct_head": ("retrieval.filters", "DIRECT_HEAD", False),
-                     "session_borrowed_admits": ("retrieval.filters", "SESSION_BORROWED_ADMITS", False)}
+                     "session_borrowed_admits": ("retrieval.filters", "SESSION_BORROWED_ADMITS", False),
+                     "neighbour_consensus": ("retrieval.filters", "NEIGHBOUR_CONSENSUS", False),
+                     "knn_head": ("retrieval.filters", "KNN_HEAD", False)}
 
 
 def _set_off(signal: str):

@@ -363,7 +363,24 @@ def test_a_use_without_a_genre_keeps_unproven_borrowed_tracks_out_of_the_head_on
     ranker.enrichment = enrichment
     rule = ranker._head_rule(gym, None)
     assert rule(metallica, True) and rule(whitney, False) and not rule(whitney, True)
-    assert ranker._head_rule(constraints(Intent(search_text="songs"), enrichment), None) is None
+
+
+def test_a_request_whose_genre_nothing_tells_keeps_popular_filler_out_of_the_head(enrichment):
+    from serving.ranking.ltr import BORROWED, POPULAR_ONLY, LearnedRanker
+    from serving.retrieval import filters
+
+    ranker = LearnedRanker.__new__(LearnedRanker)
+    ranker.enrichment = enrichment
+    songs = constraints(Intent(search_text="songs for sunday brunch"), enrichment)
+    rule = ranker._head_rule(songs, None)
+    whitney = TRACKS[4]
+    assert rule(whitney, 0) and rule(whitney, BORROWED) and not rule(whitney, POPULAR_ONLY)
+    assert ranker._head_rule(songs, None, opened=True) is None  # "Hello" is answered with the most kept
+    try:
+        filters.KNN_HEAD = False
+        assert ranker._head_rule(songs, None) is None
+    finally:
+        filters.KNN_HEAD = True
 
 
 def test_a_neighbour_agrees_on_genre_only_with_what_listeners_taught_about_it():
@@ -471,3 +488,53 @@ def test_text_labels_know_subgenre_names():
     # Listeners' own subgenre words are evidence for every tag the name belongs to.
     assert text_labels("some rockabilly please") == {"genre:rock", "genre:country", "genre:oldies"}
     assert text_labels("lovers rock for tonight") == {"genre:reggae"}
+
+
+def test_without_a_text_consensus_what_similar_requests_kept_votes():
+    # "background music for reading": its text matches agree on nothing, but the listeners of the
+    # nearest past requests kept jazz; an artist named in the request keeps them out (NEIGHBOUR_GATE).
+    from serving.catalog.enrichment.artifact import ArtistAttrs
+    from serving.retrieval import filters
+
+    heard = {"direct_genre_votes": 1.0}
+    arts = {f"sax {i}": ArtistAttrs(f"Sax {i}", {"jazz": 1.0}, 2.0, evidence=heard) for i in range(5)}
+    arts["star"] = ArtistAttrs("Star", {"pop": 1.0}, 9.0, evidence=heard)
+    enr = Enrichment("k", arts, {})
+    ranked = [_t("r1", "Reading Rainbow", "Nobody Knows")]  # no known voter among the text matches
+    neighbours = [(f"sax {i}", 0.3) for i in range(5)] + [("star", 0.05)]
+    intent = Intent(search_text="background music for reading")
+    c = filters.with_consensus(constraints(intent, enr), ranked, enr, filters.neighbours_for(intent, neighbours))
+    assert c.inferred and c.genres.get("jazz") == 1.0 and "pop" not in c.genres
+    assert not admits(c, _t("p", "Hit", "Star"), enr)
+    assert not filters.with_consensus(constraints(intent, enr), ranked, enr, neighbours[:3]).inferred  # too few
+    named = Intent(search_text="songs like Star", similar_artists=["Nobody Knows"])
+    assert filters.neighbours_for(named, neighbours) == []
+    assert filters.neighbours_for(Intent(search_text="canciones para la fiesta"), neighbours) == []
+    try:
+        filters.NEIGHBOUR_CONSENSUS = False
+        assert not filters.with_consensus(constraints(intent, enr), ranked, enr, neighbours).inferred
+    finally:
+        filters.NEIGHBOUR_CONSENSUS = True
+
+
+def test_a_request_written_in_one_language_is_not_answered_in_a_third():
+    # Typed in Chinese: a Korean song is out (its letters were the nearest the embedder found), a
+    # Chinese one leads the head, and a song whose language nobody knows (English) is not judged.
+    from serving.catalog.enrichment.artifact import ArtistAttrs
+    from serving.retrieval import filters
+
+    arts = {"k": ArtistAttrs("K", {"k-pop": 1.0}, 2.0, language="ko"), "z": ArtistAttrs("Z", {"hip hop": 1.0}, 2.0)}
+    enr = Enrichment("k", arts, {"z1": {"language": "zh"}})
+    korean, chinese, other = _t("k1", "사랑", "K"), _t("z1", "说唱", "Z"), _t("o1", "Rap Song", "Nobody Knows")
+    c = constraints(Intent(search_text="中文说唱", genres=["hip hop"]), enr)
+    assert c.written_in == "zh"
+    assert not admits(c, korean, enr) and admits(c, chinese, enr) and admits(c, other, enr)
+    first = filters.written_head(c, enr)
+    assert first(chinese) and not first(other)
+    assert constraints(Intent(search_text="hip hop"), enr).written_in is None
+    assert constraints(Intent(search_text="K 的歌", include_artists=["K"]), enr).written_in is None  # asked by name
+    try:
+        filters.LANGUAGE_CONFLICT = False
+        assert admits(constraints(Intent(search_text="中文说唱", genres=["hip hop"]), enr), _t("k2", "Rap", "Z"), enr)
+    finally:
+        filters.LANGUAGE_CONFLICT = True
