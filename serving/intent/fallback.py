@@ -260,7 +260,7 @@ class FastParser:
                     continue
                 prefix = " ".join(low_words[max(0, i - 2) : i]) + " "
                 # One common-looking word is only an artist when capitalised or cued ("by X", "similar
-                # to X", "X vibes", "X sound-alikes").
+                # to X", "X vibes", "X sound-alikes", "X type country").
                 if size == 1 and not (words[0][:1].isupper() or _CUE.search(prefix)
                                       or AFTER.search(" " + " ".join(low_words[i + 1 : i + 4]))):
                     continue

@@ -11,8 +11,9 @@ _CUE = r"(?:sounds?\s+like|similar\s+to|in\s+the\s+(?:style|vein)\s+of|along\s+t
 # asks for crooners like him, not for his songs only).
 # "X vibes" / "the X vibe" is music with X's feel as much as "X style".
 # "X sound-alikes" / "X soundalikes": music that sounds like X.
+# "X type <anything>" ("rezz type dark bass music", "cody jinks type country") as much as "X type beats".
 _AFTER = (r"(?:\s+(?:type|style|kind)\s+(?:of\s+)?(?:songs?|music|tracks|beats?|artists?|bands?)|[\s-]+style\b|\s+vibes?\b"
-          r"|\s*-?\s*(?:esque|ish)\b|\s+sound[\s-]?alikes?\b)")
+          r"|\s*-?\s*(?:esque|ish)\b|\s+sound[\s-]?alikes?\b|\s+type\b(?!\s+of\b))")
 AFTER = re.compile(rf"^{_AFTER}", re.I)  # a name followed by these is cued (fallback.py: one lower-case word)
 
 
@@ -26,7 +27,9 @@ def split_similar(text: str, artists: list[str]) -> tuple[list[str], str]:
         name = r"[\s,/!]+".join(re.escape(w) for w in re.split(r"[\s,/!]+", a) if w)
         if not name:
             continue
-        pat = re.compile(rf"\b{_CUE}\s+(?:the\s+)?{name}\b|\b{name}{_AFTER}", re.I)
+        # "X but not X" (no cue word): music like X, without X.
+        pat = re.compile(rf"\b{_CUE}\s+(?:the\s+)?{name}\b|\b{name}{_AFTER}"
+                         rf"|\b{name}\s*,?\s+but\s+(?:not|no|without)\s+(?:the\s+)?{name}\b", re.I)
         if pat.search(out):
             similar.append(a)
             out = re.sub(rf"\b{_CUE}\s+(?=(?:the\s+)?{name}\b)", " ", out, flags=re.I)

@@ -203,6 +203,8 @@ def test_names_with_punctuation_between_words_are_recognised_as_written_in_lower
     ("something with the Amy Winehouse vibe but not actually her", "Amy Winehouse"),
     ("songs like Sade but not her", "Sade"),
     ("rappers like Tyler, The Creator but not Tyler himself", "Tyler, The Creator"),
+    ("Korn but not Korn, heavy and weird", "Korn"),  # no cue word: "X but not X" is music like X
+    ("amy winehouse type soul but no amy winehouse", "Amy Winehouse"),  # "X type <anything>"
 ])
 def test_a_pronoun_or_part_of_a_name_excludes_the_artist_named_before(prompt, who):
     i = _named_parser().parse(prompt)
@@ -235,6 +237,7 @@ def test_x_vibes_is_music_like_x():
     ("korn type beats", "Korn"),
     ("amy winehouse sound alikes", "Amy Winehouse"),
     ("Korn soundalikes please", "Korn"),
+    ("korn type heavy stuff", "Korn"),
 ])
 def test_similar_to_and_sound_alikes_ask_for_music_like_a_lower_case_name(prompt, who):
     i = _named_parser().parse(prompt)
