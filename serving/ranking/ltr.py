@@ -183,7 +183,8 @@ class LearnedRanker(Ranker):
     def _constraints(self, intent: Intent, pool: Pool, opened: bool, qa=None):
         """(what borrowed tracks must agree with, what the playlist's head is filled with first, or
         None). None, None without enrichment: the intent's filters only. `opened`: the request asks
-        for nothing (`chatter.asks_nothing`)."""
+        for nothing (`chatter.asks_nothing`). `qa`: its neighbour statistics (what similar past
+        requests kept votes on its genres when its text matches agree on nothing)."""
         if self.enrichment is None:
             return None, None
         from serving.retrieval.filters import (CONSENSUS_POOL, NEIGHBOUR_VOTERS, admits, constraints, head_artists,
@@ -231,7 +232,8 @@ class LearnedRanker(Ranker):
         return lambda t, borrowed: all(r(t, borrowed) for r in rules)
 
     def _head_prefer(self, c):
-        """Which of the head's tracks go first (`filters.direct_head`), as track -> bool, or None."""
+        """Which of the head's tracks go first (`filters.written_head`, else `filters.direct_head`), as
+        track -> bool, or None."""
         if c is None:
             return None
         from serving.retrieval.filters import direct_head, written_head
