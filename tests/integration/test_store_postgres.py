@@ -64,7 +64,9 @@ def test_concurrent_start_ups_apply_each_migration_once(pg_url):
     for t in threads:
         t.join()
     assert not errors
-    assert sorted(len(a) for a in applied)[-1] == schema_version(dbs[0]) and sum(len(a) for a in applied) == schema_version(dbs[0])
+    # Each migration takes the lock in its own transaction, so two starters may share the work (one
+    # applies 001, the next 002); what must hold is that every version is applied exactly once.
+    assert sorted(v for a in applied for v in a) == list(range(1, schema_version(dbs[0]) + 1))
     for d in dbs:
         d.close()
 
