@@ -201,10 +201,10 @@ class LearnedRanker(Ranker):
             return c, None
         order = np.argsort(-pool.dense, kind="stable")[:CONSENSUS_POOL]
         head = with_consensus(c, [self.table.tracks[int(pool.rows[i])] for i in order.tolist()], enr,
-                              [] if qa is None else neighbours_for(intent, qa.neighbour_artists(NEIGHBOUR_VOTERS)))
+                              None if qa is None else lambda: neighbours_for(intent, qa.neighbour_artists(NEIGHBOUR_VOTERS)))
         if not head.inferred:
             return c, None
-        return replace(c, consensus=head), (lambda t: admits(head, t, enr, dominance=True))
+        return replace(c, consensus_head=True), (lambda t: admits(head, t, enr, dominance=True))
 
     def _head_rule(self, c, head, opened: bool = False):
         """What the playlist's first places take, as (track, borrowed) -> bool, or None: `head`; for
@@ -225,7 +225,7 @@ class LearnedRanker(Ranker):
             rules.append(lambda t, borrowed: admits(c, t, enr, dominance=True))
         if USES_HEAD and not c.genres and c.uses:
             rules.append(lambda t, borrowed: not borrowed or uses_ok(c, t, enr))
-        if KNN_HEAD and not opened and not c.genres and c.consensus is None:  # "Hello" asks for the most kept
+        if KNN_HEAD and not opened and not c.genres and not c.consensus_head:  # "Hello" asks for the most kept
             rules.append(lambda t, borrowed: borrowed != POPULAR_ONLY)
         if not rules:
             return None

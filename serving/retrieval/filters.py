@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from typing import Callable
 
 from serving.catalog.enrichment.artifact import Enrichment
 from serving.catalog.enrichment.text import is_stand_in, title_language
@@ -147,9 +148,9 @@ class Constraints:
     # Per request: each candidate artist's LIKE_COSINE verdict, worked out once (a "like X" request can
     # test thousands of tracks while the retriever widens its net, most of them by the same artists).
     like_verdicts: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
-    # A request naming no genre: what its best matches and neighbours agree on (`with_consensus`), kept
-    # beside the words' own constraints for the playlist's head (borrowed tracks still obey the words').
-    consensus: "Constraints | None" = field(default=None, compare=False, repr=False)
+    # A request naming no genre whose playlist head follows the genres its best matches or neighbours
+    # agree on (`with_consensus`); the words' own constraints still judge its borrowed tracks.
+    consensus_head: bool = False
     written_in: str | None = None  # the language the request is written in, when not English (LANGUAGE_CONFLICT)
 
     @property
@@ -232,22 +233,23 @@ def _near(genres: dict[str, float]) -> dict[str, float]:
 
 
 def with_consensus(c: Constraints, ranked: list[Track], enrichment: Enrichment | None,
-                   neighbours: list[tuple[str, float]] = ()) -> Constraints:
+                   neighbours: Callable[[], list[tuple[str, float]]] | None = None) -> Constraints:
     """A request that names no genre ("music to fall asleep to") still implies some: the genres on
     which the artists of its best text matches agree. Each distinct artist the enrichment knows votes
     once with its genre shares, weighted by rank and by how well it is known; genres with CONSENSUS_SHARE of the vote (and their
     related names at half weight) become the wanted genres. Without this, a known artist of any
     genre passes, and borrowed popular tracks (Taylor Swift, kept once for sleep) fill the playlist.
-    `ranked`: the request's candidates, best text match first. `neighbours`: (normalised lead artist,
-    weight) of what similar past requests kept, most kept first (NEIGHBOUR_CONSENSUS)."""
+    `ranked`: the request's candidates, best text match first. `neighbours`: gives (normalised lead
+    artist, weight) of what similar past requests kept, most kept first (NEIGHBOUR_CONSENSUS); asked
+    only when the text matches agree on nothing."""
     if enrichment is None or c.genres or c.similar or c.from_similar:
         return c
     if c.written_in:  # a voter sung in a third language is near the request by accident
         ranked = [t for t in ranked if not _conflicts(c.written_in, t, enrichment)]
     votes, voters = _text_votes(ranked, enrichment)
     genres = _agreed(votes) if voters >= CONSENSUS_VOTERS else {}
-    if not genres and NEIGHBOUR_CONSENSUS and neighbours:
-        votes, voters = _neighbour_votes(neighbours, enrichment)
+    if not genres and NEIGHBOUR_CONSENSUS and neighbours is not None:
+        votes, voters = _neighbour_votes(neighbours(), enrichment)
         genres = _agreed(votes) if voters >= CONSENSUS_VOTERS else {}
     for g in list(genres):
         for rel in RELATED.get(g, ()):
@@ -345,7 +347,7 @@ def admits(c: Constraints, t: Track, enrichment: Enrichment | None, strict: bool
     if c.genres and attrs.confidence >= (SOME if strict else DISAGREE):
         share = sum(attrs.genres.get(g, 0.0) * w for g, w in c.genres.items())
         rescued = False
-        tlang = (enrichment.tracks.get(t.track_id) or {}).get("language") or attrs.language
+        tlang = sung_in(t, enrichment)
         if tlang in LANGUAGE_GENRE and LANGUAGE_GENRE[tlang] in c.genres and share < MIN_SHARE:
             # A Spanish title is evidence for "latin" when the artist's own evidence does not say
             # otherwise (a Mozart album with a Spanish subtitle is still classical).

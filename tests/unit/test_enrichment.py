@@ -503,16 +503,16 @@ def test_without_a_text_consensus_what_similar_requests_kept_votes():
     ranked = [_t("r1", "Reading Rainbow", "Nobody Knows")]  # no known voter among the text matches
     neighbours = [(f"sax {i}", 0.3) for i in range(5)] + [("star", 0.05)]
     intent = Intent(search_text="background music for reading")
-    c = filters.with_consensus(constraints(intent, enr), ranked, enr, filters.neighbours_for(intent, neighbours))
+    c = filters.with_consensus(constraints(intent, enr), ranked, enr, lambda: filters.neighbours_for(intent, neighbours))
     assert c.inferred and c.genres.get("jazz") == 1.0 and "pop" not in c.genres
     assert not admits(c, _t("p", "Hit", "Star"), enr)
-    assert not filters.with_consensus(constraints(intent, enr), ranked, enr, neighbours[:3]).inferred  # too few
+    assert not filters.with_consensus(constraints(intent, enr), ranked, enr, lambda: neighbours[:3]).inferred  # too few
     named = Intent(search_text="songs like Star", similar_artists=["Nobody Knows"])
     assert filters.neighbours_for(named, neighbours) == []
     assert filters.neighbours_for(Intent(search_text="canciones para la fiesta"), neighbours) == []
     try:
         filters.NEIGHBOUR_CONSENSUS = False
-        assert not filters.with_consensus(constraints(intent, enr), ranked, enr, neighbours).inferred
+        assert not filters.with_consensus(constraints(intent, enr), ranked, enr, lambda: neighbours).inferred
     finally:
         filters.NEIGHBOUR_CONSENSUS = True
 
