@@ -23,7 +23,7 @@ SIGNALS = ("none", "embedding_trust", "name_edges", "consensus", "house_context"
            "dominance", "similar_head", "language_and", "uses_head", "dominance_filter", "stand_ins",
            "listener_similarity", "listener_voters", "like_cosine", "like_related", "like_known_only",
            "direct_head", "session_borrowed_admits", "subgenres", "native_names", "neighbour_consensus",
-           "knn_head", "language_conflict")
+           "knn_head", "language_conflict", "named_explains")
 
 
 def _switch_off(signal: str) -> None:
@@ -114,6 +114,12 @@ def _switch_off(signal: str) -> None:
         from serving.retrieval import filters
 
         filters.LANGUAGE_CONFLICT = filters.WRITTEN_HEAD = False
+    elif signal == "named_explains":
+        # Before session 14: a named artist's kept tracks took the genre words of the turn naming it.
+        from serving.catalog.enrichment import evidence
+
+        artifact.PIPELINE_VERSION = f"{artifact.PIPELINE_VERSION}-no-{signal}"
+        evidence.NAMED_EXPLAINS = False
     else:
         raise SystemExit(f"unknown signal '{signal}'; one of {', '.join(SIGNALS)} or all")
 
