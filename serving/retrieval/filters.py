@@ -20,6 +20,7 @@ from typing import Callable
 from serving.catalog.enrichment.artifact import Enrichment
 from serving.catalog.enrichment.text import is_stand_in, title_language
 from serving.intent.model import Intent
+from serving.intent.use_genres import admitted_genres
 from serving.schemas import Track
 from serving.text import norm
 
@@ -128,6 +129,13 @@ KNN_HEAD = True
 # embedder finds), nor do they vote in its consensus; tracks sung in its own language lead the head.
 LANGUAGE_CONFLICT = True
 WRITTEN_HEAD = True
+# A request naming a use or mood but no genre ("something calm to paint to") agrees only on genres
+# the use can mean (`intent.use_genres`): its text matches voted rock ("Paint It Black"), and calm
+# admits no rock. A genre's share still counts against the whole vote, so the uses only veto; they
+# never lift a genre the matches barely voted for. Re-normalising over the admitted genres instead
+# made minor votes consensus ("my kid's birthday party": pop -> pop + hip hop): 506 against 500 off
+# tracks on the read sets (docs/quality.md, fourteenth round).
+USE_GENRES = True
 _STAND_IN_ASKED = re.compile(r"\b(karaoke|covers?|instrumentals?|sing ?along|tribute|backing tracks?)\b", re.I)
 
 
@@ -239,6 +247,7 @@ def with_consensus(c: Constraints, ranked: list[Track], enrichment: Enrichment |
     once with its genre shares, weighted by rank and by how well it is known; genres with CONSENSUS_SHARE of the vote (and their
     related names at half weight) become the wanted genres. Without this, a known artist of any
     genre passes, and borrowed popular tracks (Taylor Swift, kept once for sleep) fill the playlist.
+    A request naming a use or mood agrees only on genres that use can mean (USE_GENRES).
     `ranked`: the request's candidates, best text match first. `neighbours`: gives (normalised lead
     artist, weight) of what similar past requests kept, most kept first (NEIGHBOUR_CONSENSUS); asked
     only when the text matches agree on nothing."""
@@ -246,14 +255,16 @@ def with_consensus(c: Constraints, ranked: list[Track], enrichment: Enrichment |
         return c
     if c.written_in:  # a voter sung in a third language is near the request by accident
         ranked = [t for t in ranked if not _conflicts(c.written_in, t, enrichment)]
+    allowed = admitted_genres(c.uses) if USE_GENRES else None
     votes, voters = _text_votes(ranked, enrichment)
-    genres = _agreed(votes) if voters >= CONSENSUS_VOTERS else {}
+    genres = _agreed(votes, allowed) if voters >= CONSENSUS_VOTERS else {}
     if not genres and NEIGHBOUR_CONSENSUS and neighbours is not None:
         votes, voters = _neighbour_votes(neighbours(), enrichment)
-        genres = _agreed(votes) if voters >= CONSENSUS_VOTERS else {}
+        genres = _agreed(votes, allowed) if voters >= CONSENSUS_VOTERS else {}
     for g in list(genres):
         for rel in RELATED.get(g, ()):
-            genres.setdefault(rel, 0.5)
+            if allowed is None or rel in allowed:
+                genres.setdefault(rel, 0.5)
     return replace(c, genres=genres, inferred=True, near=_near(genres)) if genres else c
 
 
@@ -268,9 +279,10 @@ def neighbours_for(intent: Intent, neighbours: list[tuple[str, float]]) -> list[
     return neighbours
 
 
-def _agreed(votes: dict[str, float]) -> dict[str, float]:
+def _agreed(votes: dict[str, float], allowed: frozenset[str] | None = None) -> dict[str, float]:
     total = sum(votes.values())
-    return {g: 1.0 for g, v in votes.items() if v / total >= CONSENSUS_SHARE} if total > 0 else {}
+    return {g: 1.0 for g, v in votes.items() if v / total >= CONSENSUS_SHARE
+            and (allowed is None or g in allowed)} if total > 0 else {}
 
 
 def _text_votes(ranked: list[Track], enrichment: Enrichment) -> tuple[dict[str, float], int]:

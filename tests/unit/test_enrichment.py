@@ -565,3 +565,32 @@ def test_a_named_artists_tracks_take_no_genre_from_the_words_around_the_name():
     rows2 = {(r[0], r[1]): r[2] for r in dialog_evidence(d2)}
     assert ("m1", "genre:rock") not in rows2 and rows2[("m1", "genre:metal")] > 0
 
+
+def test_a_uses_consensus_only_takes_genres_the_use_can_mean():
+    # "Something calm to paint to": its text matches' artists are mostly rock bands ("Paint It
+    # Black"), but no listener means rock by calm. Among the genres calm admits, the matches'
+    # second vote (folk) is agreed on; with no use named, the matches' rock stands.
+    from serving.catalog.enrichment.artifact import ArtistAttrs
+    from serving.intent.use_genres import admitted_genres
+    from serving.retrieval import filters
+
+    heard = {"direct_genre_votes": 1.0}
+    arts = {f"band {i}": ArtistAttrs(f"Band {i}", {"rock": 1.0}, 2.0, evidence=heard) for i in range(5)}
+    arts |= {f"singer {i}": ArtistAttrs(f"Singer {i}", {"folk": 1.0}, 2.0, evidence=heard) for i in range(3)}
+    enr = Enrichment("k", arts, {})
+    ranked = [_t(f"b{i}", "Paint It", f"Band {i}") for i in range(5)] + \
+        [_t(f"s{i}", "Painter Song", f"Singer {i}") for i in range(3)]
+    calm = filters.with_consensus(constraints(Intent(search_text="something calm to paint to", moods=["chill"]),
+                                              enr), ranked, enr)
+    assert calm.inferred and calm.genres.get("folk") == 1.0 and "rock" not in calm.genres
+    plain = filters.with_consensus(constraints(Intent(search_text="something to paint to"), enr), ranked, enr)
+    assert plain.genres.get("rock") == 1.0
+    # Two uses narrow each other; a use that says nothing about genre ("driving") is no constraint.
+    assert admitted_genres(["chill", "study"]) <= admitted_genres(["study"])
+    assert "metal" not in admitted_genres(["sleep"]) and admitted_genres(["driving"]) is None
+    try:
+        filters.USE_GENRES = False
+        off = filters.with_consensus(constraints(Intent(search_text="calm", moods=["chill"]), enr), ranked, enr)
+        assert off.genres.get("rock") == 1.0
+    finally:
+        filters.USE_GENRES = True
