@@ -12,6 +12,7 @@ from serving.intent.backend import IntentBackend
 from serving.intent.edits import EditResult, EditRules
 from serving.intent.model import Intent
 from serving.intent.fallback import FastParser
+from serving.intent.spelling import catalog_words
 from serving.intent.faults import FaultConfig
 from serving.arm_plan import ArmPlan
 from serving.experiments.components import all_arm_components, arm_app_config
@@ -51,7 +52,8 @@ def build_intent_service(
     embedder = embedder or make_embedder(config.retrieval.embedder)
     catalog = load_catalog(config.catalog.path)
     artists = sorted({a for t in catalog.tracks for a in t.artists})
-    parser = FastParser(embedder, artists, tag_threshold=config.intent.tag_threshold)
+    parser = FastParser(embedder, artists, tag_threshold=config.intent.tag_threshold,
+                        vocabulary=catalog_words(catalog.tracks))
     backend = backend if backend is not None else make_backend(config)
     edits = EditRules(artists, ((t.track_id, t.title) for t in catalog.tracks))
     return IntentService(backend, parser, deadline_s=config.intent.deadline_ms / 1000, edits=edits)

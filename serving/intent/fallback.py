@@ -9,12 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import Iterable
 
 import numpy as np
 
 from serving.intent.chatter import is_chatter
 from serving.intent.model import Intent, IntentSource, YearRange
 from serving.intent.similar import AFTER, split_similar, strip_like
+from serving.intent.spelling import NameSpeller
 from serving.intent.taxonomy import TAXONOMY, Tag, keyword_tags
 from serving.retrieval.embedder import Embedder
 
@@ -94,7 +96,10 @@ class FastParser:
         artists: list[str] | None = None,
         tag_threshold: float = 0.5,
         today: dt.date | None = None,
+        vocabulary: Iterable[str] | None = None,
     ):
+        """`vocabulary`: every word the catalog's titles, albums and artists use; given, an artist
+        name typed with one slip is read as the name (`spelling.NameSpeller`)."""
         self._embedder = embedder
         self._threshold = tag_threshold
         self._year = (today or dt.date.today()).year
@@ -112,6 +117,10 @@ class FastParser:
             if len(words.split()) > 1 and re.search(r"[^\W\d]", words):
                 self._artists.setdefault(words, a)
         self._max_artist_words = max((len(k.split()) for k in self._artists), default=0)
+        self._speller = None
+        if vocabulary is not None:
+            words = set(vocabulary) | {w for k in self._artists for w in k.split()}
+            self._speller = NameSpeller(self._artists, words)
 
     @property
     def embedder(self) -> Embedder | None:
@@ -130,6 +139,8 @@ class FastParser:
 
     def _prepare(self, prompt: str) -> "_Pre":
         text = " ".join(prompt.split())
+        if self._speller is not None:
+            text, _ = self._speller.correct(text)
         if is_chatter(text):  # "Hello", "thanks!", "these are great": no request to search for
             return _Pre("", [], None, None, [], [], [], [], None)
         low = text.lower()

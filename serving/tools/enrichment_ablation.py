@@ -23,7 +23,7 @@ SIGNALS = ("none", "embedding_trust", "name_edges", "consensus", "house_context"
            "dominance", "similar_head", "language_and", "uses_head", "dominance_filter", "stand_ins",
            "listener_similarity", "listener_voters", "like_cosine", "like_related", "like_known_only",
            "direct_head", "session_borrowed_admits", "subgenres", "native_names", "neighbour_consensus",
-           "knn_head", "language_conflict", "named_explains", "use_genres")
+           "knn_head", "language_conflict", "use_genres", "named_explains", "name_spelling")
 
 
 def _switch_off(signal: str) -> None:
@@ -128,7 +128,8 @@ def _switch_off(signal: str) -> None:
 # like_cosine: before session 10 a "like X" neighbour only had to share one of X's genres;
 # like_related: the like-X cosine over the plain shares, no related names;
 # like_known_only: before session 10 any artist nobody spoke of passed a like-X request;
-# use_genres: before session 14 a use named no genres its consensus may take.
+# use_genres: before session 14 a use named no genres its consensus may take;
+# name_spelling: before session 14 an artist name typed with a slip was no name.
 _CONSTANT_SIGNALS = {"like_cosine": ("retrieval.filters", "LIKE_COSINE", 0.0),
                      "like_related": ("retrieval.filters", "LIKE_RELATED", False),
                      "like_known_only": ("retrieval.filters", "LIKE_KNOWN_ONLY", False),
@@ -136,7 +137,8 @@ _CONSTANT_SIGNALS = {"like_cosine": ("retrieval.filters", "LIKE_COSINE", 0.0),
                      "session_borrowed_admits": ("retrieval.filters", "SESSION_BORROWED_ADMITS", False),
                      "neighbour_consensus": ("retrieval.filters", "NEIGHBOUR_CONSENSUS", False),
                      "knn_head": ("retrieval.filters", "KNN_HEAD", False),
-                     "use_genres": ("retrieval.filters", "USE_GENRES", False)}
+                     "use_genres": ("retrieval.filters", "USE_GENRES", False),
+                     "name_spelling": ("intent.spelling", "CORRECT", False)}
 
 
 def _set_off(signal: str):
