@@ -114,12 +114,6 @@ def _switch_off(signal: str) -> None:
         from serving.retrieval import filters
 
         filters.LANGUAGE_CONFLICT = filters.WRITTEN_HEAD = False
-    elif signal == "named_explains":
-        # Before session 14: a named artist's kept tracks took the genre words of the turn naming it.
-        from serving.catalog.enrichment import evidence
-
-        artifact.PIPELINE_VERSION = f"{artifact.PIPELINE_VERSION}-no-{signal}"
-        evidence.NAMED_EXPLAINS = False
     else:
         raise SystemExit(f"unknown signal '{signal}'; one of {', '.join(SIGNALS)} or all")
 

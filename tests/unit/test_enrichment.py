@@ -540,32 +540,6 @@ def test_a_request_written_in_one_language_is_not_answered_in_a_third():
         filters.LANGUAGE_CONFLICT = True
 
 
-def test_a_named_artists_tracks_take_no_genre_from_the_words_around_the_name():
-    # "Those were more 80s hip hop... Maybe Whitney Houston?": the genre words describe the last
-    # playlist; Whitney Houston's kept tracks were kept because she was named. Another kept track
-    # of that turn still takes its words, and the turn's decade still counts for all.
-    from serving.catalog.enrichment import evidence
-    from serving.catalog.enrichment.builder import track_artist_keys
-
-    set_artists([a for t in TRACKS for a in t.artists])
-    evidence.set_track_artists(track_artist_keys(TRACKS))
-    d = _dialog("e", "songs for a long drive", [], later=("more 80s hip hop, or maybe Whitney Houston", ["w1", "j1"]))
-    rows = {(r[0], r[1]) for r in dialog_evidence(d)}
-    assert ("w1", "decade:1980") in rows and ("w1", "genre:hip hop") not in rows
-    assert ("j1", "genre:hip hop") in rows
-    try:
-        evidence.NAMED_EXPLAINS = False
-        evidence.named_artists.cache_clear()
-        assert ("w1", "genre:hip hop") in {(r[0], r[1]) for r in dialog_evidence(d)}
-    finally:
-        evidence.NAMED_EXPLAINS = True
-        evidence.named_artists.cache_clear()
-    # The first request's genre still holds for the named artist's tracks.
-    d2 = _dialog("f", "metal to work out to", [], later=("rock, Metallica maybe", ["m1"]))
-    rows2 = {(r[0], r[1]): r[2] for r in dialog_evidence(d2)}
-    assert ("m1", "genre:rock") not in rows2 and rows2[("m1", "genre:metal")] > 0
-
-
 def test_a_uses_consensus_only_takes_genres_the_use_can_mean():
     # "Something calm to paint to": its text matches' artists are mostly rock bands ("Paint It
     # Black"), but no listener means rock by calm. Among the genres calm admits, the matches'

@@ -19,7 +19,7 @@ from typing import Any
 from serving.atomic_dir import publish_dir
 from serving.text import norm
 
-PIPELINE_VERSION = "e10"
+PIPELINE_VERSION = "e9"
 
 
 def _taxonomy_fingerprint() -> str:

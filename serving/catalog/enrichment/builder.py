@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from serving.catalog.enrichment.artifact import PIPELINE_VERSION, ArtistAttrs, Enrichment, enrichment_key
-from serving.catalog.enrichment.evidence import cooccurrence, dialog_evidence, set_artists, set_track_artists
+from serving.catalog.enrichment.evidence import cooccurrence, dialog_evidence, set_artists
 from serving.catalog.enrichment.llm_labels import W_LLM, ArtistLabel, artist_votes, key_suffix
 from serving.catalog.enrichment.propagate import add_artist_votes, artist_keys, build_graph, direct_matrix, propagate
 from serving.catalog.enrichment.text import artist_language, title_language, track_flags
@@ -71,13 +71,8 @@ def catalog_artists(tracks) -> list[str]:
     return sorted({a for t in tracks for a in t.artists})
 
 
-def track_artist_keys(tracks) -> dict[str, list[str]]:
-    return {t.track_id: artist_keys(t.artists) for t in tracks}
-
-
 def local_maps(dialogs: list[dict], tracks: list[Track]) -> tuple[list[tuple], list[list[str]], list[dict]]:
     set_artists(catalog_artists(tracks))
-    set_track_artists(track_artist_keys(tracks))
     rows = [r for d in dialogs for r in dialog_evidence(d)]
     return rows, [cooccurrence(d) for d in dialogs], [track_attrs(t) for t in tracks]
 
@@ -95,7 +90,7 @@ def build(catalog, vectors: np.ndarray | None, dialogs: list[dict], embedder_ver
     rows, kept_lists, tattrs = maps(dialogs, tracks)
     t1 = time.perf_counter()
     graph = build_graph(tracks, vectors, kept_lists)
-    track_artists = track_artist_keys(tracks)
+    track_artists = {t.track_id: artist_keys(t.artists) for t in tracks}
     Y = direct_matrix(graph, list(LABELS), track_artists, [(r[0], r[1], r[2]) for r in rows])
     llm_labels = list(llm_labels)
     add_artist_votes(Y, graph, list(LABELS), artist_votes(llm_labels, llm_weight))

@@ -5,9 +5,7 @@ A dialog turn's own words, parsed by the product's fast parser (keywords only, s
 evidence does not depend on an embedding model), give labels: taxonomy genre / mood /
 activity names and the decade asked for. Every track the listener kept in that turn (or in a
 dialog whose first request carried the label) gets a vote for the label; a disliked track a
-negative one; the wizard's own search queries vote, weakly, for what they returned. A track kept
-by an artist the turn names is explained by the name, not by the turn's genre words (see
-`NAMED_EXPLAINS`).
+negative one; the wizard's own search queries vote, weakly, for what they returned.
 
 Rows are plain tuples so the same code runs in-process and inside Ray Data tasks.
 """
@@ -22,7 +20,6 @@ from typing import Iterable
 
 from serving.intent.chatter import is_chatter
 from serving.intent.taxonomy import keyword_tags
-from serving.text import norm
 
 # Weights per source: what the listener kept is the strongest evidence.
 W_KEPT_TURN = 1.0  # kept in a turn whose own words carry the label
@@ -31,16 +28,9 @@ W_DISLIKED = -0.5  # disliked in a turn/dialog carrying the label
 W_SEARCH = 0.15  # returned by a wizard search whose query carries the label
 
 EvidenceRow = tuple[str, str, float, str, str]  # (track_id, label, weight, source, note)
-# "Those were more 80s hip hop, still good though. Maybe Whitney Houston or Culture Club?": the
-# genre words of a turn that names artists often describe something else (here the last
-# playlist), and the named artists' tracks were kept because they were named. Those tracks take
-# no genre vote from that turn's words (its moods, uses and decades, and the first request's
-# genres, still count). Before, Whitney Houston was "hip hop" 0.66 from that one turn.
-NAMED_EXPLAINS = True
 
 
 _ARTISTS: tuple[str, ...] = ()
-_TRACK_ARTISTS: dict[str, frozenset[str]] = {}
 
 
 def set_artists(names) -> None:
@@ -52,14 +42,6 @@ def set_artists(names) -> None:
         _ARTISTS = names
         _parser.cache_clear()
         text_labels.cache_clear()
-        named_artists.cache_clear()
-
-
-def set_track_artists(track_artists: dict[str, list[str]]) -> None:
-    """Track id -> its normalised artist keys, to tell which kept tracks are by an artist the turn
-    names (NAMED_EXPLAINS). Call before extracting (once per process)."""
-    global _TRACK_ARTISTS
-    _TRACK_ARTISTS = {tid: frozenset(keys) for tid, keys in track_artists.items()}
 
 
 @lru_cache(maxsize=1)
@@ -90,15 +72,6 @@ def text_labels(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
-@lru_cache(maxsize=8192)
-def named_artists(text: str) -> frozenset[str]:
-    """Normalised keys of the catalog artists a turn asks for by name (the parser's own matching)."""
-    if not NAMED_EXPLAINS or is_chatter(text):
-        return frozenset()
-    include, _, _ = _parser()._artists_in(" ".join(text.split()), [])
-    return frozenset(norm(a) for a in include)
-
-
 def dialog_evidence(d: dict) -> list[EvidenceRow]:
     turns = d.get("turns") or []
     if not turns:
@@ -117,14 +90,10 @@ def dialog_evidence(d: dict) -> list[EvidenceRow]:
 
     for t in turns:
         own = text_labels(t.get("user_query") or "")
-        named = named_artists(t.get("user_query") or "")
         for tid in t.get("liked_results") or ():
-            mine = own
-            if named and named & _TRACK_ARTISTS.get(tid, frozenset()):
-                mine = frozenset(lab for lab in own if not lab.startswith("genre:"))
-            for lab in mine:
+            for lab in own:
                 vote(tid, lab, W_KEPT_TURN, "kept", did)
-            for lab in first - mine:
+            for lab in first - own:
                 vote(tid, lab, W_KEPT_REQUEST, "kept", did)
         for tid in t.get("disliked_results") or ():
             for lab in own | first:

@@ -1,9 +1,8 @@
 """The enrichment job's map stages on Ray Data (`segue enrich --ray`), the engine of `segue index --ray`.
 
 Dialogs -> evidence rows and tracks -> text attributes run as `map_batches` over a pool of actors
-(each loads the fast parser with the catalog's artist names and each track's artists once); the
-driver then aggregates and propagates over the per-artist tables, exactly as the in-process path
-does (same functions).
+(each loads the fast parser with the catalog's artist names once); the driver then aggregates and
+propagates over the per-artist tables, exactly as the in-process path does (same functions).
 """
 
 from __future__ import annotations
@@ -19,11 +18,10 @@ from serving.schemas import Track
 class DialogBatch:
     """Ray Data actor: evidence rows and co-kept lists for a batch of dialogs (JSON strings)."""
 
-    def __init__(self, artists: list[str], track_artists: dict[str, list[str]]):
-        from serving.catalog.enrichment.evidence import set_artists, set_track_artists
+    def __init__(self, artists: list[str]):
+        from serving.catalog.enrichment.evidence import set_artists
 
         set_artists(artists)
-        set_track_artists(track_artists)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from serving.catalog.enrichment.evidence import cooccurrence, dialog_evidence
@@ -50,12 +48,12 @@ def ray_maps(actors: int = 2, batch_size: int = 64):
         import pyarrow as pa
         import ray
 
-        from serving.catalog.enrichment.builder import catalog_artists, track_artist_keys
+        from serving.catalog.enrichment.builder import catalog_artists
         from serving.catalog.indexing import split_blocks
 
         dt = pa.table({"pos": np.arange(len(dialogs), dtype=np.int64), "dialog": [json.dumps(d) for d in dialogs]})
         ds = ray.data.from_arrow(split_blocks(dt, actors, batch_size)).map_batches(
-            DialogBatch, fn_constructor_kwargs={"artists": catalog_artists(tracks), "track_artists": track_artist_keys(tracks)}, batch_size=batch_size,
+            DialogBatch, fn_constructor_kwargs={"artists": catalog_artists(tracks)}, batch_size=batch_size,
             batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=1)
         rows_by: dict[int, Any] = {}
         kept_by: dict[int, Any] = {}
