@@ -123,7 +123,8 @@ def _switch_off(signal: str) -> None:
 # like_related: the like-X cosine over the plain shares, no related names;
 # like_known_only: before session 10 any artist nobody spoke of passed a like-X request;
 # use_genres: before session 14 a use named no genres its consensus may take;
-# name_spelling: before session 14 an artist name typed with a slip was no name.
+# name_spelling: before session 14 an artist name typed with a slip was no name;
+# like_listened: before session 14 "like X" started with X's text neighbours though nobody spoke of X.
 _CONSTANT_SIGNALS = {"like_cosine": ("retrieval.filters", "LIKE_COSINE", 0.0),
                      "like_related": ("retrieval.filters", "LIKE_RELATED", False),
                      "like_known_only": ("retrieval.filters", "LIKE_KNOWN_ONLY", False),
@@ -132,7 +133,8 @@ _CONSTANT_SIGNALS = {"like_cosine": ("retrieval.filters", "LIKE_COSINE", 0.0),
                      "neighbour_consensus": ("retrieval.filters", "NEIGHBOUR_CONSENSUS", False),
                      "knn_head": ("retrieval.filters", "KNN_HEAD", False),
                      "use_genres": ("retrieval.filters", "USE_GENRES", False),
-                     "name_spelling": ("intent.spelling", "CORRECT", False)}
+                     "name_spelling": ("intent.spelling", "CORRECT", False),
+                     "like_listened": ("retrieval.filters", "LIKE_LISTENED", False)}
 
 
 def _set_off(signal: str):

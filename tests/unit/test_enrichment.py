@@ -452,8 +452,10 @@ def test_a_like_x_neighbour_needs_a_profile_pointing_the_way_xs_does():
 
     # Singer: pop with some hip hop and r&b. Band shares "pop" (0.47 passes the genre test) but is
     # mostly rock; Crooner is pop-r&b; Newcomer is too little known to judge and keeps its place.
+    heard = {"direct_genre_votes": 5.0}  # listeners spoke of X (LIKE_LISTENED)
     enr = Enrichment("k", {"singer": ArtistAttrs("Singer", {"pop": 0.61, "hip hop": 0.19, "r&b": 0.08}, 17.0,
-                                                 similar=[("Band", 0.5), ("Crooner", 0.4), ("Newcomer", 0.3)]),
+                                                 similar=[("Band", 0.5), ("Crooner", 0.4), ("Newcomer", 0.3)],
+                                                 evidence=heard),
                            "band": ArtistAttrs("Band", {"rock": 0.52, "pop": 0.47}, 6.0),
                            "crooner": ArtistAttrs("Crooner", {"pop": 0.7, "r&b": 0.25}, 4.0),
                            "newcomer": ArtistAttrs("Newcomer", {"rock": 1.0}, 0.1),
@@ -568,3 +570,25 @@ def test_a_uses_consensus_only_takes_genres_the_use_can_mean():
         assert off.genres.get("rock") == 1.0
     finally:
         filters.USE_GENRES = True
+
+
+def test_like_x_nobody_spoke_of_does_not_start_with_its_text_neighbours():
+    # Nobody kept, disliked or found X, so its similar artists are the acts whose names read like
+    # X's: they do not lead "songs like X". X's neighbours do when listeners spoke of X.
+    from serving.catalog.enrichment.artifact import ArtistAttrs
+    from serving.retrieval import filters
+
+    near = [("DJ Khaled", 0.65), ("Wiz Khalifa", 0.56)]
+    arts = {"khalid": ArtistAttrs("Khalid", {"r&b": 1.0}, 0.5, similar=near, evidence={"emb_neighbours": 9}),
+            "sza": ArtistAttrs("SZA", {"r&b": 1.0}, 2.0, similar=near, evidence={"direct_genre_votes": 2.0})}
+    enr = Enrichment("k", arts, {})
+    unheard = constraints(Intent(search_text="songs", similar_artists=["Khalid"]), enr)
+    assert unheard.similar == {} and unheard.genres.get("r&b") == 1.0  # X's own genres still count
+    heard = constraints(Intent(search_text="songs", similar_artists=["SZA"]), enr)
+    assert set(heard.similar) == {"dj khaled", "wiz khalifa"}
+    try:
+        filters.LIKE_LISTENED = False
+        assert set(constraints(Intent(search_text="songs", similar_artists=["Khalid"]), enr).similar) == {
+            "dj khaled", "wiz khalifa"}
+    finally:
+        filters.LIKE_LISTENED = True
