@@ -1,0 +1,82 @@
+"""Off-genre rate of "songs like X" over many artists at once (a measurement tool, never the
+serving path): for each of the first N artists (alphabetically) of the evaluation-only label table
+that the catalog holds, the in-process pipeline answers "songs like X" with 20 tracks, and a
+labelled track is off when none of its artist's families is one of X's. Printed overall and by
+how much the enrichment knows X (its genre confidence, and whether listeners spoke of it).
+
+    python -m serving.tools.like_sweep [--artists 400] [--config F] [--json]
+
+The hand-written coherence sets hold 13-30 such prompts each; this holds hundreds, so a change to
+"like X" is measured on artists nobody chose. X's families stand in for what a listener accepts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from collections import Counter
+
+from serving.config import load_config
+from serving.evaluation.coherence import load_labels
+from serving.pipeline import InProcessStages, Pipeline
+from serving.schemas import PlaylistRequest, RequestContext
+from serving.text import norm
+
+BUCKETS = ((0.3, "< 0.3"), (1.0, "0.3-1"), (3.0, "1-3"), (float("inf"), ">= 3"))
+
+
+def _bucket(attrs) -> str:
+    if attrs is None:
+        return "unknown"
+    band = next(name for top, name in BUCKETS if attrs.confidence < top)
+    return f"{band}, {'listeners' if attrs.from_listeners else 'embedding only'}"
+
+
+def sweep(config=None, artists: int = 400) -> dict:
+    cfg = load_config(config)
+    stages = InProcessStages.from_config(cfg)
+    pipeline = Pipeline(stages, cfg)
+    enrichment = stages.retriever.enrichment
+    labels = load_labels()
+    in_catalog = {norm(a): a for t in stages.retriever.catalog.tracks for a in t.artists}
+    names = sorted(k for k in labels if k in in_catalog)[:artists]
+    total, by = Counter(), {}
+    for key in names:
+        x, fams = in_catalog[key], labels[key]
+        res = asyncio.run(pipeline.playlist(PlaylistRequest(prompt=f"songs like {x}", length=20), RequestContext()))
+        seen = [labels.get(norm(t.artists[0])) for t in res.tracks if t.artists]
+        lab = [f for f in seen if f is not None]
+        off = sum(not (f & fams) for f in lab)
+        b = by.setdefault(_bucket(enrichment.artist(x) if enrichment else None), Counter())
+        for c in (total, b):
+            c["off"] += off
+            c["labelled"] += len(lab)
+            c["artists"] += 1
+    rate = lambda c: round(c["off"] / c["labelled"], 3) if c["labelled"] else None  # noqa: E731
+    return {"artists": total["artists"], "off": total["off"], "labelled": total["labelled"], "off_rate": rate(total),
+            "by_confidence": {k: {**v, "off_rate": rate(v)} for k, v in sorted(by.items(), key=lambda kv: _order(kv[0]))}}
+
+
+def _order(bucket: str) -> tuple[int, str]:
+    return next((i for i, (_, name) in enumerate(BUCKETS) if bucket.startswith(name)), len(BUCKETS)), bucket
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--artists", type=int, default=400)
+    ap.add_argument("--config", default=None)
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args(argv)
+    out = sweep(a.config, a.artists)
+    if a.json:
+        print(json.dumps(out))
+        return
+    print(f"songs like X, {out['artists']} artists: {out['off']} / {out['labelled']} off = {out['off_rate']}")
+    print("| X's genre confidence | artists | off / labelled | rate |\n|---|---|---|---|")
+    for k, v in out["by_confidence"].items():
+        print(f"| {k} | {v['artists']} | {v['off']} / {v['labelled']} | {v['off_rate']} |")
+
+
+if __name__ == "__main__":
+    main()
