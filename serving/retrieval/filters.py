@@ -138,9 +138,10 @@ WRITTEN_HEAD = True
 USE_GENRES = True
 # "Songs like X", X an artist nobody spoke of (no track of X kept, disliked or found, nobody kept
 # beside it): X's similar artists are its text neighbours alone, i.e. acts whose names and titles read
-# like X's (Muddy Waters: Creedence Clearwater Revival, Can't Swim), so the playlist does not start with them. Over 400 "songs
-# like X" of the label table's artists (`serving/tools/like_sweep.py`) 1,070 -> 980 off tracks; read
-# sets 488 -> 470 (docs/quality.md, fourteenth round). X's own genres still count (without them: 1,077).
+# like X's (Muddy Waters: Creedence Clearwater Revival, Can't Swim), so the playlist does not start
+# with them. Over 400 "songs like X" of the label table's artists (`serving/tools/like_sweep.py`):
+# 1,070 -> 980 off tracks; read sets 488 -> 470 (docs/quality.md, fourteenth round). X's own genres
+# still count (without them: 1,077).
 LIKE_LISTENED = True
 _STAND_IN_ASKED = re.compile(r"\b(karaoke|covers?|instrumentals?|sing ?along|tribute|backing tracks?)\b", re.I)
 

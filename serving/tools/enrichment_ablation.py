@@ -23,7 +23,7 @@ SIGNALS = ("none", "embedding_trust", "name_edges", "consensus", "house_context"
            "dominance", "similar_head", "language_and", "uses_head", "dominance_filter", "stand_ins",
            "listener_similarity", "listener_voters", "like_cosine", "like_related", "like_known_only",
            "direct_head", "session_borrowed_admits", "subgenres", "native_names", "neighbour_consensus",
-           "knn_head", "language_conflict", "use_genres", "named_explains", "name_spelling")
+           "knn_head", "language_conflict", "use_genres", "name_spelling", "like_listened")
 
 
 def _switch_off(signal: str) -> None:
