@@ -117,10 +117,7 @@ class FastParser:
             if len(words.split()) > 1 and re.search(r"[^\W\d]", words):
                 self._artists.setdefault(words, a)
         self._max_artist_words = max((len(k.split()) for k in self._artists), default=0)
-        self._speller = None
-        if vocabulary is not None:
-            words = set(vocabulary) | {w for k in self._artists for w in k.split()}
-            self._speller = NameSpeller(self._artists, words)
+        self._speller = NameSpeller(self._artists, vocabulary) if vocabulary is not None else None
 
     @property
     def embedder(self) -> Embedder | None:

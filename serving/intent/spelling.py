@@ -50,7 +50,7 @@ class NameSpeller:
         """`names`: the parser's artist keys (lower-case word sequences) -> display name;
         `vocabulary`: every word the catalog uses (titles, albums, artists), any case."""
         self._names = {k: v for k, v in names.items() if len(k.split()) > 1 and sum(c.isalpha() for c in k) >= MIN_NAME}
-        self._vocab = {w.lower() for w in vocabulary}
+        self._vocab = {w.lower() for w in vocabulary} | {w for k in names for w in k.split()}  # names are spelt right
         self._index: dict[str, set[str]] = defaultdict(set)
         for key in self._names:
             for w in key.split():

@@ -293,33 +293,31 @@ def _agreed(votes: dict[str, float], allowed: frozenset[str] | None = None) -> d
 
 
 def _text_votes(ranked: list[Track], enrichment: Enrichment) -> tuple[dict[str, float], int]:
-    votes: dict[str, float] = defaultdict(float)
-    seen: set[str] = set()
-    voters = 0
+    """Each distinct lead artist of the best CONSENSUS_TOP matches, weighted by its rank; only artists
+    listeners spoke of (CONSENSUS_LISTENERS_ONLY)."""
+    firsts: dict[str, float] = {}
     for r, t in enumerate(ranked[:CONSENSUS_TOP]):
         key = norm(t.artists[0]) if t.artists else ""
-        if not key or key in seen:
-            continue
-        seen.add(key)
-        a = enrichment.artists.get(key)
-        if a is None or a.confidence < SOME or not a.genres or (CONSENSUS_LISTENERS_ONLY and not a.from_listeners):
-            continue
-        voters += 1
-        # An artist barely known (a few propagated votes) has a noisy genre profile: it votes less.
-        w = min(1.0, a.confidence / KNOWN) / (1.0 + r / 10.0)
-        for g, share in a.genres.items():
-            votes[g] += share * w
-    return votes, voters
+        if key and key not in firsts:
+            firsts[key] = 1.0 / (1.0 + r / 10.0)
+    return _votes(firsts.items(), enrichment, CONSENSUS_LISTENERS_ONLY)
 
 
 def _neighbour_votes(neighbours: list[tuple[str, float]], enrichment: Enrichment) -> tuple[dict[str, float], int]:
+    return _votes(neighbours[:NEIGHBOUR_VOTERS], enrichment, listeners_only=False)
+
+
+def _votes(weighted, enrichment: Enrichment, listeners_only: bool) -> tuple[dict[str, float], int]:
+    """(genre -> vote, number of voters) from (normalised artist, weight) pairs: each artist the
+    enrichment knows votes its genre shares times its weight."""
     votes: dict[str, float] = defaultdict(float)
     voters = 0
-    for key, weight in neighbours[:NEIGHBOUR_VOTERS]:
+    for key, weight in weighted:
         a = enrichment.artists.get(key)
-        if a is None or a.confidence < SOME or not a.genres or weight <= 0:
+        if a is None or a.confidence < SOME or not a.genres or weight <= 0 or (listeners_only and not a.from_listeners):
             continue
         voters += 1
+        # An artist barely known (a few propagated votes) has a noisy genre profile: it votes less.
         w = min(1.0, a.confidence / KNOWN) * weight
         for g, share in a.genres.items():
             votes[g] += share * w
