@@ -148,14 +148,39 @@ def keyword_tags(low: str) -> list[tuple[Tag, re.Pattern]]:
     """The tags whose keywords a lower-case text holds, with the pattern that matched. The longest
     keyword owns its words ("work out" is not also "work"; "lovers rock" is not also "rock"); a
     keyword several tags share ("rockabilly": rock, country, oldies) names all of them."""
-    hits: list[tuple[Tag, re.Pattern]] = []
+    return [hit for _, matched in _keyword_hits(low) for hit in matched]
+
+
+def compound_genres(low: str) -> list[frozenset[str]]:
+    """The genre names of each single genre word of a lower-case text that names several at once
+    ("blues rock": blues and rock; "darkwave": electronic and rock), less COMPOUND_QUALIFIERS
+    ("rockabilly" is rock and country; "oldies" only says when). One name means both: blues-flavoured
+    rock, not any rock or any blues. Two words side by side ("rock and blues") name alternatives."""
+    out: list[frozenset[str]] = []
+    for _, matched in _keyword_hits(low):
+        names = frozenset(t.name for t, _ in matched if t.kind == "genre") - COMPOUND_QUALIFIERS
+        if len(names) > 1 and names not in out:
+            out.append(names)
+    return out
+
+
+# Tags that only qualify another genre a word names: "glam rock" is rock of the classic rock years;
+# "pop" in "pop rock", "afro-pop" or "yacht rock" says popular, and listeners file nearly every
+# mainstream act under it, so artists known for both are no better a start (three CPCD dialogs lost a
+# hit when pop counted; docs/quality.md, fifteenth round).
+COMPOUND_QUALIFIERS = frozenset({"oldies", "classic rock", "pop"})
+
+
+def _keyword_hits(low: str) -> list[tuple[str, list[tuple[Tag, re.Pattern]]]]:
+    hits: list[tuple[str, list[tuple[Tag, re.Pattern]]]] = []
     for kw, owners in _keyword_table():
         if kw not in low:  # most of ~500 keywords are absent: a substring test skips their regex
             continue
         matched = [(t, pat) for t, pat in owners if pat.search(low)]
         for _, pat in matched:
             low = pat.sub(" ", low)
-        hits += matched
+        if matched:
+            hits.append((kw, matched))
     return hits
 
 

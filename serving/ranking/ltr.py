@@ -232,13 +232,14 @@ class LearnedRanker(Ranker):
         return lambda t, borrowed: all(r(t, borrowed) for r in rules)
 
     def _head_prefer(self, c):
-        """Which of the head's tracks go first (`filters.written_head`, else `filters.direct_head`), as
-        track -> bool, or None."""
+        """Which of the head's tracks go first (`filters.written_head`, else `filters.compound_head`,
+        else `filters.direct_head`), as track -> bool, or None."""
         if c is None:
             return None
-        from serving.retrieval.filters import direct_head, written_head
+        from serving.retrieval.filters import compound_head, direct_head, written_head
 
-        return written_head(c, self.enrichment) or direct_head(c, self.enrichment)
+        enr = self.enrichment
+        return written_head(c, enr) or compound_head(c, enr) or direct_head(c, enr)
 
     def _strict(self, c):
         """Borrowed tracks (not retrieved for this request) must be known to agree."""

@@ -20,6 +20,7 @@ from typing import Callable
 from serving.catalog.enrichment.artifact import Enrichment
 from serving.catalog.enrichment.text import is_stand_in, title_language
 from serving.intent.model import Intent
+from serving.intent.taxonomy import compound_genres
 from serving.intent.use_genres import admitted_genres
 from serving.schemas import Track
 from serving.text import norm
@@ -143,6 +144,12 @@ USE_GENRES = True
 # 1,070 -> 980 off tracks; read sets 488 -> 470 (docs/quality.md, fourteenth round). X's own genres
 # still count (without them: 1,077).
 LIKE_LISTENED = True
+# One genre word naming several genres ("blues rock", "garage rock": rock and punk, "darkwave"):
+# the playlist head takes first the artists known for each of them (COMPOUND_SHARE of their genre
+# evidence apiece). Before, any known rock act fitted "blues rock", and the most-kept ones
+# (Metallica, Black Sabbath) led it. Read sets 470 -> 460 off tracks (docs/quality.md, fifteenth round).
+COMPOUND_HEAD = True
+COMPOUND_SHARE = 0.2
 _STAND_IN_ASKED = re.compile(r"\b(karaoke|covers?|instrumentals?|sing ?along|tribute|backing tracks?)\b", re.I)
 
 
@@ -167,6 +174,7 @@ class Constraints:
     # agree on (`with_consensus`); the words' own constraints still judge its borrowed tracks.
     consensus_head: bool = False
     written_in: str | None = None  # the language the request is written in, when not English (LANGUAGE_CONFLICT)
+    compounds: tuple[frozenset[str], ...] = ()  # genres one word names together ("blues rock"; COMPOUND_HEAD)
 
     @property
     def active(self) -> bool:
@@ -230,7 +238,9 @@ def constraints(intent: Intent, enrichment: Enrichment | None) -> Constraints:
     if intent.era is not None and intent.era.end - intent.era.start <= 30:
         decades = frozenset(str(d) for d in range(intent.era.start // 10 * 10, intent.era.end + 1, 10))
     uses = frozenset([*intent.moods, *intent.activities])
+    compounds = tuple(x for x in compound_genres(intent.search_text.lower()) if x <= set(asked))
     return Constraints(genres, decades, similar, tuple(dict.fromkeys(names)), allow, from_similar, uses,
+                       compounds=compounds,
                        language=language, near=_near(genres), profiles=tuple(profiles),
                        # A named artist is asked for in any language ("BTS 防弹少年团").
                        written_in=lang if LANGUAGE_CONFLICT and not (intent.include_artists or like) else None,
@@ -464,6 +474,19 @@ def direct_match(c: Constraints, t: Track, enrichment: Enrichment | None) -> boo
         return False
     share = sum(attrs.genres.get(g, 0.0) for g, w in c.genres.items() if w >= 1.0)
     return share >= MIN_SHARE
+
+
+def compound_head(c: Constraints, enrichment: Enrichment | None):
+    """What a request naming a compound genre ("blues rock") takes first among its head's tracks
+    (COMPOUND_HEAD), or None: artists known for every genre of one of its compounds."""
+    if not COMPOUND_HEAD or enrichment is None or not c.compounds:
+        return None
+
+    def fits_all(t: Track) -> bool:
+        attrs = enrichment.artist(t.artists[0]) if t.artists else None
+        return attrs is not None and attrs.confidence >= KNOWN \
+            and any(all(attrs.genres.get(g, 0.0) >= COMPOUND_SHARE for g in x) for x in c.compounds)
+    return fits_all
 
 
 def written_head(c: Constraints, enrichment: Enrichment | None):

@@ -23,7 +23,7 @@ SIGNALS = ("none", "embedding_trust", "name_edges", "consensus", "house_context"
            "dominance", "similar_head", "language_and", "uses_head", "dominance_filter", "stand_ins",
            "listener_similarity", "listener_voters", "like_cosine", "like_related", "like_known_only",
            "direct_head", "session_borrowed_admits", "subgenres", "native_names", "neighbour_consensus",
-           "knn_head", "language_conflict", "use_genres", "name_spelling", "like_listened")
+           "knn_head", "language_conflict", "use_genres", "name_spelling", "like_listened", "compound_head")
 
 
 def _switch_off(signal: str) -> None:
@@ -124,7 +124,8 @@ def _switch_off(signal: str) -> None:
 # like_known_only: before session 10 any artist nobody spoke of passed a like-X request;
 # use_genres: before session 14 a use named no genres its consensus may take;
 # name_spelling: before session 14 an artist name typed with a slip was no name;
-# like_listened: before session 14 "like X" started with X's text neighbours though nobody spoke of X.
+# like_listened: before session 14 "like X" started with X's text neighbours though nobody spoke of X;
+# compound_head: before session 15 "blues rock" took any known rock act first, as "rock or blues" does.
 _CONSTANT_SIGNALS = {"like_cosine": ("retrieval.filters", "LIKE_COSINE", 0.0),
                      "like_related": ("retrieval.filters", "LIKE_RELATED", False),
                      "like_known_only": ("retrieval.filters", "LIKE_KNOWN_ONLY", False),
@@ -134,7 +135,8 @@ _CONSTANT_SIGNALS = {"like_cosine": ("retrieval.filters", "LIKE_COSINE", 0.0),
                      "knn_head": ("retrieval.filters", "KNN_HEAD", False),
                      "use_genres": ("retrieval.filters", "USE_GENRES", False),
                      "name_spelling": ("intent.spelling", "CORRECT", False),
-                     "like_listened": ("retrieval.filters", "LIKE_LISTENED", False)}
+                     "like_listened": ("retrieval.filters", "LIKE_LISTENED", False),
+                     "compound_head": ("retrieval.filters", "COMPOUND_HEAD", False)}
 
 
 def _set_off(signal: str):

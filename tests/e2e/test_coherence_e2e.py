@@ -67,3 +67,12 @@ def test_like_a_spanish_language_artist_stays_spanish_language(base_url):
     # held-out coherence set had Lil Wayne fill 12 of 20 places, one title matching "more").
     assert not _artists(tracks) & {"Lil Wayne", "Cardi B", "Nicki Minaj", "Big Sean", "Iggy Azalea", "GloRilla"}, tracks
     assert _artists(tracks) & {"J. Balvin", "J Balvin", "Maluma", "Farruko"}, tracks
+
+
+def test_blues_rock_opens_with_blues_rock_not_the_most_kept_rock_acts(base_url):
+    # One genre word naming two genres (filters.COMPOUND_HEAD): before, the most-kept rock acts led
+    # (Def Leppard, AC/DC, Pearl Jam), and Metallica and Black Sabbath followed.
+    body, tracks = _playlist(base_url, "blues rock with big guitar solos")
+    assert {"rock", "blues"} <= set(body["intent"]["genres"])
+    rock_only = {"Def Leppard", "AC/DC", "Pearl Jam", "Linkin Park", "Metallica", "Black Sabbath"}
+    assert not _artists(tracks[:5]) & rock_only, tracks

@@ -594,3 +594,41 @@ def test_like_x_nobody_spoke_of_does_not_start_with_its_text_neighbours():
         assert set(off.similar) == {"creedence clearwater revival", "can t swim"}
     finally:
         filters.LIKE_LISTENED = True
+
+
+def test_one_word_naming_several_genres_is_a_compound_not_alternatives():
+    from serving.intent.taxonomy import compound_genres
+
+    assert compound_genres("blues rock with big guitar solos") == [frozenset({"blues", "rock"})]
+    assert compound_genres("garage rock thats loud") == [frozenset({"rock", "punk"})]
+    assert compound_genres("rockabilly with slap bass") == [frozenset({"rock", "country"})]  # oldies only says when
+    # Names side by side are alternatives; a name of one genre, or of a genre and its era, is no compound.
+    assert compound_genres("rock and blues") == compound_genres("hard rock") == compound_genres("glam rock") == []
+    assert compound_genres("pop rock") == compound_genres("afro-pop") == []  # "pop" says popular, not a sound
+
+
+def test_a_compound_genres_head_takes_artists_known_for_each_of_its_genres_first():
+    from serving.catalog.enrichment.artifact import ArtistAttrs
+    from serving.retrieval import filters
+    from serving.retrieval.filters import compound_head, known_head
+
+    heard = {"direct_genre_votes": 3}
+    enr = Enrichment("k", {
+        "thrash": ArtistAttrs("Thrash", {"rock": 0.66, "metal": 0.33}, 13.9, evidence=heard),
+        "bluesman": ArtistAttrs("Bluesman", {"blues": 0.45, "rock": 0.4, "jazz": 0.15}, 5.0, evidence=heard),
+        "rumour": ArtistAttrs("Rumour", {"blues": 0.5, "rock": 0.5}, 0.1),  # barely known
+    }, {})
+    tracks = [_t("m", "Riff", "Thrash"), _t("b", "Slow Burn", "Bluesman"), _t("r", "Heard It", "Rumour")]
+    c = constraints(Intent(search_text="blues rock with big guitar solos", genres=["rock", "blues"]), enr)
+    assert c.compounds == (frozenset({"blues", "rock"}),)
+    first = compound_head(c, enr)
+    assert known_head(c, enr)(tracks[0])  # still fits the head: it is rock
+    assert [first(t) for t in tracks] == [False, True, False]
+    # Words naming two genres apart ask for either: nothing goes first.
+    either = constraints(Intent(search_text="rock and blues", genres=["rock", "blues"]), enr)
+    assert either.compounds == () and compound_head(either, enr) is None
+    try:
+        filters.COMPOUND_HEAD = False
+        assert compound_head(c, enr) is None
+    finally:
+        filters.COMPOUND_HEAD = True
