@@ -29,8 +29,7 @@ from serving.intent.model import Intent
 from serving.ranking.base import Ranker
 from serving.ranking.diversity import artist_cap, head_first, recording_key, select_diverse, sequence
 from serving.retrieval import filters
-from serving.retrieval.filters import (CONSENSUS_HEAD, admits, compound_head, constraints, direct_head, known_head,
-                                       passes_filters)
+from serving.retrieval.filters import CONSENSUS_HEAD, admits, constraints, genre_head, known_head, passes_filters
 from serving.retrieval.retriever import NEAR_DUPLICATE_SIM
 from serving.text import norm
 from serving.schemas import Candidate, Feedback, FeedbackVectors, RankedTrack, Track
@@ -82,7 +81,7 @@ class Scored:
     # What the playlist's head takes first (filters.known_head), before any like: a genre request's
     # first places go to artists known to fit. After a like, the likes say what fits.
     head: Callable[[Track], bool] | None = None
-    prefer: Callable[[Track], bool] | None = None  # which head tracks go first (filters.compound_head / direct_head)
+    prefer: Callable[[Track], bool] | None = None  # which head tracks go first (filters.genre_head)
 
 
 class CoOccurrence:
@@ -221,8 +220,7 @@ class FeedbackRanking:
             signals["liked_artist"].append(float(liked_count.get(lead, 0) > 0))
             signals["cooc_artist"].append(math.log1p(cooc_a.get(lead, 0.0)))
             signals["liked_album"].append(float(album_key(c.track) in liked_albums))
-        head, prefer = (None, None) if pinned or wanted is None \
-            else (known_head(wanted, enr), compound_head(wanted, enr) or direct_head(wanted, enr))
+        head, prefer = (None, None) if pinned or wanted is None else (known_head(wanted, enr), genre_head(wanted, enr))
         return Scored(intent, pinned, keep, np.asarray(base, np.float64),
                       {k: np.asarray(v, np.float64) for k, v in signals.items()}, reason_of, cooc_t,
                       set(liked_artists), liked_albums, head, prefer)

@@ -232,14 +232,13 @@ class LearnedRanker(Ranker):
         return lambda t, borrowed: all(r(t, borrowed) for r in rules)
 
     def _head_prefer(self, c):
-        """Which of the head's tracks go first (`filters.written_head`, else `filters.compound_head`,
-        else `filters.direct_head`), as track -> bool, or None."""
+        """Which of the head's tracks go first (`filters.written_head`, else `filters.genre_head`), as
+        track -> bool, or None."""
         if c is None:
             return None
-        from serving.retrieval.filters import compound_head, direct_head, written_head
+        from serving.retrieval.filters import genre_head, written_head
 
-        enr = self.enrichment
-        return written_head(c, enr) or compound_head(c, enr) or direct_head(c, enr)
+        return written_head(c, self.enrichment) or genre_head(c, self.enrichment)
 
     def _strict(self, c):
         """Borrowed tracks (not retrieved for this request) must be known to agree."""

@@ -489,6 +489,12 @@ def compound_head(c: Constraints, enrichment: Enrichment | None):
     return fits_all
 
 
+def genre_head(c: Constraints, enrichment: Enrichment | None):
+    """Which of a genre request's head tracks go first, or None: `compound_head`, else `direct_head`
+    (the one order the learned ranker and session turns share)."""
+    return compound_head(c, enrichment) or direct_head(c, enrichment)
+
+
 def written_head(c: Constraints, enrichment: Enrichment | None):
     """What the head of a request written in another language takes first (WRITTEN_HEAD), or None:
     tracks sung in that language."""

@@ -610,7 +610,7 @@ def test_one_word_naming_several_genres_is_a_compound_not_alternatives():
 def test_a_compound_genres_head_takes_artists_known_for_each_of_its_genres_first():
     from serving.catalog.enrichment.artifact import ArtistAttrs
     from serving.retrieval import filters
-    from serving.retrieval.filters import compound_head, known_head
+    from serving.retrieval.filters import compound_head, genre_head, known_head
 
     heard = {"direct_genre_votes": 3}
     enr = Enrichment("k", {
@@ -624,6 +624,7 @@ def test_a_compound_genres_head_takes_artists_known_for_each_of_its_genres_first
     first = compound_head(c, enr)
     assert known_head(c, enr)(tracks[0])  # still fits the head: it is rock
     assert [first(t) for t in tracks] == [False, True, False]
+    assert [genre_head(c, enr)(t) for t in tracks] == [False, True, False]  # what both rankers take first
     # Words naming two genres apart ask for either: nothing goes first.
     either = constraints(Intent(search_text="rock and blues", genres=["rock", "blues"]), enr)
     assert either.compounds == () and compound_head(either, enr) is None
