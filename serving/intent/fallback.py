@@ -147,7 +147,7 @@ class FastParser:
         era = era if era is not None else self._inverted_era(excluded)
         excluded = [e for e in excluded if self._era(e.lower()) is None]
         include_artists, exclude_artists, exclude_terms = self._artists_in(text, excluded)
-        similar, text_nolike = split_similar(text, include_artists + exclude_artists)
+        similar, text_nolike = split_similar(text, include_artists + exclude_artists, exclude_artists)
         exclude_artists, exclude_terms = _referred(exclude_artists, exclude_terms, _in_order(text, include_artists))
         # "Songs like X" wants X's neighbours; X itself only when not also excluded.
         include_artists = [a for a in include_artists if a not in similar]
@@ -259,8 +259,12 @@ class FastParser:
         include: list[str] = []
         low_words = re.findall(r"[\w'&.\-]+", text)
         n = len(low_words)
+        # A word belongs to one name: "Nas" inside "Lil Nas X" is no second artist.
+        taken: set[int] = set()
         for size in range(min(self._max_artist_words, 5), 0, -1):
             for i in range(n - size + 1):
+                if taken.intersection(range(i, i + size)):
+                    continue
                 words = low_words[i : i + size]
                 cand = " ".join(words).lower().strip(".")
                 name = self._artists.get(cand) or self._artists.get(_name_key(cand))
@@ -277,6 +281,7 @@ class FastParser:
                 if size > 1 and _describes_music(words, prefix):
                     continue
                 include.append(name)
+                taken.update(range(i, i + size))
         exclude_artists, exclude_terms = [], []
         for e in excluded:
             name = self._artists.get(e.lower()) or self._artists.get(_name_key(e))

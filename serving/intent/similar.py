@@ -6,7 +6,24 @@ from __future__ import annotations
 
 import re
 
-_CUE = r"(?:sounds?\s+like|similar\s+to|in\s+the\s+(?:style|vein)\s+of|along\s+the\s+lines\s+of|reminiscent\s+of|such\s+as|like)"
+# Since session 16 (MORE_PHRASINGS): "in the same (chaotic) lane as X", "the same vibe as X", "the likes
+# of X"; a "more like that" after the names; names listed with one asked about. Before, each of those
+# read as music *by* X ("I love John Coltrane, what else would I like": 18 of 20 tracks his).
+MORE_PHRASINGS = True
+_BASE_CUE = (r"(?:sounds?\s+like|similar\s+to|in\s+the\s+(?:style|vein)\s+of|along\s+the\s+lines\s+of"
+             r"|reminiscent\s+of|such\s+as|like)")
+_CUE = (r"(?:the\s+likes\s+of|(?:in\s+)?the\s+same\s+(?:\w+\s+)?(?:lane|vein|mou?ld|league|spirit|world|space|vibes?"
+        rf"|sound|feel|energy|style)\s+as|{_BASE_CUE})")
+# Said after naming artists, these ask for music like them: "I love Coltrane, what else would I like",
+# "Stevie Wonder, give me more like that".
+_BACK = re.compile(r"(?:\b(?:more|others?|something|stuff|songs|music|artists|bands|anything|ones|similar)\s+"
+                   r"(?:like|to)\s+(?:that|this|them|him|her|those|these)\b"
+                   r"|\bwhat\s+else\s+(?:would|should|could|might|will|do|can)\s+(?:i|we)\s+"
+                   r"(?:like|love|enjoy|dig|check\s+out|listen\s+to)\b)", re.I)
+# Names joined to one asked about ("like Parliament and Rick James", "Drake or Future type beats").
+_JOIN = r"\s*(?:,\s*(?:and\s+|or\s+)?|\s(?:and|or|&)\s+)(?:the\s+)?"
+# Names end with a full stop or a bang ("The Notorious B.I.G.", "Nice!"): no \b after those.
+_L, _R = r"(?<!\w)", r"(?!\w)"
 # "X type songs", "X-esque"; "X style" before any word ("Frank Sinatra style crooners"
 # asks for crooners like him, not for his songs only).
 # "X vibes" / "the X vibe" is music with X's feel as much as "X style".
@@ -17,22 +34,46 @@ _AFTER = (r"(?:\s+(?:type|style|kind)\s+(?:of\s+)?(?:songs?|music|tracks|beats?|
 AFTER = re.compile(rf"^{_AFTER}", re.I)  # a name followed by these is cued (fallback.py: one lower-case word)
 
 
-def split_similar(text: str, artists: list[str]) -> tuple[list[str], str]:
+def _pattern(a: str) -> str:
+    """A name as typed: "Tyler, The Creator" as "tyler the creator"; "AC/DC" as "ac dc"."""
+    return r"[\s,/!]+".join(re.escape(w) for w in re.split(r"[\s,/!]+", a) if w)
+
+
+def split_similar(text: str, artists: list[str], excluded: list[str] = ()) -> tuple[list[str], str]:
     """(artists the text asks for music like, text without the cue words before them).
-    `artists` are the names the parser already recognised in the text."""
+    `artists` are the names the parser already recognised in the text; `excluded` those of them it
+    excludes, which a cue before their own name makes "like X but not X" but a list or a "more like
+    that" never reaches ("no Michael Jackson! I'd prefer Elton John, something like that")."""
+    names = {a: _pattern(a) for a in sorted(artists, key=len, reverse=True)}
+    names = {a: p for a, p in names.items() if p}
     similar: list[str] = []
     out = text
-    for a in sorted(artists, key=len, reverse=True):
-        # "Tyler, The Creator" as typed: "tyler the creator"; "AC/DC" as "ac dc".
-        name = r"[\s,/!]+".join(re.escape(w) for w in re.split(r"[\s,/!]+", a) if w)
-        if not name:
-            continue
+    cue = _CUE if MORE_PHRASINGS else _BASE_CUE
+    for a, name in names.items():
         # "X but not X" (no cue word): music like X, without X.
-        pat = re.compile(rf"\b{_CUE}\s+(?:the\s+)?{name}\b|\b{name}{_AFTER}"
-                         rf"|\b{name}\s*,?\s+but\s+(?:not|no|without)\s+(?:the\s+)?{name}\b", re.I)
+        pat = re.compile(rf"\b{cue}\s+(?:the\s+)?{_L}{name}{_R}|{_L}{name}{_R}{_AFTER}"
+                         rf"|{_L}{name}{_R}\s*,?\s+but\s+(?:not|no|without)\s+(?:the\s+)?{_L}{name}{_R}", re.I)
         if pat.search(out):
             similar.append(a)
-            out = re.sub(rf"\b{_CUE}\s+(?=(?:the\s+)?{name}\b)", " ", out, flags=re.I)
+            out = re.sub(rf"\b{cue}\s+(?=(?:the\s+)?{_L}{name}{_R})", " ", out, flags=re.I)
+    back = _BACK.search(out) if MORE_PHRASINGS else None
+    if back:
+        low = out[:back.start()].lower()
+        similar += [a for a, name in names.items()
+                    if a not in similar and a not in excluded and re.search(rf"{_L}{name}{_R}", low, re.I)]
+        out = out[:back.start()] + " " + out[back.end():]
+    grew = bool(similar) and MORE_PHRASINGS
+    while grew:  # names in a list with one asked about
+        grew = False
+        for a, name in names.items():
+            if a in similar or a in excluded:
+                continue
+            for b in similar:
+                other = names[b]
+                if re.search(rf"{_L}{other}{_R}{_JOIN}{_L}{name}{_R}|{_L}{name}{_R}{_JOIN}{_L}{other}{_R}", out, re.I):
+                    similar.append(a)
+                    grew = True
+                    break
     # "I like rock" / "I love X": a verb, not a search word.
     out = re.sub(r"\b(?:i|we)\s+(?:really\s+)?(?:like|love|enjoy|dig)\b", " ", out, flags=re.I)
     return similar, " ".join(out.split())

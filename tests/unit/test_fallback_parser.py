@@ -301,3 +301,46 @@ def test_an_exclusion_bans_whole_keywords_not_substrings(parser):
     q = parser._tags.vectors[i]
     assert "soundtrack" in {t.name for t, _ in parser._zero_shot_tags(q, ["ghost stories"])}
     assert "soundtrack" not in {t.name for t, _ in parser._zero_shot_tags(q, ["movie osts"])}
+
+
+def _named_like_parser():
+    return FastParser(None, ["Nas", "Lil Nas X", "The Notorious B.I.G.", "John Coltrane", "Stevie Wonder",
+                             "Bury Tomorrow", "Maverick City Music", "Elevation Worship", "System Of A Down",
+                             "Parliament", "Rick James", "Drake", "Future", "Adele", "Korn"], today=TODAY)
+
+
+@pytest.mark.parametrize("prompt,who", [
+    ("songs like Lil Nas X", ["Lil Nas X"]),  # "Nas" inside the name is no second artist
+    ("songs like The Notorious B.I.G.", ["The Notorious B.I.G."]),  # a name ending with a full stop
+    ("heavy stuff in the same lane as Bury Tomorrow", ["Bury Tomorrow"]),
+    ("bands in the same chaotic lane as system of a down", ["System Of A Down"]),
+    ("songs by the likes of Korn", ["Korn"]),
+    # Said after the name: music like it, not only by it.
+    ("I love John Coltrane, what else would I like", ["John Coltrane"]),
+    ("i love stevie wonder, give me more like that", ["Stevie Wonder"]),
+    # Names listed with one asked about are asked about too.
+    ("more like maverick city music and elevation worship", ["Maverick City Music", "Elevation Worship"]),
+    ("more like parliament and rick james, that nasty bass heavy funk", ["Parliament", "Rick James"]),
+    ("Drake or Future type beats", ["Future", "Drake"]),
+])
+def test_music_like_named_artists_however_it_is_phrased(prompt, who):
+    i = _named_like_parser().parse(prompt)
+    assert sorted(i.similar_artists) == sorted(who) and i.include_artists == [], (i.similar_artists, i.include_artists)
+    assert "like" not in i.search_text.lower().split() and "lane" not in i.search_text.lower()
+
+
+def test_names_beside_a_like_x_without_a_list_stay_wishes():
+    p = _named_like_parser()
+    i = p.parse("songs like Drake and some Adele")
+    assert i.similar_artists == ["Drake"] and i.include_artists == ["Adele"]
+    i = p.parse("play Drake and Adele")
+    assert i.similar_artists == [] and i.include_artists == ["Drake", "Adele"]
+    assert p.parse("Nas and Drake please").include_artists == ["Nas", "Drake"]
+    # "more like that" with nobody named before it names no one.
+    assert p.parse("rainy day jazz, more like that").similar_artists == []
+
+
+def test_an_excluded_name_is_not_music_like_it_by_a_list_or_a_more_like_that():
+    p = _named_like_parser()
+    i = p.parse("Definitely no Korn! I'd prefer Drake, or Future, something like that")
+    assert sorted(i.similar_artists) == ["Drake", "Future"] and i.exclude_artists == ["Korn"]
