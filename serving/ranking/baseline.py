@@ -6,7 +6,7 @@ import re
 
 from serving.intent.model import Intent
 from serving.ranking.base import Ranker
-from serving.ranking.diversity import artist_cap, select_diverse, sequence
+from serving.ranking.diversity import artist_cap, keeps_caps, select_diverse, sequence
 from serving.text import norm
 from serving.schemas import Candidate, RankedTrack
 
@@ -54,6 +54,7 @@ class BaselineRanker(Ranker):
             track_of=lambda x: x[1].track,
             max_per_artist=artist_cap(self.max_per_artist, length) if mode == "playlist" else length,
             uncapped_artists={a.lower() for a in intent.include_artists},
+            relax=not keeps_caps(intent.similar_artists, mode),
         )
         ordered = sequence(picked, track_of=lambda x: x[1].track) if mode == "playlist" else picked
         return [

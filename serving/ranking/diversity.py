@@ -45,15 +45,16 @@ def select_diverse(
     max_per_artist: int,
     uncapped_artists: set[str] = frozenset(),
     artist_caps: dict[str, int] | None = None,
+    relax: bool = True,
 ) -> list[T]:
     """Greedy pick in score order: one copy per recording, at most `max_per_artist` per
     lead artist (`artist_caps`: a cap of its own for some lower-cased lead artists; none for
     artists the listener asked for). Relaxes the caps, never the de-duplication, when they
-    would leave the playlist short."""
+    would leave the playlist short, unless `relax` is False (see `keeps_caps`)."""
     chosen: list[T] = []
     seen: set[str] = set()
     own = artist_caps or {}
-    for relax in (1, 4, None):
+    for step in (1, 4, None) if relax else (1,):
         per_artist: Counter[str] = Counter(track_of(x).artists[0].lower() for x in chosen)
         for x in ranked:
             if len(chosen) >= n:
@@ -63,7 +64,7 @@ def select_diverse(
             if key in seen:
                 continue
             lead = t.artists[0].lower()
-            cap = n if relax is None else own.get(lead, max_per_artist) * relax
+            cap = n if step is None else own.get(lead, max_per_artist) * step
             if lead not in uncapped_artists and per_artist[lead] >= cap:
                 continue
             chosen.append(x)
@@ -83,13 +84,24 @@ def sequence(items: list[T], track_of: Callable[[T], Track]) -> list[T]:
     return out
 
 
+# Since session 16: a "like X" playlist keeps its artist cap (`keeps_caps`).
+LIKE_KEEPS_CAPS = True
+
+
+def keeps_caps(similar_artists: Sequence[str], mode: str) -> bool:
+    """Whether a playlist keeps its artist cap when that leaves it short: a "like X" request does.
+    Music like X is many artists, not X's discography or one neighbour's ("songs like Elton John"
+    had 13 of his tracks in 20, "songs like Maluma" 12 by Bad Bunny); it is shorter instead."""
+    return LIKE_KEEPS_CAPS and mode == "playlist" and bool(similar_artists)
+
+
 def select_diverse_ids(order: Sequence[int], n: int, key: Sequence[int], lead: Sequence[int],
-                       max_per_artist: int, uncapped: Sequence[bool]) -> list[int]:
+                       max_per_artist: int, uncapped: Sequence[bool], relax: bool = True) -> list[int]:
     """select_diverse over integer ids: `order` is positions in score order; key/lead/uncapped
     are per position (recording key id, lower-cased lead artist id, asked-for artist)."""
     chosen: list[int] = []
     seen: set[int] = set()
-    for cap in (max_per_artist, max_per_artist * 4, n):
+    for cap in (max_per_artist, max_per_artist * 4, n) if relax else (max_per_artist,):
         per_artist: Counter[int] = Counter(lead[x] for x in chosen)
         for x in order:
             if len(chosen) >= n:

@@ -27,7 +27,7 @@ import numpy as np
 
 from serving.intent.model import Intent
 from serving.ranking.base import Ranker
-from serving.ranking.diversity import artist_cap, head_first, recording_key, select_diverse, sequence
+from serving.ranking.diversity import artist_cap, head_first, keeps_caps, recording_key, select_diverse, sequence
 from serving.retrieval import filters
 from serving.retrieval.filters import CONSENSUS_HEAD, admits, constraints, genre_head, known_head, passes_filters
 from serving.retrieval.retriever import NEAR_DUPLICATE_SIM
@@ -255,15 +255,16 @@ class FeedbackRanking:
                if weights.liked_artist_cap and mode == "playlist" else None)
         n = max(0, length - len(sc.pinned))
         uncapped = {a.lower() for a in sc.intent.include_artists}
+        relax = not keeps_caps(sc.intent.similar_artists, mode)
         if sc.head is not None and mode == "playlist":
             head, prefer = sc.head, sc.prefer
             pos = head_first(list(range(len(rest))), lambda i: head(rest[i][1].track), min(CONSENSUS_HEAD, n),
                              lambda o, k: select_diverse(o, k, track_of=lambda i: rest[i][1].track, max_per_artist=cap,
-                                                         uncapped_artists=uncapped, artist_caps=own),
+                                                         uncapped_artists=uncapped, artist_caps=own, relax=relax),
                              None if prefer is None else (lambda i: prefer(rest[i][1].track)))
             rest = [rest[i] for i in pos]
         picked = select_diverse(rest, n, track_of=lambda x: x[1].track, max_per_artist=cap,
-                                uncapped_artists=uncapped, artist_caps=own)
+                                uncapped_artists=uncapped, artist_caps=own, relax=relax)
         return sequence(picked, track_of=lambda x: x[1].track) if mode == "playlist" else picked
 
     def _base(self, intent: Intent, pool: list[Candidate], query_vector=None):

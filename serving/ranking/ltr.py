@@ -26,7 +26,7 @@ from serving.intent.taxonomy import TAXONOMY
 from serving.catalog.loader import Catalog
 from serving.ranking.bagging import BaggedBooster
 from serving.ranking.base import Ranker, RankItem
-from serving.ranking.diversity import artist_cap, head_first, recording_key, select_diverse_ids, sequence
+from serving.ranking.diversity import artist_cap, head_first, keeps_caps, recording_key, select_diverse_ids, sequence
 from serving.ranking.features import FEATURES, extract
 from serving.ranking.prior_arrays import PriorArrays, prior_keys
 from serving.ranking.priors import Priors, QueryPriors
@@ -365,7 +365,7 @@ class LearnedRanker(Ranker):
         asked = [t.cap_id(a.lower()) for a in intent.include_artists]
         uncapped = np.isin(caps, [a for a in asked if a >= 0])
         cap = artist_cap(self.max_per_artist, length) if mode == "playlist" else length
-        args = (keys.tolist(), caps.tolist(), cap, uncapped.tolist())
+        args = (keys.tolist(), caps.tolist(), cap, uncapped.tolist(), not keeps_caps(intent.similar_artists, mode))
         if head is not None and mode == "playlist":
             from serving.retrieval.filters import CONSENSUS_HEAD
 

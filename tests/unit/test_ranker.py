@@ -29,6 +29,26 @@ def test_cap_relaxes_rather_than_returning_short():
     assert len(out) == 5
 
 
+def test_a_like_x_playlist_keeps_its_artist_cap_and_comes_out_short_instead():
+    # "songs like Elton John" had 13 of his tracks in 20 once few other artists qualified.
+    cands = [cand(i, f"Song {i}", "Elton John", 0.9 - i / 100) for i in range(15)]
+    cands += [cand(20 + i, f"Other {i}", f"Neighbour {i}", 0.5) for i in range(4)]
+    like = Intent(search_text="x", similar_artists=["Elton John"])
+    out = BaselineRanker(max_per_artist=5).rank(like, cands, 20)
+    assert [t.artists[0] for t in out].count("Elton John") == 5 and len(out) == 9
+    # Any other playlist still fills up rather than come out short; search mode has no cap to keep.
+    assert len(BaselineRanker(max_per_artist=5).rank(Intent(search_text="x"), cands, 20)) == 19
+    assert len(BaselineRanker(max_per_artist=5).rank(like, cands, 20, mode="search")) == 19
+
+
+def test_integer_id_selection_keeps_the_cap_when_told_to():
+    from serving.ranking.diversity import select_diverse_ids
+
+    order, key, lead = list(range(8)), list(range(8)), [0] * 6 + [1, 2]
+    assert len(select_diverse_ids(order, 8, key, lead, 2, [False] * 8)) == 8  # relaxes to fill
+    assert select_diverse_ids(order, 8, key, lead, 2, [False] * 8, relax=False) == [0, 1, 6, 7]
+
+
 def test_requested_artist_is_boosted_and_uncapped():
     cands = [cand(i, f"Song {i}", "Lojay", 0.3) for i in range(5)] + [cand(10 + i, f"S{i}", f"A{i}", 0.5) for i in range(5)]
     out = BaselineRanker(max_per_artist=1).rank(Intent(search_text="x", include_artists=["Lojay"]), cands, 5)
