@@ -150,6 +150,10 @@ LIKE_LISTENED = True
 # (Metallica, Black Sabbath) led it. Read sets 470 -> 460 off tracks (docs/quality.md, fifteenth round).
 COMPOUND_HEAD = True
 COMPOUND_SHARE = 0.2
+# An artist the request names ("funk like Parliament", "90s r&b with Brandy") fits the request's genre
+# and era whatever the evidence files it under: the listener just said what it is. Before, "more like
+# parliament and rick james, that nasty bass heavy funk" left out both (filed under rock and hip hop).
+NAMED_FIT = True
 _STAND_IN_ASKED = re.compile(r"\b(karaoke|covers?|instrumentals?|sing ?along|tribute|backing tracks?)\b", re.I)
 
 
@@ -175,6 +179,7 @@ class Constraints:
     consensus_head: bool = False
     written_in: str | None = None  # the language the request is written in, when not English (LANGUAGE_CONFLICT)
     compounds: tuple[frozenset[str], ...] = ()  # genres one word names together ("blues rock"; COMPOUND_HEAD)
+    named: frozenset[str] = frozenset()  # artists the request names, by or like, not excluded (NAMED_FIT)
 
     @property
     def active(self) -> bool:
@@ -244,7 +249,9 @@ def constraints(intent: Intent, enrichment: Enrichment | None) -> Constraints:
                        language=language, near=_near(genres), profiles=tuple(profiles),
                        # A named artist is asked for in any language ("BTS 防弹少年团").
                        written_in=lang if LANGUAGE_CONFLICT and not (intent.include_artists or like) else None,
-                       like_artists=frozenset(similar) | {norm(a) for a in like if norm(a) not in excluded})
+                       like_artists=frozenset(similar) | {norm(a) for a in like if norm(a) not in excluded},
+                       named=frozenset(norm(a) for a in [*intent.include_artists, *like] if norm(a) not in excluded)
+                       if NAMED_FIT else frozenset())
 
 
 def _near(genres: dict[str, float]) -> dict[str, float]:
@@ -367,6 +374,8 @@ def admits(c: Constraints, t: Track, enrichment: Enrichment | None, strict: bool
         return False
     if not (c.genres or c.decades):
         return True
+    if c.named and t.artists and norm(t.artists[0]) in c.named:
+        return True  # the listener's words about an artist they name outrank our evidence (NAMED_FIT)
     if attrs is None:
         return not strict or not c.genres
     if c.genres and strict and attrs.confidence < SOME:
@@ -450,9 +459,12 @@ def uses_ok(c: Constraints, t: Track, enrichment: Enrichment | None) -> bool:
 
 
 def known_match(c: Constraints, t: Track, enrichment: Enrichment | None) -> bool:
-    """The artist is known (enough evidence) and agrees with the wanted genres."""
+    """The artist is known (enough evidence) and agrees with the wanted genres, or the request names
+    it (NAMED_FIT: the listener's word is the surest evidence there is)."""
     if enrichment is None or not c.genres or not t.artists:
         return False
+    if norm(t.artists[0]) in c.named:
+        return True
     attrs = enrichment.artist(t.artists[0])
     return attrs is not None and attrs.confidence >= KNOWN and admits(c, t, enrichment, dominance=True)
 
@@ -491,8 +503,12 @@ def compound_head(c: Constraints, enrichment: Enrichment | None):
 
 def genre_head(c: Constraints, enrichment: Enrichment | None):
     """Which of a genre request's head tracks go first, or None: `compound_head`, else `direct_head`
-    (the one order the learned ranker and session turns share)."""
-    return compound_head(c, enrichment) or direct_head(c, enrichment)
+    (the one order the learned ranker and session turns share); artists the request names among them
+    (NAMED_FIT)."""
+    first = compound_head(c, enrichment) or direct_head(c, enrichment)
+    if first is None or not c.named:
+        return first
+    return lambda t: (bool(t.artists) and norm(t.artists[0]) in c.named) or first(t)
 
 
 def written_head(c: Constraints, enrichment: Enrichment | None):

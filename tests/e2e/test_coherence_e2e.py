@@ -76,3 +76,17 @@ def test_blues_rock_opens_with_blues_rock_not_the_most_kept_rock_acts(base_url):
     assert {"rock", "blues"} <= set(body["intent"]["genres"])
     rock_only = {"Def Leppard", "AC/DC", "Pearl Jam", "Linkin Park", "Metallica", "Black Sabbath"}
     assert not _artists(tracks[:5]) & rock_only, tracks
+
+
+def test_music_like_a_named_artist_is_not_that_artists_discography(base_url):
+    # Read as music *by* them before: "Lil Nas X" also named "Nas" (19 of 20 tracks his), "what else
+    # would I like" after a name asked for nothing (18 of 20 by Coltrane), and a "like X" playlist
+    # short of other artists relaxed X's cap ("songs like Elton John": 13 of 20).
+    for prompt, who in (("songs like Lil Nas X", "Lil Nas X"), ("I love John Coltrane, what else would I like",
+                                                                  "John Coltrane"),
+                        ("songs like Elton John", "Elton John")):
+        body, tracks = _playlist(base_url, prompt)
+        assert body["intent"]["similar_artists"] == [who] and body["intent"]["include_artists"] == [], body["intent"]
+        leads = [t["artists"][0] for t in body["tracks"]]
+        assert max(leads.count(a) for a in set(leads)) <= 5, (prompt, leads)
+        assert len(set(leads)) >= 3, (prompt, leads)

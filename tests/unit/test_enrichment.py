@@ -205,6 +205,33 @@ def test_less_evidence_rules_an_artist_out_than_in():
     assert admits(c, _t("c", "Song", "Mixed"), enr)  # some of it agrees: not enough to rule out
 
 
+def test_an_artist_the_request_names_fits_its_genre_whatever_the_evidence_says():
+    from serving.catalog.enrichment.artifact import ArtistAttrs
+    from serving.retrieval import filters
+    from serving.retrieval.filters import genre_head, known_match
+
+    # Listeners kept Bury Tomorrow beside pop acts; "metal like Bury Tomorrow" says what it is.
+    heard = {"direct_genre_votes": 3}
+    enr = Enrichment("k", {"bury tomorrow": ArtistAttrs("Bury Tomorrow", {"pop": 0.8, "rock": 0.2}, 3.0, evidence=heard),
+                           "pop act": ArtistAttrs("Pop Act", {"pop": 1.0}, 3.0, evidence=heard),
+                           "metal band": ArtistAttrs("Metal Band", {"metal": 1.0}, 3.0, evidence=heard)}, {})
+    metal = Intent(search_text="heavy metal like Bury Tomorrow", genres=["metal"], similar_artists=["Bury Tomorrow"])
+    c = constraints(metal, enr)
+    named, pop = _t("a", "Cemetery", "Bury Tomorrow"), _t("b", "Hit", "Pop Act")
+    assert admits(c, named, enr, dominance=True) and known_match(c, named, enr)
+    assert not admits(c, pop, enr)
+    # Within the head, the named artist's tracks go first beside those filed under the asked genre.
+    prefer = genre_head(c, enr)
+    assert prefer is not None and prefer(named) and prefer(_t("c", "Riff", "Metal Band"))
+    # Named but excluded ("like X but not X") is no exemption; nor with the rule off.
+    assert not admits(constraints(metal.model_copy(update={"exclude_artists": ["Bury Tomorrow"]}), enr), named, enr)
+    filters.NAMED_FIT = False
+    try:
+        assert not admits(constraints(metal, enr), named, enr)
+    finally:
+        filters.NAMED_FIT = True
+
+
 def test_a_language_named_beside_a_genre_must_hold_too():
     from serving.catalog.enrichment.artifact import ArtistAttrs
 
