@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -98,6 +99,9 @@ class PromptScore:
     karaoke: int
     off_examples: list[str] = field(default_factory=list)
     liked: int = 0  # session coherence: the likes before this playlist
+    # The most top-k tracks by one lead artist. Off-genre cannot see a "like X" playlist that is all X
+    # (X fits its own genre); this can.
+    one_artist: int = 0
 
     @property
     def off_rate(self) -> float | None:
@@ -140,7 +144,9 @@ def score_playlist(p: CoherencePrompt, tracks: list, labels: dict[str, frozenset
         if not verdict:
             off += 1
             examples.append(f"{t.title} - {t.artists[0]}")
-    return PromptScore(p.id, p.kind, p.prompt, len(top), labelled, off, karaoke, examples, liked)
+    leads = Counter(label_key(t.artists[0]) for t in top if t.artists)
+    return PromptScore(p.id, p.kind, p.prompt, len(top), labelled, off, karaoke, examples, liked,
+                       max(leads.values(), default=0))
 
 
 @dataclass
@@ -157,6 +163,9 @@ class CoherenceResult:
             "off_genre@20_macro": round(sum(rates) / len(rates), 4) if rates else 0.0,
             "karaoke@20": round(sum(r.karaoke for r in self.rows) / shown, 4) if shown else 0.0,
             "coverage": round(lab / shown, 4) if shown else 0.0,
+            # Mean share of a playlist's top tracks held by its most frequent artist.
+            "one_artist@20": round(sum(r.one_artist / r.shown for r in self.rows if r.shown) / len(self.rows), 4)
+            if self.rows else 0.0,
             "prompts": len(self.rows),
         }
         if any(r.liked for r in self.rows):
@@ -174,14 +183,15 @@ def markdown(results: list[CoherenceResult], per_prompt: bool = True) -> str:
     kinds = sorted({r.kind for r in results[0].rows})
     lines = ["## Coherence (off-genre rate@20, evaluation-only artist labels)", "",
              "Micro-average over labelled top-20 tracks; lower is better. karaoke@20 = share of karaoke / "
-             "'originally performed by' versions among all top-20 tracks.", "",
-             "| variant | off-genre@20 | macro | " + " | ".join(kinds) + " | karaoke@20 | coverage |",
-             "|" + "---|" * (len(kinds) + 5)]
+             "'originally performed by' versions among all top-20 tracks. one artist@20 = mean share of a "
+             "playlist held by its most frequent artist (a 'like X' playlist that is all X fits X's genre).", "",
+             "| variant | off-genre@20 | macro | " + " | ".join(kinds) + " | karaoke@20 | one artist@20 | coverage |",
+             "|" + "---|" * (len(kinds) + 6)]
     for r in results:
         s = r.summary()
         lines.append(f"| {r.name} | {s['off_genre@20']:.3f} | {s['off_genre@20_macro']:.3f} | "
                      + " | ".join(f"{s[f'off_genre@20[{k}]']:.3f}" for k in kinds)
-                     + f" | {s['karaoke@20']:.3f} | {s['coverage']:.2f} |")
+                     + f" | {s['karaoke@20']:.3f} | {s['one_artist@20']:.3f} | {s['coverage']:.2f} |")
     if per_prompt:
         lines += ["", "Per prompt (off / labelled of 20; examples of off-genre tracks):", "",
                   "| prompt | " + " | ".join(r.name for r in results) + " |", "|" + "---|" * (len(results) + 1)]

@@ -23,7 +23,8 @@ SIGNALS = ("none", "embedding_trust", "name_edges", "consensus", "house_context"
            "dominance", "similar_head", "language_and", "uses_head", "dominance_filter", "stand_ins",
            "listener_similarity", "listener_voters", "like_cosine", "like_related", "like_known_only",
            "direct_head", "session_borrowed_admits", "subgenres", "native_names", "neighbour_consensus",
-           "knn_head", "language_conflict", "use_genres", "name_spelling", "like_listened", "compound_head")
+           "knn_head", "language_conflict", "use_genres", "name_spelling", "like_listened", "compound_head",
+           "named_fit", "like_phrasings", "like_caps")
 
 
 def _switch_off(signal: str) -> None:
@@ -125,7 +126,10 @@ def _switch_off(signal: str) -> None:
 # use_genres: before session 14 a use named no genres its consensus may take;
 # name_spelling: before session 14 an artist name typed with a slip was no name;
 # like_listened: before session 14 "like X" started with X's text neighbours though nobody spoke of X;
-# compound_head: before session 15 "blues rock" took any known rock act first, as "rock or blues" does.
+# compound_head: before session 15 "blues rock" took any known rock act first, as "rock or blues" does;
+# named_fit: before session 16 an artist the request names had to fit its genre by the evidence too;
+# like_phrasings: before session 16 "the same lane as X", "more like that" and lists read as music by X;
+# like_caps: before session 16 a "like X" playlist relaxed its artist cap to reach its length.
 _CONSTANT_SIGNALS = {"like_cosine": ("retrieval.filters", "LIKE_COSINE", 0.0),
                      "like_related": ("retrieval.filters", "LIKE_RELATED", False),
                      "like_known_only": ("retrieval.filters", "LIKE_KNOWN_ONLY", False),
@@ -136,7 +140,10 @@ _CONSTANT_SIGNALS = {"like_cosine": ("retrieval.filters", "LIKE_COSINE", 0.0),
                      "use_genres": ("retrieval.filters", "USE_GENRES", False),
                      "name_spelling": ("intent.spelling", "CORRECT", False),
                      "like_listened": ("retrieval.filters", "LIKE_LISTENED", False),
-                     "compound_head": ("retrieval.filters", "COMPOUND_HEAD", False)}
+                     "compound_head": ("retrieval.filters", "COMPOUND_HEAD", False),
+                     "named_fit": ("retrieval.filters", "NAMED_FIT", False),
+                     "like_phrasings": ("intent.similar", "MORE_PHRASINGS", False),
+                     "like_caps": ("ranking.diversity", "LIKE_KEEPS_CAPS", False)}
 
 
 def _set_off(signal: str):

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from serving.evaluation.coherence import (
-    SESSION_LIKES, CoherencePrompt, CoherenceResult, load_labels, load_prompts, score_playlist, session_likes,
+    SESSION_LIKES, CoherencePrompt, CoherenceResult, load_labels, load_prompts, markdown, score_playlist,
+    session_likes,
 )
 from serving.schemas import Track
 
@@ -39,6 +40,18 @@ def test_score_counts_only_labelled_and_flags_excluded_artist():
     assert s.off_rate == pytest.approx(2 / 3)
     summary = CoherenceResult("v", [s]).summary()
     assert summary["off_genre@20"] == pytest.approx(0.6667, abs=1e-4) and summary["coverage"] == 0.6
+
+
+def test_one_artist_share_sees_a_playlist_that_is_all_one_artist():
+    labels = {"metallica": frozenset({"metal"}), "slayer": frozenset({"metal"})}
+    p = CoherencePrompt("x", "similar", "songs like Metallica", frozenset({"metal"}))
+    all_x = score_playlist(p, [_t(f"Song {i}", "Metallica") for i in range(4)], labels)
+    mixed = score_playlist(p, [_t("One", "Metallica"), _t("Two", "Metallica"), _t("Angel", "Slayer"),
+                               _t("Raining Blood", "Slayer")], labels)
+    assert all_x.off == mixed.off == 0  # off-genre cannot tell them apart
+    assert CoherenceResult("v", [all_x]).summary()["one_artist@20"] == 1.0
+    assert CoherenceResult("v", [all_x, mixed]).summary()["one_artist@20"] == 0.75
+    assert "one artist@20" in markdown([CoherenceResult("v", [all_x, mixed])])
 
 
 def test_the_simulated_listener_likes_the_first_fitting_tracks_only():

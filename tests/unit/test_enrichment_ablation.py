@@ -8,7 +8,8 @@ import pytest
 from serving.tools import enrichment_ablation as ablation
 
 CONSTANTS = ("catalog.enrichment.artifact", "catalog.enrichment.builder", "retrieval.filters",
-             "intent.spelling", "intent.taxonomy", "catalog.enrichment.propagate")
+             "intent.spelling", "intent.taxonomy", "catalog.enrichment.propagate", "intent.similar",
+             "ranking.diversity")
 
 
 @pytest.fixture
