@@ -24,7 +24,7 @@ SIGNALS = ("none", "embedding_trust", "name_edges", "consensus", "house_context"
            "listener_similarity", "listener_voters", "like_cosine", "like_related", "like_known_only",
            "direct_head", "session_borrowed_admits", "subgenres", "native_names", "neighbour_consensus",
            "knn_head", "language_conflict", "use_genres", "name_spelling", "like_listened", "compound_head",
-           "named_fit", "like_phrasings", "like_caps")
+           "named_fit", "like_phrasings", "like_caps", "liked_head")
 
 
 def _switch_off(signal: str) -> None:
@@ -129,7 +129,8 @@ def _switch_off(signal: str) -> None:
 # compound_head: before session 15 "blues rock" took any known rock act first, as "rock or blues" does;
 # named_fit: before session 16 an artist the request names had to fit its genre by the evidence too;
 # like_phrasings: before session 16 "the same lane as X", "more like that" and lists read as music by X;
-# like_caps: before session 16 a "like X" playlist relaxed its artist cap to reach its length.
+# like_caps: before session 16 a "like X" playlist relaxed its artist cap to reach its length;
+# liked_head: before session 16 a like ended a session turn's genre head (liked artists capped at 30 from the top).
 _CONSTANT_SIGNALS = {"like_cosine": ("retrieval.filters", "LIKE_COSINE", 0.0),
                      "like_related": ("retrieval.filters", "LIKE_RELATED", False),
                      "like_known_only": ("retrieval.filters", "LIKE_KNOWN_ONLY", False),
@@ -143,7 +144,8 @@ _CONSTANT_SIGNALS = {"like_cosine": ("retrieval.filters", "LIKE_COSINE", 0.0),
                      "compound_head": ("retrieval.filters", "COMPOUND_HEAD", False),
                      "named_fit": ("retrieval.filters", "NAMED_FIT", False),
                      "like_phrasings": ("intent.similar", "MORE_PHRASINGS", False),
-                     "like_caps": ("ranking.diversity", "LIKE_KEEPS_CAPS", False)}
+                     "like_caps": ("ranking.diversity", "LIKE_KEEPS_CAPS", False),
+                     "liked_head": ("ranking.feedback", "LIKED_HEAD", False)}
 
 
 def _set_off(signal: str):

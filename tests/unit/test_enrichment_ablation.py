@@ -9,7 +9,7 @@ from serving.tools import enrichment_ablation as ablation
 
 CONSTANTS = ("catalog.enrichment.artifact", "catalog.enrichment.builder", "retrieval.filters",
              "intent.spelling", "intent.taxonomy", "catalog.enrichment.propagate", "intent.similar",
-             "ranking.diversity")
+             "ranking.diversity", "ranking.feedback")
 
 
 @pytest.fixture

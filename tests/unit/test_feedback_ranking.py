@@ -170,9 +170,43 @@ def test_before_any_like_a_genre_requests_head_goes_to_artists_known_to_fit():
     metal = Intent(search_text="metal", genres=["metal"])
     out = ids(FeedbackRanking(ranker).rank(metal, cands, 4, Feedback(disliked=("z",)), 5))
     assert out[:2] == ["m1", "t1"] and set(out[2:]) == {"u1", "u2"} and "z" not in out
-    # After a like the listener's likes say what fits: plain score order (with the liked track first).
+    # After a like, the liked artists and the artists known to fit still take the first places (LIKED_HEAD);
+    # the rest follow in score order.
     liked = ids(FeedbackRanking(ranker).rank(metal, cands, 4, Feedback(liked=("t1",), disliked=("z",)), 5))
-    assert liked[0] == "t1" and liked[1:3] == ["u1", "u2"]
+    assert liked[0] == "t1" and liked[1] == "m1" and set(liked[2:]) == {"u1", "u2"}
+
+
+def test_after_a_like_the_liked_artist_shares_the_first_places_under_the_usual_cap():
+    """Three likes of one artist had filled most of the next 20 places with it (its own cap is 30); the
+    places it leaves go to artists known to fit, not to text matches ("Daft Punk" for "pop punk")."""
+    from serving.catalog.enrichment.artifact import ArtistAttrs, Enrichment
+    from serving.ranking import feedback
+    from serving.ranking.feedback import FeedbackWeights
+
+    enr = Enrichment("k", {"liked band": ArtistAttrs("Liked Band", {"punk": 1.0}, 5.0),
+                           "pop punk": ArtistAttrs("Pop Punk", {"punk": 1.0}, 5.0),
+                           "daft punk": ArtistAttrs("Daft Punk", {"house": 1.0}, 5.0)}, {})
+    ranker = ScoreOrder()
+    ranker.enrichment = enr
+    cands = ([cand("l", "Liked Band", 0.2, liked_sim=1.0)]
+             + [cand(f"l{i}", "Liked Band", 0.9 - i / 100, title=f"L {i}") for i in range(12)]
+             + [cand(f"d{i}", "Daft Punk", 0.7 - i / 100, title=f"D {i}") for i in range(6)]
+             + [cand(f"p{i}", "Pop Punk", 0.3 - i / 100, title=f"P {i}") for i in range(6)])
+    punk = Intent(search_text="pop punk", genres=["punk"])
+
+    def leads():
+        out = FeedbackRanking(ranker, FeedbackWeights(liked_artist_cap=30)).rank(punk, cands, 11, Feedback(liked=("l",)), 3)
+        return [t.artists[0] for t in out[1:]]
+
+    # The head: the liked artist under the usual cap (3) and the artists known to fit; the places the
+    # head cannot fill follow in score order, under the liked artist's own cap.
+    got = leads()
+    assert got[:6].count("Liked Band") == 3 and got[:6].count("Pop Punk") == 3 and "Daft Punk" not in got
+    feedback.LIKED_HEAD = False  # before: the liked artist's own cap from the first place
+    try:
+        assert leads().count("Liked Band") == 10
+    finally:
+        feedback.LIKED_HEAD = True
 
 
 def test_a_sessions_borrowed_tracks_must_agree_with_the_asked_genre():
