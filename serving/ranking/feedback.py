@@ -62,11 +62,11 @@ class FeedbackWeights:
 SIGNALS = ("liked_sim", "cooc", "liked_artist", "cooc_artist", "liked_album")
 # After a like, a genre request's first 20 places go to the liked artists and to artists known to fit
 # the genre, under the usual artist cap; the liked artists' own cap (`liked_artist_cap`) holds after
-# them. Before (session 16), a like ended the genre head and the liked artists' cap of 30 held from the
-# first place: three likes of one artist filled 58% of the next 20 tracks with it, and the places it
-# left went to text matches the relaxed retrieval let in ("Daft Punk" for "pop punk"). One artist@20 of
-# a session's second playlist 0.58 / 0.61 / 0.56 -> 0.30 / 0.32 / 0.31 (dev / held-out / fresh); CPCD
-# turn CV unchanged (docs/quality.md, sixteenth round).
+# them. Before session 16, a like ended the genre head and the liked artists' cap of 30 held from the
+# first place: three likes of one artist filled 58% of the next 20 tracks with it. The usual cap alone
+# gave the places it left to text matches the relaxed retrieval lets in ("Daft Punk" for "pop punk"),
+# hence the genre head. One artist@20 of a session's second playlist 0.58 / 0.61 / 0.56 -> 0.30 / 0.32 /
+# 0.31 (dev / held-out / fresh); CPCD turn CV unchanged (docs/quality.md, sixteenth round).
 LIKED_HEAD = True
 # "add some Ed Sheeran" must show Ed Sheeran even when a liked artist has twenty tracks that
 # outscore his: each artist the listener asked for gets this many of its best tracks first.
@@ -86,8 +86,8 @@ class Scored:
     cooc_tracks: Counter
     liked_artists: set[str]
     liked_albums: set[str] = field(default_factory=set)
-    # What the playlist's head takes first (filters.known_head), before any like: a genre request's
-    # first places go to artists known to fit. After a like, the likes say what fits.
+    # What the playlist's head takes first (`FeedbackRanking._head`): a genre request's first places go
+    # to artists known to fit, and after a like to the liked artists too (LIKED_HEAD).
     head: Callable[[Track], bool] | None = None
     prefer: Callable[[Track], bool] | None = None  # which head tracks go first (filters.genre_head)
 
