@@ -374,7 +374,7 @@ def admits(c: Constraints, t: Track, enrichment: Enrichment | None, strict: bool
         return False
     if not (c.genres or c.decades):
         return True
-    if c.named and t.artists and norm(t.artists[0]) in c.named:
+    if named(c, t):
         return True  # the listener's words about an artist they name outrank our evidence (NAMED_FIT)
     if attrs is None:
         return not strict or not c.genres
@@ -458,12 +458,17 @@ def uses_ok(c: Constraints, t: Track, enrichment: Enrichment | None) -> bool:
     return attrs is not None and sum(attrs.moods.get(u, 0.0) for u in c.uses) >= MIN_USE_SHARE
 
 
+def named(c: Constraints, t: Track) -> bool:
+    """The track's lead artist is one the request names (NAMED_FIT)."""
+    return bool(c.named) and bool(t.artists) and norm(t.artists[0]) in c.named
+
+
 def known_match(c: Constraints, t: Track, enrichment: Enrichment | None) -> bool:
     """The artist is known (enough evidence) and agrees with the wanted genres, or the request names
     it (NAMED_FIT: the listener's word is the surest evidence there is)."""
     if enrichment is None or not c.genres or not t.artists:
         return False
-    if norm(t.artists[0]) in c.named:
+    if named(c, t):
         return True
     attrs = enrichment.artist(t.artists[0])
     return attrs is not None and attrs.confidence >= KNOWN and admits(c, t, enrichment, dominance=True)
@@ -508,7 +513,7 @@ def genre_head(c: Constraints, enrichment: Enrichment | None):
     first = compound_head(c, enrichment) or direct_head(c, enrichment)
     if first is None or not c.named:
         return first
-    return lambda t: (bool(t.artists) and norm(t.artists[0]) in c.named) or first(t)
+    return lambda t: named(c, t) or first(t)
 
 
 def written_head(c: Constraints, enrichment: Enrichment | None):
