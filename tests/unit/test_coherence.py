@@ -113,15 +113,19 @@ def test_building_the_app_does_not_load_the_coherence_module():
                                                                 "fresh5", "fresh6", "fresh7", "fresh8", "fresh9")),
                                                ("fresh11", 40, ("heldout", "fresh", "fresh2", "fresh3", "fresh4",
                                                                 "fresh5", "fresh6", "fresh7", "fresh8", "fresh9",
-                                                                "fresh10"))])
+                                                                "fresh10")),
+                                               ("fresh12", 40, ("heldout", "fresh", "fresh2", "fresh3", "fresh4",
+                                                                "fresh5", "fresh6", "fresh7", "fresh8", "fresh9",
+                                                                "fresh10", "fresh11"))])
 def test_heldout_set_is_separate_and_covers_every_kind(name, size, earlier):
     from serving.evaluation.coherence import set_file
 
     dev = load_prompts() + [p for e in earlier for p in load_prompts(set_file(e))]
     held = load_prompts(set_file(name))
     assert len(held) >= size
-    # fresh8 and fresh10 (session 13) were written for the weakest kinds, with a few genre / era prompts.
-    kinds = {"fresh8": {"genre", "language", "activity"}, "fresh10": {"genre", "era", "similar"}}.get(
+    # fresh8, fresh10 (session 13) and fresh12 (session 17) were written for the weakest kinds, with a few others.
+    kinds = {"fresh8": {"genre", "language", "activity"}, "fresh10": {"genre", "era", "similar"},
+             "fresh12": {"genre", "language", "activity", "similar"}}.get(
         name, {"genre", "era", "similar", "language", "activity"})
     assert {p.kind for p in held} == kinds
     assert not {p.id for p in dev} & {p.id for p in held}
