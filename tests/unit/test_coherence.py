@@ -116,7 +116,10 @@ def test_building_the_app_does_not_load_the_coherence_module():
                                                                 "fresh10")),
                                                ("fresh12", 40, ("heldout", "fresh", "fresh2", "fresh3", "fresh4",
                                                                 "fresh5", "fresh6", "fresh7", "fresh8", "fresh9",
-                                                                "fresh10", "fresh11"))])
+                                                                "fresh10", "fresh11")),
+                                               ("fresh13", 40, ("heldout", "fresh", "fresh2", "fresh3", "fresh4",
+                                                                "fresh5", "fresh6", "fresh7", "fresh8", "fresh9",
+                                                                "fresh10", "fresh11", "fresh12"))])
 def test_heldout_set_is_separate_and_covers_every_kind(name, size, earlier):
     from serving.evaluation.coherence import set_file
 
