@@ -28,7 +28,13 @@ _FILLER = re.compile(
     r"playlist|songs?|tracks?|music|for me|that is|that will|include|including|some)\b",
     re.I,
 )
-_EXCLUDE_CUE = r"\b(?:no|without|not|nothing|except|avoid|minus|skip|exclude|but no)\s+(?:too\s+|any\s+|more\s+|from\s+|by\s+)?"
+# Exclusion cues of the languages listeners write in besides English ("pero nada de Bad Bunny",
+# "ohne Schlager", "pas de rap"): words of those languages, not knowledge of any artist. "sin" and
+# "ni" (Spanish) are cues only before a catalog artist: "sin" is an English word too ("sin city").
+_FOREIGN_CUES = "nada de|nada del|pas de|sans|sauf|ohne|kein|keine|keinen|senza|niente|tranne|excepto|salvo|sem"
+_CUE_WORDS = rf"\b(?:no|without|not|nothing|except|avoid|minus|skip|exclude|but no|{_FOREIGN_CUES})\s+"
+_EXCLUDE_CUE = _CUE_WORDS + r"(?:too\s+|any\s+|more\s+|from\s+|by\s+)?"
+_ARTIST_CUE = rf"{_CUE_WORDS}|\b(?:sin|ni)\s+"
 _EXCLUDE = re.compile(
     _EXCLUDE_CUE + r"([\w'&.\- ]+?)(?=\s*(?:[,.;!?)]|\band\b|\bbut\b|\bor\b|\bplease\b|$))",
     re.I,
@@ -297,6 +303,12 @@ class FastParser:
             name = self._artist_at(text[m.end():])
             if name:
                 found[m.start()] = name
+        # A qualifier word may begin the name itself ("no Too $hort", "no More Than Words"), and some
+        # cues precede only names: the cue word alone, then the name.
+        for m in re.finditer(_ARTIST_CUE, text, re.I):
+            name = self._artist_at(text[m.end():])
+            if name and (m.start() not in found or len(name) > len(found[m.start()])):
+                found[m.start()] = name
         for m in _EXCLUDE.finditer(text):
             found.setdefault(m.start(), m.group(1).strip(" .'-"))
         return [found[k] for k in sorted(found)]
@@ -328,7 +340,7 @@ class FastParser:
     @staticmethod
     def _search_text(text: str, excluded: list[str] = ()) -> str:
         for e in excluded:  # whole names first: "no Dr. Dre" is not cut at "Dr."
-            text = re.sub(_EXCLUDE_CUE + re.escape(e), " ", text, flags=re.I)
+            text = re.sub(rf"(?:{_EXCLUDE_CUE}|{_ARTIST_CUE})" + re.escape(e), " ", text, flags=re.I)
         without_ex = _EXCLUDE.sub(" ", text)
         stripped = _LENGTH.sub(" ", without_ex)
         stripped = _FILLER.sub(" ", stripped)

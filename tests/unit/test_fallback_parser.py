@@ -43,6 +43,29 @@ def test_exclusions_split_into_artists_and_terms(rules_only):
     assert i.genres == ["hip hop"]
 
 
+@pytest.mark.parametrize("prompt, excluded", [
+    ("perreo lento pa dedicarle a mi jeva, pero nada de bad bunny", ["Bad Bunny"]),  # was an include
+    ("reggaeton sin Bad Bunny", ["Bad Bunny"]),
+    ("deutschrap ohne Eminem", ["Eminem"]),
+    ("du rap, pas de Eminem", ["Eminem"]),
+    ("bay area hyphy, but no too $hort", ["Too $hort"]),  # "too" begins the name, not "not too"
+])
+def test_exclusions_in_other_languages_and_names_starting_with_a_qualifier(prompt, excluded):
+    p = FastParser(None, ["Bad Bunny", "Too $hort", "Eminem", "Sin Bandera"], today=TODAY)
+    i = p.parse(prompt)
+    assert i.exclude_artists == excluded
+    assert i.include_artists == []
+    assert excluded[0].lower() not in i.search_text.lower()  # the excluded name is not searched for
+
+
+def test_sin_is_a_cue_only_before_an_artist():
+    p = FastParser(None, ["Bad Bunny", "Sin Bandera"], today=TODAY)
+    assert p.parse("songs about sin and redemption").exclude_terms == []
+    assert p.parse("sin city rock").exclude_terms == []
+    i = p.parse("pop latino de Sin Bandera")
+    assert i.include_artists == ["Sin Bandera"] and i.exclude_artists == []
+
+
 def test_excluded_recent_years_become_an_earlier_era(rules_only):
     i = rules_only.parse("something like Daft Punk but more chill, nothing from the last 5 years")
     assert i.similar_artists == ["Daft Punk"] and i.include_artists == []  # music like them, not by them
