@@ -292,6 +292,12 @@ def test_a_lower_case_common_word_is_still_no_artist_without_a_cue():
         ("เพลงลูกทุ่งเพราะๆ", {"folk"}, set()),
         ("старая советская эстрада", {"pop"}, set()),
         ("русский рок", {"rock"}, set()),
+        # Session 17's additions.
+        ("psychobilly, horror and upright bass", {"punk", "rock"}, set()),
+        ("nightcore remixes", {"electronic", "pop"}, set()),
+        ("cajun fiddle tunes", {"country", "folk"}, set()),
+        ("hi-nrg from the 80s", {"electronic", "disco"}, set()),
+        ("powerviolence, short and fast", {"punk", "metal"}, set()),
     ],
 )
 def test_subgenre_names_map_to_their_tags(rules_only, prompt, wanted, unwanted):
