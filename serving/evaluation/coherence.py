@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
+
 DATA = "data"
 LABELS_FILE = "artist_families.csv"
 PROMPTS_FILE = "coherence_prompts.jsonl"
@@ -172,6 +174,11 @@ class CoherenceResult:
             if self.rows else 0.0,
             "prompts": len(self.rows),
         }
+        if lab:
+            # Tracks of one playlist share one parse and one consensus: the prompt is the unit that was
+            # sampled, so the interval resamples prompts (a 0.01 move on 50 prompts is usually noise).
+            lo, hi = off_rate_ci(self.rows)
+            out["off_genre@20_low"], out["off_genre@20_high"] = round(lo, 4), round(hi, 4)
         if any(r.liked for r in self.rows):
             out["prompts_with_likes"] = sum(1 for r in self.rows if r.liked)
         for kind in sorted({r.kind for r in self.rows}):
@@ -179,6 +186,38 @@ class CoherenceResult:
             lk = sum(r.labelled for r in rs)
             out[f"off_genre@20[{kind}]"] = round(sum(r.off for r in rs) / lk, 4) if lk else 0.0
         return out
+
+
+BOOT = 2000
+
+
+def off_rate_ci(rows: list[PromptScore], n_boot: int = BOOT, alpha: float = 0.05, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of off-genre@20 (off over labelled, pooled) resampling prompts."""
+    off = np.array([r.off for r in rows], dtype=np.float64)
+    lab = np.array([r.labelled for r in rows], dtype=np.float64)
+    idx = np.random.default_rng(seed).integers(0, len(rows), size=(n_boot, len(rows)))
+    den = lab[idx].sum(axis=1)
+    rates = np.divide(off[idx].sum(axis=1), den, out=np.zeros(n_boot), where=den > 0)
+    lo, hi = np.quantile(rates, [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi)
+
+
+def paired_off_diff(a: list[PromptScore], b: list[PromptScore], n_boot: int = BOOT, alpha: float = 0.05,
+                    seed: int = 0) -> tuple[float, float, float]:
+    """(b - a, low, high): the difference in off-genre@20 between two runs over the same prompts, with a
+    percentile interval from resampling prompts (both runs take the same resample)."""
+    if [r.id for r in a] != [r.id for r in b]:
+        raise ValueError("paired_off_diff needs the same prompts in the same order")
+    oa, la = (np.array([getattr(r, f) for r in a], dtype=np.float64) for f in ("off", "labelled"))
+    ob, lb = (np.array([getattr(r, f) for r in b], dtype=np.float64) for f in ("off", "labelled"))
+
+    def rate(o, lab):
+        return np.divide(o.sum(axis=-1), lab.sum(axis=-1), out=np.zeros(o.shape[:-1]), where=lab.sum(axis=-1) > 0)
+
+    idx = np.random.default_rng(seed).integers(0, len(a), size=(n_boot, len(a)))
+    diffs = rate(ob[idx], lb[idx]) - rate(oa[idx], la[idx])
+    lo, hi = np.quantile(diffs, [alpha / 2, 1 - alpha / 2])
+    return float(rate(ob, lb) - rate(oa, la)), float(lo), float(hi)
 
 
 def markdown(results: list[CoherenceResult], per_prompt: bool = True) -> str:
@@ -189,11 +228,16 @@ def markdown(results: list[CoherenceResult], per_prompt: bool = True) -> str:
              "Micro-average over labelled top-20 tracks; lower is better. karaoke@20 = share of karaoke / "
              "'originally performed by' versions among all top-20 tracks. one artist@20 = mean share of a "
              "playlist held by its most frequent artist (a 'like X' playlist that is all X fits X's genre).", "",
-             "| variant | off-genre@20 | macro | " + " | ".join(kinds) + " | karaoke@20 | one artist@20 | coverage |",
-             "|" + "---|" * (len(kinds) + 6)]
+             "[low, high]: 95% percentile bootstrap over prompts; vs first: the paired difference from the first "
+             "row, with its interval (* when it excludes 0).", "",
+             "| variant | off-genre@20 [95% CI] | vs first | macro | " + " | ".join(kinds)
+             + " | karaoke@20 | one artist@20 | coverage |",
+             "|" + "---|" * (len(kinds) + 7)]
     for r in results:
         s = r.summary()
-        lines.append(f"| {r.name} | {s['off_genre@20']:.3f} | {s['off_genre@20_macro']:.3f} | "
+        ci = f" [{s['off_genre@20_low']:.3f}, {s['off_genre@20_high']:.3f}]" if "off_genre@20_low" in s else ""
+        vs = "" if r is results[0] else _diff_cell(results[0].rows, r.rows)
+        lines.append(f"| {r.name} | {s['off_genre@20']:.3f}{ci} | {vs} | {s['off_genre@20_macro']:.3f} | "
                      + " | ".join(f"{s[f'off_genre@20[{k}]']:.3f}" for k in kinds)
                      + f" | {s['karaoke@20']:.3f} | {s['one_artist@20']:.3f} | {s['coverage']:.2f} |")
     if per_prompt:
@@ -207,3 +251,10 @@ def markdown(results: list[CoherenceResult], per_prompt: bool = True) -> str:
                 cells.append(f"{x.off}/{x.labelled}" + (f" ({ex})" if ex else ""))
             lines.append(f"| {row.prompt} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _diff_cell(a: list[PromptScore], b: list[PromptScore]) -> str:
+    if [r.id for r in a] != [r.id for r in b]:
+        return "n/a"
+    d, lo, hi = paired_off_diff(a, b)
+    return f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]" + ("*" if lo > 0 or hi < 0 else "")

@@ -54,6 +54,33 @@ def test_one_artist_share_sees_a_playlist_that_is_all_one_artist():
     assert "one artist@20" in markdown([CoherenceResult("v", [all_x, mixed])])
 
 
+def _rows(offs, labelled=10):
+    from serving.evaluation.coherence import PromptScore
+
+    return [PromptScore(f"p{i}", "genre", f"prompt {i}", 20, labelled, o, 0) for i, o in enumerate(offs)]
+
+
+def test_the_off_genre_interval_resamples_prompts_and_pairs_two_runs():
+    from serving.evaluation.coherence import off_rate_ci, paired_off_diff
+
+    same = _rows([1] * 40)
+    assert off_rate_ci(same) == pytest.approx((0.1, 0.1))  # every prompt alike: no spread
+    spread = _rows([0] * 20 + [4] * 20)
+    lo, hi = off_rate_ci(spread)
+    assert lo < 0.2 < hi and hi - lo > 0.05
+    s = CoherenceResult("v", spread).summary()
+    assert s["off_genre@20_low"] < s["off_genre@20"] < s["off_genre@20_high"]
+    # One prompt moving by 10 of 400 labelled tracks is no evidence; every prompt moving by one is.
+    d, lo, hi = paired_off_diff(spread, _rows([0] * 20 + [4] * 19 + [10]))
+    assert d == pytest.approx(6 / 400) and lo <= 0 <= hi
+    d, lo, hi = paired_off_diff(spread, _rows([1] * 20 + [5] * 20))
+    assert d == pytest.approx(0.1) and lo > 0
+    with pytest.raises(ValueError):
+        paired_off_diff(spread, spread[1:])
+    table = markdown([CoherenceResult("a", spread), CoherenceResult("b", _rows([1] * 20 + [5] * 20))], per_prompt=False)
+    assert "+0.100 [" in table and "]*" in table
+
+
 def test_the_simulated_listener_likes_the_first_fitting_tracks_only():
     labels = {"metallica": frozenset({"metal"}), "slayer": frozenset({"metal"}), "radiohead": frozenset({"rock"}),
               "whitney houston": frozenset({"pop"})}
