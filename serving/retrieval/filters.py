@@ -292,6 +292,20 @@ def with_consensus(c: Constraints, ranked: list[Track], enrichment: Enrichment |
     return replace(c, genres=genres, inferred=True, near=_near(genres)) if genres else c
 
 
+def liked_consensus(c: Constraints, liked_artists, enrichment: Enrichment | None) -> Constraints | None:
+    """A genre-less session turn after likes ("more like these"): the genres the liked artists agree on
+    (each votes once with its genre shares, CONSENSUS_SHARE of the vote), or None when they agree on
+    none or nothing is known of them."""
+    if enrichment is None or c.genres:
+        return None
+    votes, voters = _votes(((a, 1.0) for a in dict.fromkeys(liked_artists)), enrichment, listeners_only=False)
+    genres = _agreed(votes) if voters else {}
+    for g in list(genres):
+        for rel in RELATED.get(g, ()):
+            genres.setdefault(rel, 0.5)
+    return replace(c, genres=genres, inferred=True, near=_near(genres)) if genres else None
+
+
 def neighbours_for(intent: Intent, neighbours: list[tuple[str, float]]) -> list[tuple[str, float]]:
     """The neighbours that may vote on `intent`'s genres (NEIGHBOUR_CONSENSUS): none for a request
     naming an artist (X's own tracks are its best text matches) or written in another language than

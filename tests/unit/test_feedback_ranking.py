@@ -209,6 +209,39 @@ def test_after_a_like_the_liked_artist_shares_the_first_places_under_the_usual_c
         feedback.LIKED_HEAD = True
 
 
+def test_after_a_like_a_genre_less_turn_takes_the_genres_the_liked_artists_agree_on():
+    """"music for a long run", then three likes of one artist and "more like these": the next playlist
+    was 19 of 20 by that artist. The liked artists' genres now head it: the liked artist under the
+    usual cap, then artists known for those genres, before text matches of any genre."""
+    from serving.catalog.enrichment.artifact import ArtistAttrs, Enrichment
+    from serving.ranking import feedback
+    from serving.ranking.feedback import FeedbackWeights
+
+    heard = {"direct_genre_votes": 1.0}
+    enr = Enrichment("k", {"runner": ArtistAttrs("Runner", {"hip hop": 0.9, "pop": 0.1}, 5.0, evidence=heard),
+                           "rapper": ArtistAttrs("Rapper", {"hip hop": 1.0}, 5.0, evidence=heard),
+                           "crooner": ArtistAttrs("Crooner", {"jazz": 1.0}, 5.0, evidence=heard)}, {})
+    ranker = ScoreOrder()
+    ranker.enrichment = enr
+    cands = ([cand("l", "Runner", 0.2, liked_sim=1.0)]
+             + [cand(f"r{i}", "Runner", 0.9 - i / 100, title=f"R {i}") for i in range(12)]
+             + [cand(f"c{i}", "Crooner", 0.7 - i / 100, title=f"C {i}") for i in range(6)]
+             + [cand(f"p{i}", "Rapper", 0.3 - i / 100, title=f"P {i}") for i in range(6)])
+    run = Intent(search_text="music for a long run", activities=["workout"])
+
+    def leads():
+        out = FeedbackRanking(ranker, FeedbackWeights(liked_artist_cap=30)).rank(run, cands, 11, Feedback(liked=("l",)), 3)
+        return [t.artists[0] for t in out[1:]]
+
+    got = leads()
+    assert got[:6].count("Runner") == 3 and got[:6].count("Rapper") == 3 and "Crooner" not in got[:6]
+    feedback.LIKED_HEAD_ANY = False  # before: the liked artist's own cap from the first place
+    try:
+        assert leads().count("Runner") == 10
+    finally:
+        feedback.LIKED_HEAD_ANY = True
+
+
 def test_a_sessions_borrowed_tracks_must_agree_with_the_asked_genre():
     """Recordings kept beside a liked one are borrowed only if the enrichment knows they fit, as the
     one-shot path's borrowed candidates must (filters.SESSION_BORROWED_ADMITS)."""
