@@ -176,28 +176,36 @@ def test_before_any_like_a_genre_requests_head_goes_to_artists_known_to_fit():
     assert liked[0] == "t1" and liked[1] == "m1" and set(liked[2:]) == {"u1", "u2"}
 
 
+def _liked_head_leads(genres: dict[str, dict[str, float]], liked: str, matched: str, fits: str, intent: Intent):
+    """A turn after one like of `liked` (12 more of its tracks score best), with 6 tracks each of a
+    text match of another genre (`matched`, scoring next) and of an artist that fits (`fits`, scoring
+    last): the next 10 lead artists, as a function of the module's switches at call time."""
+    from serving.catalog.enrichment.artifact import ArtistAttrs, Enrichment
+    from serving.ranking.feedback import FeedbackWeights
+    from serving.text import norm
+
+    heard = {"direct_genre_votes": 1.0}
+    ranker = ScoreOrder()
+    ranker.enrichment = Enrichment("k", {norm(a): ArtistAttrs(a, g, 5.0, evidence=heard) for a, g in genres.items()}, {})
+    cands = ([cand("l", liked, 0.2, liked_sim=1.0)]
+             + [cand(f"l{i}", liked, 0.9 - i / 100, title=f"L {i}") for i in range(12)]
+             + [cand(f"m{i}", matched, 0.7 - i / 100, title=f"M {i}") for i in range(6)]
+             + [cand(f"f{i}", fits, 0.3 - i / 100, title=f"F {i}") for i in range(6)])
+
+    def leads():
+        out = FeedbackRanking(ranker, FeedbackWeights(liked_artist_cap=30)).rank(intent, cands, 11,
+                                                                                 Feedback(liked=("l",)), 3)
+        return [t.artists[0] for t in out[1:]]
+    return leads
+
+
 def test_after_a_like_the_liked_artist_shares_the_first_places_under_the_usual_cap():
     """Three likes of one artist had filled most of the next 20 places with it (its own cap is 30); the
     places it leaves go to artists known to fit, not to text matches ("Daft Punk" for "pop punk")."""
-    from serving.catalog.enrichment.artifact import ArtistAttrs, Enrichment
     from serving.ranking import feedback
-    from serving.ranking.feedback import FeedbackWeights
 
-    enr = Enrichment("k", {"liked band": ArtistAttrs("Liked Band", {"punk": 1.0}, 5.0),
-                           "pop punk": ArtistAttrs("Pop Punk", {"punk": 1.0}, 5.0),
-                           "daft punk": ArtistAttrs("Daft Punk", {"house": 1.0}, 5.0)}, {})
-    ranker = ScoreOrder()
-    ranker.enrichment = enr
-    cands = ([cand("l", "Liked Band", 0.2, liked_sim=1.0)]
-             + [cand(f"l{i}", "Liked Band", 0.9 - i / 100, title=f"L {i}") for i in range(12)]
-             + [cand(f"d{i}", "Daft Punk", 0.7 - i / 100, title=f"D {i}") for i in range(6)]
-             + [cand(f"p{i}", "Pop Punk", 0.3 - i / 100, title=f"P {i}") for i in range(6)])
-    punk = Intent(search_text="pop punk", genres=["punk"])
-
-    def leads():
-        out = FeedbackRanking(ranker, FeedbackWeights(liked_artist_cap=30)).rank(punk, cands, 11, Feedback(liked=("l",)), 3)
-        return [t.artists[0] for t in out[1:]]
-
+    leads = _liked_head_leads({"Liked Band": {"punk": 1.0}, "Pop Punk": {"punk": 1.0}, "Daft Punk": {"house": 1.0}},
+                              "Liked Band", "Daft Punk", "Pop Punk", Intent(search_text="pop punk", genres=["punk"]))
     # The head: the liked artist under the usual cap (3) and the artists known to fit; the places the
     # head cannot fill follow in score order, under the liked artist's own cap.
     got = leads()
@@ -213,26 +221,11 @@ def test_after_a_like_a_genre_less_turn_takes_the_genres_the_liked_artists_agree
     """"music for a long run", then three likes of one artist and "more like these": the next playlist
     was 19 of 20 by that artist. The liked artists' genres now head it: the liked artist under the
     usual cap, then artists known for those genres, before text matches of any genre."""
-    from serving.catalog.enrichment.artifact import ArtistAttrs, Enrichment
     from serving.ranking import feedback
-    from serving.ranking.feedback import FeedbackWeights
 
-    heard = {"direct_genre_votes": 1.0}
-    enr = Enrichment("k", {"runner": ArtistAttrs("Runner", {"hip hop": 0.9, "pop": 0.1}, 5.0, evidence=heard),
-                           "rapper": ArtistAttrs("Rapper", {"hip hop": 1.0}, 5.0, evidence=heard),
-                           "crooner": ArtistAttrs("Crooner", {"jazz": 1.0}, 5.0, evidence=heard)}, {})
-    ranker = ScoreOrder()
-    ranker.enrichment = enr
-    cands = ([cand("l", "Runner", 0.2, liked_sim=1.0)]
-             + [cand(f"r{i}", "Runner", 0.9 - i / 100, title=f"R {i}") for i in range(12)]
-             + [cand(f"c{i}", "Crooner", 0.7 - i / 100, title=f"C {i}") for i in range(6)]
-             + [cand(f"p{i}", "Rapper", 0.3 - i / 100, title=f"P {i}") for i in range(6)])
-    run = Intent(search_text="music for a long run", activities=["workout"])
-
-    def leads():
-        out = FeedbackRanking(ranker, FeedbackWeights(liked_artist_cap=30)).rank(run, cands, 11, Feedback(liked=("l",)), 3)
-        return [t.artists[0] for t in out[1:]]
-
+    leads = _liked_head_leads({"Runner": {"hip hop": 0.9, "pop": 0.1}, "Rapper": {"hip hop": 1.0},
+                               "Crooner": {"jazz": 1.0}}, "Runner", "Crooner", "Rapper",
+                              Intent(search_text="music for a long run", activities=["workout"]))
     got = leads()
     assert got[:6].count("Runner") == 3 and got[:6].count("Rapper") == 3 and "Crooner" not in got[:6]
     feedback.LIKED_HEAD_ANY = False  # before: the liked artist's own cap from the first place
