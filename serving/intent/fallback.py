@@ -303,7 +303,7 @@ class FastParser:
             name = self._artist_at(text[m.end():])
             if name:
                 found[m.start()] = name
-        # A qualifier word may begin the name itself ("no Too $hort", "no More Than Words"), and some
+        # A qualifier word may begin the name itself ("no Too $hort", "without Any Given Day"), and some
         # cues precede only names: the cue word alone, then the name.
         for m in re.finditer(_ARTIST_CUE, text, re.I):
             name = self._artist_at(text[m.end():])
