@@ -191,14 +191,22 @@ class CoherenceResult:
 BOOT = 2000
 
 
+def _counts(rows: list[PromptScore]) -> tuple[np.ndarray, np.ndarray]:
+    """(off, labelled) per prompt."""
+    return (np.array([r.off for r in rows], dtype=np.float64), np.array([r.labelled for r in rows], dtype=np.float64))
+
+
+def _pooled(off: np.ndarray, lab: np.ndarray) -> np.ndarray:
+    """Off over labelled summed along the last axis (0 where nothing is labelled)."""
+    o, n = off.sum(axis=-1), lab.sum(axis=-1)
+    return np.divide(o, n, out=np.zeros_like(o), where=n > 0)
+
+
 def off_rate_ci(rows: list[PromptScore], n_boot: int = BOOT, alpha: float = 0.05, seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap interval of off-genre@20 (off over labelled, pooled) resampling prompts."""
-    off = np.array([r.off for r in rows], dtype=np.float64)
-    lab = np.array([r.labelled for r in rows], dtype=np.float64)
+    off, lab = _counts(rows)
     idx = np.random.default_rng(seed).integers(0, len(rows), size=(n_boot, len(rows)))
-    den = lab[idx].sum(axis=1)
-    rates = np.divide(off[idx].sum(axis=1), den, out=np.zeros(n_boot), where=den > 0)
-    lo, hi = np.quantile(rates, [alpha / 2, 1 - alpha / 2])
+    lo, hi = np.quantile(_pooled(off[idx], lab[idx]), [alpha / 2, 1 - alpha / 2])
     return float(lo), float(hi)
 
 
@@ -208,16 +216,11 @@ def paired_off_diff(a: list[PromptScore], b: list[PromptScore], n_boot: int = BO
     percentile interval from resampling prompts (both runs take the same resample)."""
     if [r.id for r in a] != [r.id for r in b]:
         raise ValueError("paired_off_diff needs the same prompts in the same order")
-    oa, la = (np.array([getattr(r, f) for r in a], dtype=np.float64) for f in ("off", "labelled"))
-    ob, lb = (np.array([getattr(r, f) for r in b], dtype=np.float64) for f in ("off", "labelled"))
-
-    def rate(o, lab):
-        return np.divide(o.sum(axis=-1), lab.sum(axis=-1), out=np.zeros(o.shape[:-1]), where=lab.sum(axis=-1) > 0)
-
+    (oa, la), (ob, lb) = _counts(a), _counts(b)
     idx = np.random.default_rng(seed).integers(0, len(a), size=(n_boot, len(a)))
-    diffs = rate(ob[idx], lb[idx]) - rate(oa[idx], la[idx])
+    diffs = _pooled(ob[idx], lb[idx]) - _pooled(oa[idx], la[idx])
     lo, hi = np.quantile(diffs, [alpha / 2, 1 - alpha / 2])
-    return float(rate(ob, lb) - rate(oa, la)), float(lo), float(hi)
+    return float(_pooled(ob, lb) - _pooled(oa, la)), float(lo), float(hi)
 
 
 def markdown(results: list[CoherenceResult], per_prompt: bool = True) -> str:
@@ -254,7 +257,8 @@ def markdown(results: list[CoherenceResult], per_prompt: bool = True) -> str:
 
 
 def _diff_cell(a: list[PromptScore], b: list[PromptScore]) -> str:
-    if [r.id for r in a] != [r.id for r in b]:
+    try:
+        d, lo, hi = paired_off_diff(a, b)
+    except ValueError:  # not the same prompts: nothing to pair
         return "n/a"
-    d, lo, hi = paired_off_diff(a, b)
     return f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]" + ("*" if lo > 0 or hi < 0 else "")

@@ -251,11 +251,11 @@ class FeedbackRanking:
         if not liked:
             return known_head(wanted, enr), genre_head(wanted, enr)
         known = known_head(wanted, enr) if LIKED_HEAD else None
-        if known is None:
-            liked_genres = filters.liked_consensus(wanted, liked_artists, enr) if LIKED_HEAD_ANY else None
+        if known is None and LIKED_HEAD_ANY:
+            liked_genres = filters.liked_consensus(wanted, liked_artists, enr)
             known = known_head(liked_genres, enr) if liked_genres is not None else None
-            if known is None:
-                return None, None
+        if known is None:
+            return None, None
         return (lambda t: _lead(t) in liked_artists or known(t)), None
 
     def finish(self, sc: "Scored", weights: "FeedbackWeights", length: int, max_per_artist: int,

@@ -285,11 +285,18 @@ def with_consensus(c: Constraints, ranked: list[Track], enrichment: Enrichment |
     if not genres and NEIGHBOUR_CONSENSUS and neighbours is not None:
         votes, voters = _neighbour_votes(neighbours(), enrichment)
         genres = _agreed(votes, allowed) if voters >= CONSENSUS_VOTERS else {}
-    for g in list(genres):
+    genres = _with_related(genres, allowed)
+    return replace(c, genres=genres, inferred=True, near=_near(genres)) if genres else c
+
+
+def _with_related(genres: dict[str, float], allowed: frozenset[str] | None = None) -> dict[str, float]:
+    """Agreed genres (weight 1) plus, at half weight, the names RELATED to them that `allowed` admits."""
+    out = dict(genres)
+    for g in genres:
         for rel in RELATED.get(g, ()):
             if allowed is None or rel in allowed:
-                genres.setdefault(rel, 0.5)
-    return replace(c, genres=genres, inferred=True, near=_near(genres)) if genres else c
+                out.setdefault(rel, 0.5)
+    return out
 
 
 def liked_consensus(c: Constraints, liked_artists, enrichment: Enrichment | None) -> Constraints | None:
@@ -299,10 +306,7 @@ def liked_consensus(c: Constraints, liked_artists, enrichment: Enrichment | None
     if enrichment is None or c.genres:
         return None
     votes, voters = _votes(((a, 1.0) for a in dict.fromkeys(liked_artists)), enrichment, listeners_only=False)
-    genres = _agreed(votes) if voters else {}
-    for g in list(genres):
-        for rel in RELATED.get(g, ()):
-            genres.setdefault(rel, 0.5)
+    genres = _with_related(_agreed(votes)) if voters else {}
     return replace(c, genres=genres, inferred=True, near=_near(genres)) if genres else None
 
 

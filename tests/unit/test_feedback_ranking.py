@@ -199,7 +199,7 @@ def _liked_head_leads(genres: dict[str, dict[str, float]], liked: str, matched: 
     return leads
 
 
-def test_after_a_like_the_liked_artist_shares_the_first_places_under_the_usual_cap():
+def test_after_a_like_the_liked_artist_shares_the_first_places_under_the_usual_cap(monkeypatch):
     """Three likes of one artist had filled most of the next 20 places with it (its own cap is 30); the
     places it leaves go to artists known to fit, not to text matches ("Daft Punk" for "pop punk")."""
     from serving.ranking import feedback
@@ -210,14 +210,11 @@ def test_after_a_like_the_liked_artist_shares_the_first_places_under_the_usual_c
     # head cannot fill follow in score order, under the liked artist's own cap.
     got = leads()
     assert got[:6].count("Liked Band") == 3 and got[:6].count("Pop Punk") == 3 and "Daft Punk" not in got
-    feedback.LIKED_HEAD = False  # before: the liked artist's own cap from the first place
-    try:
-        assert leads().count("Liked Band") == 10
-    finally:
-        feedback.LIKED_HEAD = True
+    monkeypatch.setattr(feedback, "LIKED_HEAD", False)  # before: the liked artist's own cap from the first place
+    assert leads().count("Liked Band") == 10
 
 
-def test_after_a_like_a_genre_less_turn_takes_the_genres_the_liked_artists_agree_on():
+def test_after_a_like_a_genre_less_turn_takes_the_genres_the_liked_artists_agree_on(monkeypatch):
     """"music for a long run", then three likes of one artist and "more like these": the next playlist
     was 19 of 20 by that artist. The liked artists' genres now head it: the liked artist under the
     usual cap, then artists known for those genres, before text matches of any genre."""
@@ -228,11 +225,8 @@ def test_after_a_like_a_genre_less_turn_takes_the_genres_the_liked_artists_agree
                               Intent(search_text="music for a long run", activities=["workout"]))
     got = leads()
     assert got[:6].count("Runner") == 3 and got[:6].count("Rapper") == 3 and "Crooner" not in got[:6]
-    feedback.LIKED_HEAD_ANY = False  # before: the liked artist's own cap from the first place
-    try:
-        assert leads().count("Runner") == 10
-    finally:
-        feedback.LIKED_HEAD_ANY = True
+    monkeypatch.setattr(feedback, "LIKED_HEAD_ANY", False)  # before: the liked artist's own cap from the first place
+    assert leads().count("Runner") == 10
 
 
 def test_a_sessions_borrowed_tracks_must_agree_with_the_asked_genre():
