@@ -154,6 +154,15 @@ COMPOUND_SHARE = 0.2
 # and era whatever the evidence files it under: the listener just said what it is. Before, "more like
 # parliament and rick james, that nasty bass heavy funk" left out both (filed under rock and hip hop).
 NAMED_FIT = True
+# A genre request's head takes first the artists whose evidence is mostly the asked genres
+# (STRONG_SHARE of it). An artist passes `admits` with a fifth of its evidence agreeing, and such a
+# minor share is often wrong: measured against the hand table (evaluation only;
+# `python -m serving.tools.genre_calibration`), a genre listeners' evidence gives a known artist holds
+# 0.32 of the time at a share of 0.15-0.3, 0.59 at 0.3-0.5, 0.74 at 0.5-0.7 and 0.92 above. Nothing is
+# removed; the head's order changes, and minor-share artists still fill it when too few hold a majority.
+# Read sets 647 -> 558 off tracks, unread sets 628 -> 590 (docs/quality.md, eighteenth round).
+STRONG_HEAD = True
+STRONG_SHARE = 0.5
 _STAND_IN_ASKED = re.compile(r"\b(karaoke|covers?|instrumentals?|sing ?along|tribute|backing tracks?)\b", re.I)
 
 
@@ -524,11 +533,26 @@ def compound_head(c: Constraints, enrichment: Enrichment | None):
     return fits_all
 
 
+def strong_match(c: Constraints, t: Track, enrichment: Enrichment | None) -> bool:
+    """Listeners spoke of the artist, and the genres the request asked for (not related names) hold
+    STRONG_SHARE of its known genre evidence. Only listeners' artists, as in `direct_match`: one known
+    through embedding edges alone has its neighbours' genres (8 such artists of the hand table hold a
+    majority share, of one genre that fits them)."""
+    attrs = enrichment.artist(t.artists[0]) if enrichment is not None and t.artists else None
+    if attrs is None or attrs.confidence < KNOWN or not attrs.genres or not attrs.from_listeners:
+        return False
+    return sum(attrs.genres.get(g, 0.0) for g, w in c.genres.items() if w >= 1.0) >= STRONG_SHARE
+
+
 def genre_head(c: Constraints, enrichment: Enrichment | None):
     """Which of a genre request's head tracks go first, or None: `compound_head`, else `direct_head`
-    (the one order the learned ranker and session turns share); artists the request names among them
-    (NAMED_FIT)."""
+    (the one order the learned ranker and session turns share), of those only the artists the asked
+    genres are the most of (STRONG_HEAD); artists the request names among them (NAMED_FIT)."""
     first = compound_head(c, enrichment) or direct_head(c, enrichment)
+    if STRONG_HEAD and enrichment is not None and c.genres and not c.from_similar:
+        before = first
+        first = (lambda t: strong_match(c, t, enrichment)) if before is None \
+            else (lambda t: before(t) and strong_match(c, t, enrichment))
     if first is None or not c.named:
         return first
     return lambda t: named(c, t) or first(t)

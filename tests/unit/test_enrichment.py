@@ -660,3 +660,35 @@ def test_a_compound_genres_head_takes_artists_known_for_each_of_its_genres_first
         assert compound_head(c, enr) is None
     finally:
         filters.COMPOUND_HEAD = True
+
+
+def test_a_genre_heads_first_places_go_to_artists_the_genre_is_most_of(monkeypatch):
+    from dataclasses import replace
+
+    from serving.catalog.enrichment.artifact import ArtistAttrs
+    from serving.ranking.diversity import head_first
+    from serving.retrieval import filters
+    from serving.retrieval.filters import genre_head, known_head
+
+    heard = {"direct_genre_votes": 3}
+    enr = Enrichment("k", {
+        "mostly": ArtistAttrs("Mostly", {"jazz": 0.8, "blues": 0.2}, 6.0, evidence=heard),
+        # A fifth of its evidence says jazz: it fits (dominance 0.3 / 0.7), but such minor shares are
+        # the wrong ones about half the time.
+        "partly": ArtistAttrs("Partly", {"hip hop": 0.7, "jazz": 0.3}, 9.0, evidence=heard),
+        "echo": ArtistAttrs("Echo", {"jazz": 0.9}, 4.0),  # its genres are its text neighbours'
+    }, {})
+    tracks = [_t("p", "Loop", "Partly"), _t("e", "Reverb", "Echo"), _t("m", "So What", "Mostly")]
+    c = constraints(Intent(search_text="late night jazz", genres=["jazz"]), enr)
+    known, first = known_head(c, enr), genre_head(c, enr)
+    assert [known(t) for t in tracks] == [True, True, True]  # nothing leaves the head
+    assert [first(t) for t in tracks] == [False, False, True]
+    out = head_first([0, 1, 2], lambda i: known(tracks[i]), 2, lambda o, n: o[:n], lambda i: first(tracks[i]))
+    assert out == [2, 0, 1]
+    # The artist the request names goes first whatever its shares (NAMED_FIT).
+    named = constraints(Intent(search_text="jazz like Partly", genres=["jazz"], include_artists=["Partly"]), enr)
+    assert genre_head(named, enr)(tracks[0])
+    # "Like X" asks for X's genres, which X's neighbours share by construction: no such tier.
+    assert genre_head(replace(c, from_similar=True), enr) is None
+    monkeypatch.setattr(filters, "STRONG_HEAD", False)  # before: the direct test alone took the minor share
+    assert genre_head(c, enr)(tracks[0])
