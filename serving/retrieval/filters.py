@@ -160,7 +160,10 @@ NAMED_FIT = True
 # `python -m serving.tools.genre_calibration`), a genre listeners' evidence gives a known artist holds
 # 0.32 of the time at a share of 0.15-0.3, 0.59 at 0.3-0.5, 0.74 at 0.5-0.7 and 0.92 above. Nothing is
 # removed; the head's order changes, and minor-share artists still fill it when too few hold a majority.
-# Read sets 647 -> 558 off tracks, unread sets 628 -> 590 (docs/quality.md, eighteenth round).
+# The cost: bands listeners file mostly under a parent name lose their head places to those filed under
+# the asked one ("heavy metal": Metallica, rock 0.66 / metal 0.33, now follows Slipknot, metal 0.70).
+# Not for compounds ("blues rock": `compound_head` asks each genre its share). Read sets 647 -> 559 off
+# tracks, unread sets 628 -> 589 (docs/quality.md, eighteenth round).
 STRONG_HEAD = True
 STRONG_SHARE = 0.5
 _STAND_IN_ASKED = re.compile(r"\b(karaoke|covers?|instrumentals?|sing ?along|tribute|backing tracks?)\b", re.I)
@@ -545,17 +548,25 @@ def strong_match(c: Constraints, t: Track, enrichment: Enrichment | None) -> boo
 
 
 def genre_head(c: Constraints, enrichment: Enrichment | None):
-    """Which of a genre request's head tracks go first, or None: `compound_head`, else `direct_head`
-    (the one order the learned ranker and session turns share), of those only the artists the asked
-    genres are the most of (STRONG_HEAD); artists the request names among them (NAMED_FIT)."""
-    first = compound_head(c, enrichment) or direct_head(c, enrichment)
-    if STRONG_HEAD and enrichment is not None and c.genres and not c.from_similar:
-        before = first
-        first = (lambda t: strong_match(c, t, enrichment)) if before is None \
-            else (lambda t: before(t) and strong_match(c, t, enrichment))
+    """Which of a genre request's head tracks go first, or None (the one order the learned ranker and
+    session turns share): `compound_head`, which asks a fifth of each genre of the compound already;
+    else `direct_head`'s tracks by artists the asked genres are the most of (STRONG_HEAD); artists
+    the request names among them (NAMED_FIT)."""
+    first = compound_head(c, enrichment)
+    if first is None:
+        first = direct_head(c, enrichment)
+        if STRONG_HEAD and enrichment is not None and c.genres and not c.from_similar:
+            first = _and_strong(first, c, enrichment)
     if first is None or not c.named:
         return first
     return lambda t: named(c, t) or first(t)
+
+
+def _and_strong(first, c: Constraints, enrichment: Enrichment):
+    """`first` (or every track, when None) narrowed to `strong_match`."""
+    if first is None:
+        return lambda t: strong_match(c, t, enrichment)
+    return lambda t: first(t) and strong_match(c, t, enrichment)
 
 
 def written_head(c: Constraints, enrichment: Enrichment | None):

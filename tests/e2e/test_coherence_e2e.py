@@ -20,9 +20,11 @@ def _artists(tracks):
 
 
 def test_heavy_metal_workout_has_no_pop_filler(base_url):
-    body, tracks = _playlist(base_url, "heavy metal to work out to")
+    body, tracks = _playlist(base_url, "heavy metal to work out to", length=40)
     assert not _artists(tracks) & {"Michael Jackson", "Whitney Houston", "Beyoncé", "Rihanna"}, tracks
-    assert {"Metallica", "Black Sabbath"} <= _artists(tracks)
+    # The first 20 places go to acts listeners filed mostly under metal (filters.STRONG_HEAD); Metallica
+    # and Black Sabbath, filed mostly under rock, follow them rather than leaving the playlist.
+    assert {"Metallica", "Black Sabbath"} <= _artists(tracks), tracks
 
 
 def test_90s_hip_hop_road_trip(base_url):

@@ -690,5 +690,9 @@ def test_a_genre_heads_first_places_go_to_artists_the_genre_is_most_of(monkeypat
     assert genre_head(named, enr)(tracks[0])
     # "Like X" asks for X's genres, which X's neighbours share by construction: no such tier.
     assert genre_head(replace(c, from_similar=True), enr) is None
+    # A compound ("blues rock") keeps its own test: a fifth of each of its genres.
+    enr.artists["bluesrock"] = ArtistAttrs("Bluesrock", {"blues": 0.25, "rock": 0.2, "pop": 0.55}, 5.0, evidence=heard)
+    both = constraints(Intent(search_text="blues rock", genres=["rock", "blues"]), enr)
+    assert genre_head(both, enr)(_t("b", "Slow Burn", "Bluesrock"))
     monkeypatch.setattr(filters, "STRONG_HEAD", False)  # before: the direct test alone took the minor share
     assert genre_head(c, enr)(tracks[0])
