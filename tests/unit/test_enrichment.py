@@ -673,8 +673,8 @@ def test_a_genre_heads_first_places_go_to_artists_the_genre_is_most_of(monkeypat
     heard = {"direct_genre_votes": 3}
     enr = Enrichment("k", {
         "mostly": ArtistAttrs("Mostly", {"jazz": 0.8, "blues": 0.2}, 6.0, evidence=heard),
-        # A fifth of its evidence says jazz: it fits (dominance 0.3 / 0.7), but such minor shares are
-        # the wrong ones about half the time.
+        # Under a third of its evidence says jazz: it fits (dominance 0.3 / 0.7 >= 0.4), but a minor
+        # share like that is wrong two times in five or more (serving.tools.genre_calibration).
         "partly": ArtistAttrs("Partly", {"hip hop": 0.7, "jazz": 0.3}, 9.0, evidence=heard),
         "echo": ArtistAttrs("Echo", {"jazz": 0.9}, 4.0),  # its genres are its text neighbours'
     }, {})
