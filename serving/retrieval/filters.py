@@ -516,11 +516,17 @@ def direct_match(c: Constraints, t: Track, enrichment: Enrichment | None) -> boo
     """Listeners spoke of the artist, and an asked genre (not a related name) holds MIN_SHARE of its
     known evidence. Not the DOMINANCE test: listeners file many metal bands mostly under "rock"
     (Black Sabbath: rock 0.66, metal 0.15), and with it Aerosmith (metal 0.36) went before them."""
+    return _asked_share(c, t, enrichment) >= MIN_SHARE
+
+
+def _asked_share(c: Constraints, t: Track, enrichment: Enrichment | None) -> float:
+    """The share of the lead artist's known genre evidence the asked genres (not related names) hold;
+    0 unless listeners spoke of the artist (one known through embedding edges alone has its
+    neighbours' genres)."""
     attrs = enrichment.artist(t.artists[0]) if enrichment is not None and t.artists else None
     if attrs is None or attrs.confidence < KNOWN or not attrs.genres or not attrs.from_listeners:
-        return False
-    share = sum(attrs.genres.get(g, 0.0) for g, w in c.genres.items() if w >= 1.0)
-    return share >= MIN_SHARE
+        return 0.0
+    return sum(attrs.genres.get(g, 0.0) for g, w in c.genres.items() if w >= 1.0)
 
 
 def compound_head(c: Constraints, enrichment: Enrichment | None):
@@ -538,13 +544,9 @@ def compound_head(c: Constraints, enrichment: Enrichment | None):
 
 def strong_match(c: Constraints, t: Track, enrichment: Enrichment | None) -> bool:
     """Listeners spoke of the artist, and the genres the request asked for (not related names) hold
-    STRONG_SHARE of its known genre evidence. Only listeners' artists, as in `direct_match`: one known
-    through embedding edges alone has its neighbours' genres (8 such artists of the hand table hold a
-    majority share, of one genre that fits them)."""
-    attrs = enrichment.artist(t.artists[0]) if enrichment is not None and t.artists else None
-    if attrs is None or attrs.confidence < KNOWN or not attrs.genres or not attrs.from_listeners:
-        return False
-    return sum(attrs.genres.get(g, 0.0) for g, w in c.genres.items() if w >= 1.0) >= STRONG_SHARE
+    STRONG_SHARE of its known genre evidence (8 artists of the hand table hold a majority share through
+    embedding edges alone, of one genre that fits them)."""
+    return _asked_share(c, t, enrichment) >= STRONG_SHARE
 
 
 def genre_head(c: Constraints, enrichment: Enrichment | None):
@@ -553,20 +555,14 @@ def genre_head(c: Constraints, enrichment: Enrichment | None):
     else `direct_head`'s tracks by artists the asked genres are the most of (STRONG_HEAD); artists
     the request names among them (NAMED_FIT)."""
     first = compound_head(c, enrichment)
+    if first is None and STRONG_HEAD and enrichment is not None and c.genres and not c.from_similar:
+        # A majority of the asked genres is also `direct_match`'s MIN_SHARE of them.
+        first = lambda t: strong_match(c, t, enrichment)  # noqa: E731
     if first is None:
         first = direct_head(c, enrichment)
-        if STRONG_HEAD and enrichment is not None and c.genres and not c.from_similar:
-            first = _and_strong(first, c, enrichment)
     if first is None or not c.named:
         return first
     return lambda t: named(c, t) or first(t)
-
-
-def _and_strong(first, c: Constraints, enrichment: Enrichment):
-    """`first` (or every track, when None) narrowed to `strong_match`."""
-    if first is None:
-        return lambda t: strong_match(c, t, enrichment)
-    return lambda t: first(t) and strong_match(c, t, enrichment)
 
 
 def written_head(c: Constraints, enrichment: Enrichment | None):
