@@ -15,6 +15,7 @@ import numpy as np
 from serving.arm_plan import ArmPlan
 from serving.config import AppConfig
 from serving.playlist_ids import new_playlist_id
+from serving.playlist_note import shortfall_note
 from serving.intent.deployment import build_intent_service
 from serving.intent.model import Intent
 from serving.intent.service import IntentResult, IntentService
@@ -93,6 +94,7 @@ class Pipeline:
         return PlaylistResponse(
             playlist_id=new_playlist_id(), request_id=ctx.request_id, trace_id=ctx.trace_id, arm=ctx.arm,
             experiment_id=ctx.experiment_id, tracks=rr.tracks, intent=ir.intent, versions=versions,
+            note=shortfall_note(ir.intent, Pipeline._length(req, ir), len(rr.tracks)),
         )
 
 

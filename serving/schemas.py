@@ -90,6 +90,9 @@ class PlaylistResponse(BaseModel):
     tracks: list[RankedTrack]
     intent: Intent
     versions: dict[str, str]
+    note: str | None = Field(default=None, description="Why the playlist is shorter than the length asked "
+                             "for, when it is (a \"like X\" playlist holds only X and the artists known to be "
+                             "like X); null when it is full.")
 
 
 class SearchResponse(BaseModel):

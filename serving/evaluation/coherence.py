@@ -172,6 +172,9 @@ class CoherenceResult:
             # Mean share of a playlist's top tracks held by its most frequent artist.
             "one_artist@20": round(sum(r.one_artist / r.shown for r in self.rows if r.shown) / len(self.rows), 4)
             if self.rows else 0.0,
+            # Playlists under 20 tracks: a short playlist has fewer chances to be off ("like X" ends with
+            # X's neighbours, filters.LIKE_HEAD_ONLY), so off-genre is read beside it.
+            "short@20": round(sum(r.shown < 20 for r in self.rows) / len(self.rows), 4) if self.rows else 0.0,
             "prompts": len(self.rows),
         }
         if lab:
@@ -230,19 +233,20 @@ def markdown(results: list[CoherenceResult], per_prompt: bool = True) -> str:
     lines = ["## Coherence (off-genre rate@20, evaluation-only artist labels)", "",
              "Micro-average over labelled top-20 tracks; lower is better. karaoke@20 = share of karaoke / "
              "'originally performed by' versions among all top-20 tracks. one artist@20 = mean share of a "
-             "playlist held by its most frequent artist (a 'like X' playlist that is all X fits X's genre).", "",
+             "playlist held by its most frequent artist (a 'like X' playlist that is all X fits X's genre). "
+             "short = share of prompts answered with fewer than 20 tracks.", "",
              "[low, high]: 95% percentile bootstrap over prompts; vs first: the paired difference from the first "
              "row, with its interval (* when it excludes 0).", "",
              "| variant | off-genre@20 [95% CI] | vs first | macro | " + " | ".join(kinds)
-             + " | karaoke@20 | one artist@20 | coverage |",
-             "|" + "---|" * (len(kinds) + 7)]
+             + " | karaoke@20 | one artist@20 | short | coverage |",
+             "|" + "---|" * (len(kinds) + 8)]
     for r in results:
         s = r.summary()
         ci = f" [{s['off_genre@20_low']:.3f}, {s['off_genre@20_high']:.3f}]" if "off_genre@20_low" in s else ""
         vs = "" if r is results[0] else _diff_cell(results[0].rows, r.rows)
         lines.append(f"| {r.name} | {s['off_genre@20']:.3f}{ci} | {vs} | {s['off_genre@20_macro']:.3f} | "
                      + " | ".join(f"{s[f'off_genre@20[{k}]']:.3f}" for k in kinds)
-                     + f" | {s['karaoke@20']:.3f} | {s['one_artist@20']:.3f} | {s['coverage']:.2f} |")
+                     + f" | {s['karaoke@20']:.3f} | {s['one_artist@20']:.3f} | {s['short@20']:.2f} | {s['coverage']:.2f} |")
     if per_prompt:
         lines += ["", "Per prompt (off / labelled of 20; examples of off-genre tracks):", "",
                   "| prompt | " + " | ".join(r.name for r in results) + " |", "|" + "---|" * (len(results) + 1)]

@@ -74,6 +74,8 @@ class SessionResponse(BaseModel):
     turns_left: int
     expires_at: float
     versions: dict[str, str]
+    note: str | None = Field(default=None, description="Why this turn's playlist is shorter than the session's "
+                             "length, when it is; null when it is full.")
 
 
 class SessionHistory(BaseModel):

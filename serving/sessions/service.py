@@ -15,6 +15,7 @@ from typing import Callable
 
 from serving.config import SessionsConfig
 from serving.errors import Conflict, InvalidRequest, NotFound
+from serving.playlist_note import shortfall_note
 from serving.schemas import RequestContext
 from serving.sessions.engine import SessionEngine, TurnOutcome
 from serving.sessions.schemas import SessionHistory, SessionRequest, SessionResponse, TurnRequest
@@ -87,7 +88,7 @@ class SessionService:
             session_id=s.session_id, turn=s.turn, request_id=ctx.request_id, trace_id=ctx.trace_id, arm=s.arm,
             experiment_id=s.experiment_id, playlist=out.tracks, intent=s.intent, edits=list(out.edits),
             liked=s.liked, disliked=s.disliked, turns_left=max(0, self.config.max_turns - len(s.turns)),
-            expires_at=self._expires(s), versions=out.versions,
+            expires_at=self._expires(s), versions=out.versions, note=shortfall_note(s.intent, s.length, len(out.tracks)),
         )
 
     async def create(self, body: SessionRequest, ctx: RequestContext) -> SessionResponse:

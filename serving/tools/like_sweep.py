@@ -8,8 +8,9 @@ how much the enrichment knows X (its genre confidence, and whether listeners spo
 
 The first 400 artists (a..ne yo) are the sweep the team reads; `--start 400 --artists 236` (the
 rest, nelly..z) was kept for measuring once, unread (docs/quality.md, sixteenth round). Beside the
-off rate it prints what off-genre cannot see: the share of a playlist that is X itself, and the
-largest share any one artist holds.
+off rate it prints what off-genre cannot see: the share of a playlist that is X itself, the
+largest share any one artist holds, and how many playlists came back shorter than 20 (a "like X"
+playlist ends with its head: `filters.LIKE_HEAD_ONLY`).
 
 The hand-written coherence sets hold 13-30 such prompts each; this holds hundreds, so a change to
 "like X" is measured on artists nobody chose. X's families stand in for what a listener accepts.
@@ -62,12 +63,14 @@ def sweep(config=None, artists: int = 400, start: int = 0) -> dict:
             c["shown"] += len(res.tracks)
             c["own"] += leads.get(key, 0)
             c["one_artist"] += max(leads.values(), default=0)
+            c["short"] += len(res.tracks) < 20
     def rates(c: Counter) -> dict:
         return {"off_rate": round(c["off"] / c["labelled"], 3) if c["labelled"] else None,
                 "own_share": round(c["own"] / c["shown"], 3) if c["shown"] else None,
                 "one_artist": round(c["one_artist"] / c["shown"], 3) if c["shown"] else None}
 
     return {"artists": total["artists"], "off": total["off"], "labelled": total["labelled"], **rates(total),
+            "short": total["short"], "mean_length": round(total["shown"] / max(total["artists"], 1), 1),
             "by_confidence": {k: {"artists": v["artists"], "off": v["off"], "labelled": v["labelled"], **rates(v)}
                               for k, v in sorted(by.items(), key=lambda kv: _order(kv[0]))}}
 
@@ -88,7 +91,8 @@ def main(argv=None) -> None:
         print(json.dumps(out))
         return
     print(f"songs like X, {out['artists']} artists: {out['off']} / {out['labelled']} off = {out['off_rate']}; "
-          f"X's own share {out['own_share']}, one artist's largest share {out['one_artist']}")
+          f"X's own share {out['own_share']}, one artist's largest share {out['one_artist']}; "
+          f"{out['short']} playlists under 20 tracks, {out['mean_length']} tracks on average")
     print("| X's genre confidence | artists | off / labelled | rate | X's own share | one artist |\n|---|---|---|---|---|---|")
     for k, v in out["by_confidence"].items():
         print(f"| {k} | {v['artists']} | {v['off']} / {v['labelled']} | {v['off_rate']} | {v['own_share']} | "

@@ -35,6 +35,21 @@ def test_prompt_renders_the_playlist_the_api_returns(service, page, artifacts):
     page.screenshot(path=str(artifacts / "playground.png"), full_page=True)
 
 
+def test_a_short_playlist_shows_why_it_is_short(service, page):
+    # A "like X" playlist keeps its artist cap, and too few tracks fit "like Elton John" (his
+    # neighbours are filed under classical): it comes back short, and says why.
+    base, client = service
+    want = client.playlist("songs like Elton John", length=20, user_id="browser-user-note")
+    assert len(want.tracks) < 20 and want.note
+    page.goto(f"{base}/ui")
+    page.fill("#prompt", "songs like Elton John")
+    page.fill("#length", "20")
+    page.fill("#user", "browser-user-note")
+    page.click("#submit")
+    expect(page.locator("table.tracks tbody tr")).to_have_count(len(want.tracks))
+    expect(page.locator("section.result p.note")).to_have_text(want.note)
+
+
 def test_invalid_input_shows_the_servers_message(service, page, artifacts):
     base, _ = service
     page.goto(f"{base}/ui")

@@ -54,6 +54,17 @@ def test_one_artist_share_sees_a_playlist_that_is_all_one_artist():
     assert "one artist@20" in markdown([CoherenceResult("v", [all_x, mixed])])
 
 
+def test_short_playlists_are_counted_beside_the_off_rate():
+    # A playlist that ends early has fewer chances to be off: the report says how many did.
+    labels = {"metallica": frozenset({"metal"})}
+    p = CoherencePrompt("x", "similar", "songs like Metallica", frozenset({"metal"}))
+    short = score_playlist(p, [_t(f"Song {i}", "Metallica") for i in range(4)], labels)
+    full = score_playlist(p, [_t(f"Song {i}", "Metallica") for i in range(20)], labels)
+    assert CoherenceResult("v", [short, full]).summary()["short@20"] == 0.5
+    assert CoherenceResult("v", [full]).summary()["short@20"] == 0.0
+    assert "| short |" in markdown([CoherenceResult("v", [short, full])])
+
+
 def _rows(offs, labelled=10):
     from serving.evaluation.coherence import PromptScore
 

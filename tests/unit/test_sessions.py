@@ -57,7 +57,7 @@ def test_a_four_turn_session(stages, tmp_path):
     svc = _service(stages, tmp_path / "s.db", clock)
     ctx = RequestContext(arm="canary", experiment_id="exp-1")
     r0 = run(svc.create(SessionRequest(prompt="heavy metal to work out to", length=15, user_id="u1"), ctx))
-    assert r0.turn == 0 and len(r0.playlist) == 15 and r0.arm == "canary"
+    assert r0.turn == 0 and len(r0.playlist) == 15 and r0.arm == "canary" and r0.note is None
     first = [t.track_id for t in r0.playlist]
 
     # like two, dislike one: liked stay on top, the disliked never comes back
@@ -81,6 +81,13 @@ def test_a_four_turn_session(stages, tmp_path):
     h = run(svc2.history(r0.session_id))
     assert [t.turn for t in h.turns] == [0, 1, 2, 3] and h.disliked == [first[2]] and h.arm == "canary"
     assert h.turns[2].message == "add some Lojay" and h.turns[3].tracks == [t.track_id for t in r3.playlist]
+
+
+def test_a_turn_shorter_than_the_session_length_says_why(stages, tmp_path):
+    svc = _service(stages, tmp_path / "s.db", Clock())
+    r0 = run(svc.create(SessionRequest(prompt="songs like Metallica", length=100), RequestContext()))
+    assert len(r0.playlist) < 100
+    assert r0.note.startswith(f"{len(r0.playlist)} of 100 tracks: a playlist like Metallica"), r0.note
 
 
 def test_keep_the_first_five(stages, tmp_path):

@@ -102,6 +102,8 @@
         el("div", {}, el("h3", { text: "Intent" }), intentPanel(p.intent, p.versions)),
         el("div", {}, el("h3", { text: "Component versions" }), versionsPanel(p.versions))),
       el("h3", { text: "Playlist" }),
+      // A playlist shorter than asked says why (PlaylistResponse.note): "nothing more fits" is no fault.
+      p.note ? el("p", { class: "small note", text: p.note }) : null,
       p.tracks.length ? tracksTable(p) : el("p", { class: "muted", text: "No track matched; try a broader prompt." }));
     // Widths set through the CSSOM: the CSP forbids inline style attributes.
     card.querySelectorAll(".scorebar").forEach((b) => { b.style.width = b.dataset.w + "px"; });

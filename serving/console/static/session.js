@@ -59,7 +59,8 @@
       latency !== undefined ? el("span", { class: "small muted", text: `${s.playlist.length} tracks in ${ms(latency)}` }) : null);
     $("edits").replaceChildren(
       s.edits.length ? el("p", { class: "small" }, "this turn changed: ", chips(s.edits)) : null,
-      intentLine(s.intent));
+      intentLine(s.intent),
+      s.note ? el("p", { class: "small note", text: s.note }) : null);
     $("playlist").replaceChildren(s.playlist.length ? playlistTable(s.playlist, s.liked)
       : el("p", { class: "muted", text: "No track matched; say something broader." }));
     marks = new Map();
