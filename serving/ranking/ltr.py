@@ -193,9 +193,10 @@ class LearnedRanker(Ranker):
         c = constraints(intent, self.enrichment)
         enr = self.enrichment
         like = head_artists(intent, c)
-        if like:
-            # "Songs like X": X's neighbours (and X, unless excluded) first; text matches on the
-            # name ("Rag Doll" for Dolly Parton) only after them.
+        if like is not None:
+            # "Songs like X": X's neighbours (and X, unless excluded), and nothing else
+            # (`filters.holds_head_only`): text matches on the name ("Rag Doll" for Dolly Parton) and
+            # filler passing X's genres are no likeness.
             return c, (lambda t: bool(t.artists) and norm(t.artists[0]) in like and admits(c, t, enr, dominance=True))
         if not len(pool) or opened:  # nothing asked: no genre to infer from "Hello"'s matches
             return c, None
@@ -367,14 +368,19 @@ class LearnedRanker(Ranker):
         cap = artist_cap(self.max_per_artist, length) if mode == "playlist" else length
         args = (keys.tolist(), caps.tolist(), cap, uncapped.tolist(), not keeps_caps(intent.similar_artists, mode))
         if head is not None and mode == "playlist":
-            from serving.retrieval.filters import CONSENSUS_HEAD
+            from serving.retrieval.filters import CONSENSUS_HEAD, holds_head_only
 
             rows = pool.rows
             # expand() marks what it borrowed with retrieval rank -1; borrowed for popularity alone
             # when no neighbour (similar past request) kept it.
             borrowed = np.where(pool.rank >= 0, 0, np.where(qa.knn_track[keys] > 0, BORROWED, POPULAR_ONLY))
-            order = head_first(order, lambda x: head(t.tracks[int(rows[x])], int(borrowed[x])),
-                               min(CONSENSUS_HEAD, length),
+
+            def in_head(x: int) -> bool:
+                return head(t.tracks[int(rows[x])], int(borrowed[x]))
+
+            if holds_head_only(intent, mode):
+                order = [x for x in order if in_head(x)]
+            order = head_first(order, in_head, min(CONSENSUS_HEAD, length),
                                lambda o, n: select_diverse_ids(o, n, *args),
                                None if prefer is None else (lambda x: prefer(t.tracks[int(rows[x])])))
         picked = select_diverse_ids(order, length, *args)

@@ -166,6 +166,14 @@ NAMED_FIT = True
 # tracks, unread sets 628 -> 589 (docs/quality.md, eighteenth round).
 STRONG_HEAD = True
 STRONG_SHARE = 0.5
+# A "like X" playlist holds only its head and ends where the head's tracks do, with a note saying so
+# (`PlaylistResponse.note`): X and its neighbours when listeners kept artists beside X
+# (`head_artists`), else the artists known to fit X's genres (the learned ranker's genre head). What
+# followed the head was filler that passed X's genres without being known for them ("like coldplay":
+# Lemaitre, Zap Mama, Tango Redd; "bands like Slipknot": DA BABY, Acoustic Guitar & Nature): on the
+# "like X" sweep's read 400 artists (`serving/tools/like_sweep.py`) 403 of its 587 labelled tracks
+# were off (0.69), against 0.16 for X's neighbours (docs/quality.md, nineteenth round).
+LIKE_HEAD_ONLY = True
 _STAND_IN_ASKED = re.compile(r"\b(karaoke|covers?|instrumentals?|sing ?along|tribute|backing tracks?)\b", re.I)
 
 
@@ -371,12 +379,19 @@ def _votes(weighted, enrichment: Enrichment, listeners_only: bool) -> tuple[dict
     return votes, voters
 
 
-def head_artists(intent: Intent, c: Constraints) -> frozenset[str]:
-    """Normalised artists a "like X" playlist starts with: X's neighbours, and X unless excluded."""
-    if not c.similar:
-        return frozenset()
+def head_artists(intent: Intent, c: Constraints) -> frozenset[str] | None:
+    """Normalised artists a "like X" playlist starts with (LIKE_HEAD_ONLY: holds): X's neighbours,
+    and X unless excluded; None for a request that is not "like X", or whose X has no neighbours."""
+    if not intent.similar_artists or not c.similar:
+        return None
     excluded = {norm(a) for a in intent.exclude_artists}
     return frozenset(c.similar) | {norm(a) for a in intent.similar_artists if norm(a) not in excluded}
+
+
+def holds_head_only(intent: Intent, mode: str) -> bool:
+    """Whether a playlist holds nothing but its head, and is shorter when the head runs out: a
+    "like X" playlist does (LIKE_HEAD_ONLY); search results never do."""
+    return LIKE_HEAD_ONLY and mode == "playlist" and bool(intent.similar_artists)
 
 
 def admits(c: Constraints, t: Track, enrichment: Enrichment | None, strict: bool = False,

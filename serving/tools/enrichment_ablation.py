@@ -24,7 +24,8 @@ SIGNALS = ("none", "embedding_trust", "name_edges", "consensus", "house_context"
            "listener_similarity", "listener_voters", "like_cosine", "like_related", "like_known_only",
            "direct_head", "session_borrowed_admits", "subgenres", "native_names", "neighbour_consensus",
            "knn_head", "language_conflict", "use_genres", "name_spelling", "like_listened", "compound_head",
-           "named_fit", "like_phrasings", "like_caps", "liked_head", "liked_genres_head", "strong_head")
+           "named_fit", "like_phrasings", "like_caps", "liked_head", "liked_genres_head", "strong_head",
+           "like_head_only")
 
 
 def _switch_off(signal: str) -> None:
@@ -73,7 +74,8 @@ def _switch_off(signal: str) -> None:
     elif signal == "similar_head":
         from serving.retrieval import filters
 
-        filters.head_artists = lambda intent, c: frozenset()
+        filters.head_artists = lambda intent, c: None
+        filters.LIKE_HEAD_ONLY = False
     elif signal == "strict_uses":  # the session-3 rule: borrowed tracks without use evidence removed
         from serving.retrieval import filters
 
@@ -133,6 +135,7 @@ def _switch_off(signal: str) -> None:
 # liked_head: before session 16 a like ended a session turn's genre head (liked artists capped at 30 from the top).
 # liked_genres_head: before session 17 a genre-less session turn had no head after a like (the same).
 # strong_head: before session 18 a genre request's head took any artist fitting by a minor share first.
+# like_head_only: before session 19 a "like X" playlist filled up after its head (filler passing X's genres).
 _CONSTANT_SIGNALS = {"like_cosine": ("retrieval.filters", "LIKE_COSINE", 0.0),
                      "like_related": ("retrieval.filters", "LIKE_RELATED", False),
                      "like_known_only": ("retrieval.filters", "LIKE_KNOWN_ONLY", False),
@@ -149,7 +152,8 @@ _CONSTANT_SIGNALS = {"like_cosine": ("retrieval.filters", "LIKE_COSINE", 0.0),
                      "like_caps": ("ranking.diversity", "LIKE_KEEPS_CAPS", False),
                      "liked_head": ("ranking.feedback", "LIKED_HEAD", False),
                      "liked_genres_head": ("ranking.feedback", "LIKED_HEAD_ANY", False),
-                     "strong_head": ("retrieval.filters", "STRONG_HEAD", False)}
+                     "strong_head": ("retrieval.filters", "STRONG_HEAD", False),
+                     "like_head_only": ("retrieval.filters", "LIKE_HEAD_ONLY", False)}
 
 
 def _set_off(signal: str):

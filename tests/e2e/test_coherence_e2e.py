@@ -84,6 +84,9 @@ def test_music_like_a_named_artist_is_not_that_artists_discography(base_url):
     # Read as music *by* them before: "Lil Nas X" also named "Nas" (19 of 20 tracks his), "what else
     # would I like" after a name asked for nothing (18 of 20 by Coltrane), and a "like X" playlist
     # short of other artists relaxed X's cap ("songs like Elton John": 13 of 20).
+    # Since session 19 a "like X" playlist holds only X and the artists kept beside X, so one whose
+    # neighbours do not fit X's profile (Elton John's are filed under classical) is short, and says so
+    # (before, unknown acts filled it: Endless Summer, Afroham, brillion.).
     for prompt, who in (("songs like Lil Nas X", "Lil Nas X"), ("I love John Coltrane, what else would I like",
                                                                   "John Coltrane"),
                         ("songs like Elton John", "Elton John")):
@@ -91,4 +94,7 @@ def test_music_like_a_named_artist_is_not_that_artists_discography(base_url):
         assert body["intent"]["similar_artists"] == [who] and body["intent"]["include_artists"] == [], body["intent"]
         leads = [t["artists"][0] for t in body["tracks"]]
         assert max(leads.count(a) for a in set(leads)) <= 5, (prompt, leads)
-        assert len(set(leads)) >= 3, (prompt, leads)
+        if len(leads) < 20:
+            assert body["note"].startswith(f"{len(leads)} of 20 tracks") and who in body["note"], body["note"]
+        else:
+            assert len(set(leads)) >= 3 and body["note"] is None, (prompt, leads)
