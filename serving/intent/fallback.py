@@ -25,18 +25,26 @@ _FILLER = re.compile(
     r"\b(hi|hello|hey|hey there|greetings|good (morning|afternoon|evening)|please|thanks?( you)?|buddy|"
     r"i'?d (like|love)( to)?|i would (like|love)( to)?|i want( to)?|i need|can you|could you|would you|"
     r"(create|make|build|give|get|suggest|find|recommend|play)( me)?|(listen|listening) to|(a|some|the) (playlist|songs?|music|tracks?)|"
-    r"playlist|songs?|tracks?|music|for me|that is|that will|include|including|some)\b",
+    r"playlist|songs?|tracks?|music|for me|that is|that will|include|including|some|lol|lmao|haha|tho|pls|plz|thx)\b",
     re.I,
 )
 # Exclusion cues of the languages listeners write in besides English ("pero nada de Bad Bunny",
 # "ohne Schlager", "pas de rap"): words of those languages, not knowledge of any artist. "sin" and
 # "ni" (Spanish) are cues only before a catalog artist: "sin" is an English word too ("sin city").
 _FOREIGN_CUES = "nada de|nada del|pas de|sans|sauf|ohne|kein|keine|keinen|senza|niente|tranne|excepto|salvo|sem"
-_CUE_WORDS = rf"\b(?:no|without|not|nothing|except|avoid|minus|skip|exclude|but no|{_FOREIGN_CUES})\s+"
+# English phrases that start with a cue word and exclude nothing: "nothing to do" (a hammock), "the
+# instructions make no sense", "its not going well", "no idea what I want". Fixed expressions of the
+# language, not knowledge of any music; "no wave" is a genre and stays one (`subgenres`).
+_NOT_EXCLUSIONS = (r"(?!(?:else\s+)?to\s+do\b|sense\b|idea\b|clue\b|matter\b|longer\b|worries\b|problem\b|"
+                   r"wonder\b|going\s+(?:well|great|good)\b|wave\b)")
+_CUE_WORDS = rf"\b(?:no|without|not|nothing|except|avoid|minus|skip|exclude|but no|{_FOREIGN_CUES})\s+{_NOT_EXCLUSIONS}"
 _EXCLUDE_CUE = _CUE_WORDS + r"(?:too\s+|any\s+|more\s+|from\s+|by\s+)?"
 _ARTIST_CUE = rf"{_CUE_WORDS}|\b(?:sin|ni)\s+"
+# Chat words end what an exclusion names: "no nickelback lol", "skip lizzo tho", "no sam smith pls"
+# exclude the artist; read into the phrase, they left a term no track matches and the artist in.
+_CHAT_END = r"\b(?:please|pls|plz|lol|lmao|haha|tho|though|thx|thanks)\b"
 _EXCLUDE = re.compile(
-    _EXCLUDE_CUE + r"([\w'&.\- ]+?)(?=\s*(?:[,.;!?)]|\band\b|\bbut\b|\bor\b|\bplease\b|$))",
+    _EXCLUDE_CUE + rf"([\w'&.\- ]+?)(?=\s*(?:[,.;!?)]|\band\b|\bbut\b|\bor\b|{_CHAT_END}|$))",
     re.I,
 )
 _LENGTH = re.compile(r"\b(\d{1,3})\s+(?:songs|tracks|tunes|videos|pieces)\b", re.I)
@@ -299,6 +307,9 @@ class FastParser:
         ("no Dr. Dre": the phrase would otherwise end at "Dr." and "Dre" be read as a wish; "no AC/DC"),
         else the phrase up to the next punctuation or conjunction."""
         found: dict[int, str] = {}
+        # A cue word that begins a catalog artist's name is the name ("songs like No Doubt").
+        named = {m.start() for m in re.finditer(_CUE_WORDS, text, re.I)
+                 if (a := self._artist_at(text[m.start():])) and len(a.split()) > 1}
         for m in re.finditer(_EXCLUDE_CUE, text, re.I):
             name = self._artist_at(text[m.end():])
             if name:
@@ -311,7 +322,7 @@ class FastParser:
                 found[m.start()] = name
         for m in _EXCLUDE.finditer(text):
             found.setdefault(m.start(), m.group(1).strip(" .'-"))
-        return [found[k] for k in sorted(found)]
+        return [found[k] for k in sorted(found) if k not in named]
 
     def _artist_at(self, rest: str) -> str | None:
         """The longest catalog artist name (several words, or one capitalised) that `rest` starts with,

@@ -373,3 +373,29 @@ def test_an_excluded_name_is_not_music_like_it_by_a_list_or_a_more_like_that():
     p = _named_like_parser()
     i = p.parse("Definitely no Korn! I'd prefer Drake, or Future, something like that")
     assert sorted(i.similar_artists) == ["Drake", "Future"] and i.exclude_artists == ["Korn"]
+
+
+def test_chat_words_end_what_an_exclusion_names():
+    # "lol", "tho", "pls" after the name had made the exclusion a term no track matches: the artist stayed in.
+    p = FastParser(None, ["Nickelback", "Lizzo", "Sam Smith"], today=TODAY)
+    assert p.parse("2000s post grunge radio rock (no nickelback lol)").exclude_artists == ["Nickelback"]
+    i = p.parse("hot girl walk around the neighborhood, skip lizzo tho")
+    assert i.exclude_artists == ["Lizzo"] and i.exclude_terms == [] and "tho" not in i.search_text.split()
+    assert p.parse("crying in the shower, no sam smith pls").exclude_artists == ["Sam Smith"]
+
+
+@pytest.mark.parametrize("prompt", ["lying in a hammock with absolutely nothing to do",
+                                    "the instructions make no sense", "its not going well, keep me calm",
+                                    "these are all good, no worries", "late 70s new york no wave"])
+def test_english_phrases_starting_with_a_cue_word_exclude_nothing(rules_only, prompt):
+    i = rules_only.parse(prompt)
+    assert i.exclude_terms == [] and i.exclude_artists == []
+    assert i.search_text.split()[-1] == prompt.split()[-1]  # the words stay in the search text
+
+
+def test_a_cue_word_that_begins_an_artists_name_is_the_name():
+    p = FastParser(None, ["No Doubt", "Sublime"], today=TODAY)
+    i = p.parse("songs like No Doubt")
+    assert i.similar_artists == ["No Doubt"] and i.exclude_terms == [] and i.exclude_artists == []
+    assert p.parse("I like Sublime, No Doubt and Zero 7").exclude_terms == []
+    assert p.parse("ska punk, but no No Doubt").exclude_artists == ["No Doubt"]
