@@ -34,7 +34,7 @@ _FILLER = re.compile(
 _FOREIGN_CUES = "nada de|nada del|pas de|sans|sauf|ohne|kein|keine|keinen|senza|niente|tranne|excepto|salvo|sem"
 # English phrases that start with a cue word and exclude nothing: "nothing to do" (a hammock), "the
 # instructions make no sense", "its not going well", "no idea what I want". Fixed expressions of the
-# language, not knowledge of any music; "no wave" is a genre and stays one (`subgenres`).
+# language, not knowledge of any music; "no wave" is a genre name (`subgenres`), not "no" + "wave".
 _NOT_EXCLUSIONS = (r"(?!(?:else\s+)?to\s+do\b|sense\b|idea\b|clue\b|matter\b|longer\b|worries\b|problem\b|"
                    r"wonder\b|going\s+(?:well|great|good)\b|wave\b)")
 _CUE_WORDS = rf"\b(?:no|without|not|nothing|except|avoid|minus|skip|exclude|but no|{_FOREIGN_CUES})\s+{_NOT_EXCLUSIONS}"

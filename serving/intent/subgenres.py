@@ -36,6 +36,7 @@ _ROCK = {
     "new wave": "rock pop electronic", "power pop": "rock pop", "psych": "rock", "psych rock": "rock",
     "british invasion": "rock classic rock oldies", "stadium rock": "rock classic rock", "aor": "rock classic rock",
     "surf rock": "rock oldies", "garage rock": "rock punk", "gothic rock": "rock", "goth": "rock punk",
+    "no wave": "rock punk",
 }
 _METAL = {
     "djent": "metal", "deathcore": "metal", "grindcore": "metal punk", "mathcore": "metal punk", "sludge": "metal",

@@ -399,3 +399,9 @@ def test_a_cue_word_that_begins_an_artists_name_is_the_name():
     assert i.similar_artists == ["No Doubt"] and i.exclude_terms == [] and i.exclude_artists == []
     assert p.parse("I like Sublime, No Doubt and Zero 7").exclude_terms == []
     assert p.parse("ska punk, but no No Doubt").exclude_artists == ["No Doubt"]
+
+
+def test_no_wave_is_a_genre_name(rules_only):
+    i = rules_only.parse("late 70s new york no wave, skronky and arty")
+    assert {"rock", "punk"} <= set(i.genres) and i.exclude_terms == []
+    assert rules_only.parse("no new wave please").exclude_terms == ["new wave"]  # a cue before a genre still excludes it
