@@ -12,8 +12,8 @@ from serving.text import norm
 
 def shortfall_note(intent: Intent, asked: int, got: int) -> str | None:
     """None when `got` tracks fill the `asked` length; otherwise one sentence on why not and what
-    to ask instead. A "like X" playlist keeps its artist cap and, when listeners kept artists beside
-    X, holds only X and them (`filters.holds_head_only`), so it ends where their tracks do."""
+    to ask instead. A "like X" playlist keeps its artist cap and holds only X and the artists known
+    to be like X (`filters.holds_head_only`), so it ends where their tracks do."""
     if got >= asked:
         return None
     head = f"{got} of {asked} tracks" if got else "No tracks"
