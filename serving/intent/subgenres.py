@@ -63,7 +63,7 @@ _POP = {
     "city pop": "pop disco", "c-pop": "pop", "cpop": "pop", "mandopop": "pop", "cantopop": "pop",
     "schlager": "pop", "chanson": "pop", "chansons": "pop", "eurodance": "electronic pop",
     "italo disco": "disco electronic pop", "top 40": "pop", "opm": "pop", "t-pop": "pop",
-    "anisong": "soundtrack pop",
+    "anisong": "soundtrack pop", "vocaloid": "electronic pop", "v-pop": "pop", "vpop": "pop",
     "sophisti-pop": "pop", "pop-rock": "pop rock", "pop rock": "pop rock", "boyband": "pop", "boybands": "pop",
 }
 _K_POP = {
@@ -83,19 +83,21 @@ _HIP_HOP = {
 _R_AND_B = {
     "neo soul": "r&b", "alt r&b": "r&b", "alt-r&b": "r&b", "alternative r&b": "r&b", "pbr&b": "r&b",
     "slow jams": "r&b", "slow jam": "r&b", "r'n'b": "r&b", "rn'b": "r&b", "randb": "r&b", "soulful": "r&b",
-    "northern soul": "r&b oldies", "philly soul": "r&b oldies",
+    "northern soul": "r&b oldies", "philly soul": "r&b oldies", "pnb": "r&b",
 }
 _JAZZ = {
     "big band": "jazz oldies", "big-band": "jazz oldies", "bossa": "latin jazz", "dixieland": "jazz",
     "ragtime": "jazz", "second line": "jazz", "brass band": "jazz", "hard bop": "jazz", "gypsy jazz": "jazz",
     "manouche": "jazz", "crooner": "jazz oldies", "crooners": "jazz oldies", "rat pack": "jazz oldies",
     "scat": "jazz", "jazzy": "jazz", "jazz standards": "jazz", "lounge": "jazz",
+    "exotica": "jazz", "torch songs": "jazz", "torch song": "jazz", "cabaret": "jazz",
 }
 _BLUES = {"boogie woogie": "blues jazz", "boogie-woogie": "blues jazz", "zydeco": "blues folk", "bluesy": "blues"}
 _CLASSICAL = {
     "orchestral": "classical", "symphonies": "classical", "sonata": "classical", "sonatas": "classical",
     "nocturne": "classical", "nocturnes": "classical", "requiem": "classical", "requiems": "classical",
     "choral": "classical gospel", "chamber music": "classical", "concertos": "classical", "operas": "classical",
+    "romantic era": "classical", "minimalism": "classical",
     "cantata": "classical", "cantatas": "classical", "oratorio": "classical", "gregorian": "classical gospel",
     "neoclassical": "classical ambient", "neo-classical": "classical ambient", "string quartets": "classical",
     "philharmonic": "classical", "orchestras": "classical", "etudes": "classical",
@@ -105,7 +107,8 @@ _COUNTRY = {
     "cajun": "country folk",
     "alt-country": "country folk", "alt country": "country folk", "red dirt": "country", "nashville": "country",
     "countrypolitan": "country oldies", "newgrass": "country folk", "appalachian": "folk country",
-    "cowboy songs": "country folk", "country-pop": "country pop",
+    "cowboy songs": "country folk", "country-pop": "country pop", "bakersfield sound": "country",
+    "old-time": "country folk",
 }
 _FOLK = {
     "fado": "folk", "celtic": "folk", "sea shanty": "folk", "sea shanties": "folk", "shanty": "folk",
@@ -132,6 +135,7 @@ _ELECTRONIC = {
     "d&b": "electronic", "rave": "electronic house", "raves": "electronic house", "synthpop": "electronic pop",
     "electro-pop": "electronic pop", "breakcore": "electronic", "jungle music": "electronic",
     "dnb music": "electronic", "future garage": "electronic", "electronic music": "electronic",
+    "balearic": "electronic house", "juke": "electronic", "minimal wave": "electronic", "italo": "disco electronic",
 }
 _HOUSE = {"deep-house": "house", "tech-house": "house", "tech house": "house", "progressive house": "house electronic"}
 _REGGAE = {
@@ -147,7 +151,8 @@ _LATIN = {
     "brazilian": "latin", "brasileiro": "latin", "brasileira": "latin", "mexican": "latin", "mexicana": "latin",
     "mexicano": "latin", "cuban": "latin", "puerto rican": "latin", "colombian": "latin", "reggaetón": "latin",
     "latin trap": "latin hip hop", "bachatas": "latin", "merengues": "latin", "sambas": "latin", "tangos": "latin",
-    "latin-american": "latin", "latinoamericana": "latin",
+    "latin-american": "latin", "latinoamericana": "latin", "son cubano": "latin",
+    "timba": "latin", "música tropical": "latin", "musica tropical": "latin", "guaracha": "latin electronic",
 }
 _AFROBEATS = {
     "gqom": "afrobeats electronic", "kwaito": "afrobeats", "bongo flava": "afrobeats", "bongo flavour": "afrobeats",
@@ -156,6 +161,8 @@ _AFROBEATS = {
     "afro-fusion": "afrobeats", "afro-pop": "afrobeats pop", "afro pop": "afrobeats pop",
     "afro house": "afrobeats house",
     "afro-house": "afrobeats house", "kizomba": "afrobeats latin", "afro-beat": "afrobeats", "afro beats": "afrobeats",
+    "kuduro": "afrobeats electronic", "coupé-décalé": "afrobeats", "coupe decale": "afrobeats", "benga": "afrobeats",
+    "hiplife": "afrobeats hip hop", "mbalax": "afrobeats",
 }
 _GOSPEL = {
     "ccm": "gospel", "spirituals": "gospel", "choir": "gospel classical", "choirs": "gospel classical",

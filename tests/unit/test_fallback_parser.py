@@ -298,6 +298,13 @@ def test_a_lower_case_common_word_is_still_no_artist_without_a_cue():
         ("cajun fiddle tunes", {"country", "folk"}, set()),
         ("hi-nrg from the 80s", {"electronic", "disco"}, set()),
         ("powerviolence, short and fast", {"punk", "metal"}, set()),
+        # Session 19's additions: names an earlier check against a list of common genre names missed.
+        ("senegalese mbalax, lots of sabar drums", {"afrobeats"}, set()),
+        ("cuban son cubano and timba", {"latin"}, set()),
+        ("kuduro from luanda", {"afrobeats", "electronic"}, set()),
+        ("bakersfield sound honky tonk", {"country"}, set()),
+        ("vocaloid songs", {"electronic", "pop"}, set()),
+        ("late 70s new york no wave", {"rock", "punk"}, set()),
     ],
 )
 def test_subgenre_names_map_to_their_tags(rules_only, prompt, wanted, unwanted):
