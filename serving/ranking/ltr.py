@@ -378,9 +378,10 @@ class LearnedRanker(Ranker):
             def in_head(x: int) -> bool:
                 return head(t.tracks[int(rows[x])], int(borrowed[x]))
 
-            if holds_head_only(intent, mode):
+            head_only = holds_head_only(intent, mode)
+            if head_only:  # the playlist is its head: each track is judged once, here
                 order = [x for x in order if in_head(x)]
-            order = head_first(order, in_head, min(CONSENSUS_HEAD, length),
+            order = head_first(order, (lambda x: True) if head_only else in_head, min(CONSENSUS_HEAD, length),
                                lambda o, n: select_diverse_ids(o, n, *args),
                                None if prefer is None else (lambda x: prefer(t.tracks[int(rows[x])])))
         picked = select_diverse_ids(order, length, *args)
