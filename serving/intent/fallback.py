@@ -15,7 +15,8 @@ import numpy as np
 
 from serving.intent.chatter import is_chatter
 from serving.intent.model import Intent, IntentSource, YearRange
-from serving.intent.similar import AFTER, split_similar, strip_like
+from serving.intent import similar as _similar
+from serving.intent.similar import AFTER, LANE_AFTER, LANE_BEFORE, split_similar, strip_like
 from serving.intent.spelling import NameSpeller
 from serving.intent.taxonomy import TAXONOMY, Tag, keyword_tags
 from serving.retrieval.embedder import Embedder
@@ -38,7 +39,8 @@ _FOREIGN_CUES = "nada de|nada del|pas de|sans|sauf|ohne|kein|keine|keinen|senza|
 _NOT_EXCLUSIONS = (r"(?!(?:else\s+)?to\s+do\b|sense\b|idea\b|clue\b|matter\b|longer\b|worries\b|problem\b|"
                    r"wonder\b|going\s+(?:well|great|good)\b|wave\b)")
 _CUE_WORDS = rf"\b(?:no|without|not|nothing|except|avoid|minus|skip|exclude|but no|{_FOREIGN_CUES})\s+{_NOT_EXCLUSIONS}"
-_EXCLUDE_CUE = _CUE_WORDS + r"(?:too\s+|any\s+|more\s+|from\s+|by\s+)?"
+_QUALIFIERS = r"too\s+|any\s+|more\s+|from\s+|by\s+"
+_EXCLUDE_CUE = _CUE_WORDS + rf"(?:{_QUALIFIERS})?"
 _ARTIST_CUE = rf"{_CUE_WORDS}|\b(?:sin|ni)\s+"
 # Chat words end what an exclusion names: "no nickelback lol", "skip lizzo tho", "no sam smith pls"
 # exclude the artist; read into the phrase, they left a term no track matches and the artist in.
@@ -131,6 +133,12 @@ class FastParser:
             if len(words.split()) > 1 and re.search(r"[^\W\d]", words):
                 self._artists.setdefault(words, a)
         self._max_artist_words = max((len(k.split()) for k in self._artists), default=0)
+        # Name word -> the artists whose names hold it, for exclusions that give part of a name.
+        self._by_word: dict[str, set[str]] = {}
+        for a in set(self._artists.values()):
+            for w in set(_name_words(a)):
+                if len(w) >= 4 and w not in _COMMON and w not in _GENRE_TOKENS:
+                    self._by_word.setdefault(w, set()).add(a)
         self._speller = NameSpeller(self._artists, vocabulary) if vocabulary is not None else None
 
     @property
@@ -163,6 +171,7 @@ class FastParser:
         include_artists, exclude_artists, exclude_terms = self._artists_in(text, excluded)
         similar, text_nolike = split_similar(text, include_artists + exclude_artists, exclude_artists)
         exclude_artists, exclude_terms = _referred(exclude_artists, exclude_terms, _in_order(text, include_artists))
+        exclude_artists = self._by_name_part(text, exclude_artists, exclude_terms)
         # "Songs like X" wants X's neighbours; X itself only when not also excluded.
         include_artists = [a for a in include_artists if a not in similar]
         search = strip_like(self._search_text(text_nolike, excluded))
@@ -287,8 +296,10 @@ class FastParser:
                 prefix = " ".join(low_words[max(0, i - 2) : i]) + " "
                 # One common-looking word is only an artist when capitalised or cued ("by X", "similar
                 # to X", "X vibes", "X sound-alikes", "X type country").
-                if size == 1 and not (words[0][:1].isupper() or _CUE.search(prefix)
-                                      or AFTER.search(" " + " ".join(low_words[i + 1 : i + 4]))):
+                after = " " + " ".join(low_words[i + 1 : i + 4])
+                if size == 1 and not (words[0][:1].isupper() or _CUE.search(prefix) or AFTER.search(after)
+                                      or (_similar.MORE_PHRASINGS and LANE_BEFORE.search(prefix)
+                                          and LANE_AFTER.search(after))):
                     continue
                 if any(cand in _name_key(e) for e in excluded) or cand in _GENRE_WORDS:
                     continue
@@ -323,6 +334,29 @@ class FastParser:
         for m in _EXCLUDE.finditer(text):
             found.setdefault(m.start(), m.group(1).strip(" .'-"))
         return [found[k] for k in sorted(found) if k not in named]
+
+    def _by_name_part(self, text: str, exclude_artists: list[str], exclude_terms: list[str]) -> list[str]:
+        """"No nicki tho", "skip kanye": an exclusion that is a word or two of one catalog artist's name
+        and of no other's also excludes that artist (and the credits that hold the whole name, "Ed
+        Sheeran & Justin Bieber" for "no bieber"); it stays a title term as well. A word several artists
+        share ("no chris") names none, and neither does a bare "not" ("i need to not panic" is not
+        Panic! At The Disco): in running English it negates a verb or an adjective."""
+        if not NAME_PARTS:
+            return exclude_artists
+        artists = list(exclude_artists)
+        for t in exclude_terms:
+            if re.search(rf"(?<!\bbut )\bnot\s+(?:{_QUALIFIERS})?{re.escape(t)}", text, re.I):
+                continue
+            words = [w.strip(".'") for w in t.lower().split()]
+            sets = [self._by_word.get(w) for w in words] if 0 < len(words) <= 2 else [None]
+            hits = set.intersection(*sets) if all(sets) else set()
+            hits = {a for a in hits if _within(words, _name_words(a))}
+            root = min(hits, key=lambda a: len(_name_words(a))) if hits else None
+            if root is None or len(_name_words(root)) <= len(words) \
+                    or not all(_within(_name_words(root), _name_words(a)) for a in hits):
+                continue
+            artists += [a for a in sorted(hits, key=len) if a not in artists]
+        return artists
 
     def _artist_at(self, rest: str) -> str | None:
         """The longest catalog artist name (several words, or one capitalised) that `rest` starts with,
@@ -374,6 +408,11 @@ def _name_key(name: str) -> str:
     return " ".join(re.findall(r"[\w'&.\-]+", name.lower())).strip(".")
 
 
+# Since session 20 (ablation signal `name_parts`): an exclusion that is a word or the initials of a
+# name the text gives ("minus blink", "without STP") names that artist, where before only "<word>
+# himself" did; and one that is part of one catalog artist's name and no other's ("no nicki tho")
+# excludes that artist too.
+NAME_PARTS = True
 _PRONOUN = re.compile(r"^(?:(?:actually|really|just|literally|even)\s+)?"
                       r"(?:(her|him|them|it|herself|himself|themselves|itself|that (?:artist|band|singer|guy|girl))"
                       r"|(\S+)\s+(?:herself|himself|themselves|itself))$", re.I)
@@ -386,10 +425,42 @@ def _in_order(text: str, artists: list[str]) -> list[str]:
     return sorted(artists, key=lambda a: pos[a] if pos[a] >= 0 else len(key))
 
 
+def _initials(name: str) -> set[str]:
+    """How a name is shortened: "Stone Temple Pilots" -> "stp", "Rage Against the Machine" -> "ratm";
+    a leading "The" may go ("The Beach Boys" -> "bb" or "tbb")."""
+    words = [w for w in re.findall(r"[^\W\d_]+", name.lower()) if w not in ("and",)]
+    if len(words) < 2:
+        return set()
+    return {"".join(w[0] for w in words), "".join(w[0] for w in (words[1:] if words[0] == "the" else words))}
+
+
+def _name_words(name: str) -> list[str]:
+    return _name_key(name).replace("-", " ").split()
+
+
+def _within(words: list[str], name_words: list[str]) -> bool:
+    n = len(words)
+    return any(name_words[i:i + n] == words for i in range(len(name_words) - n + 1))
+
+
+def _part_of(part: str, named: list[str]) -> str | None:
+    """The last named artist whose name `part` is a word or words of ("minus blink" after blink-182,
+    "no beach boys" after The Beach Boys) or the initials of ("without STP" after Stone Temple Pilots)."""
+    words = [w.strip(".'") for w in part.lower().split()]
+    if not words or any(w in _COMMON or w in _GENRE_TOKENS for w in words) or len("".join(words)) < 2:
+        return None
+    for a in reversed(named):
+        if (len("".join(words)) >= 3 and _within(words, _name_words(a))) or (len(words) == 1 and words[0] in _initials(a)):
+            return a
+    return None
+
+
 def _referred(exclude_artists: list[str], exclude_terms: list[str], named: list[str]) -> tuple[list[str], list[str]]:
-    """"Like Amy Winehouse but not actually her", "like Tyler, The Creator but not Tyler himself": an
-    exclusion that is a pronoun, or a word of a named artist's name followed by "himself", refers to
-    the artist named before it, not to a title word. `named`: the artists the text names, in order."""
+    """"Like Amy Winehouse but not actually her", "like Tyler, The Creator but not Tyler himself",
+    "like Stone Temple Pilots but without STP", "in the blink-182 lane minus blink": an exclusion that
+    is a pronoun, or a word or the initials of a named artist's name (with or without "himself"),
+    refers to the artist named before it, not to a title word. `named`: the artists the text names,
+    in order."""
     if not named:
         return exclude_artists, exclude_terms
     artists, terms = list(exclude_artists), []
@@ -399,7 +470,9 @@ def _referred(exclude_artists: list[str], exclude_terms: list[str], named: list[
         if m and m.group(1):
             who = named[-1]
         elif m and m.group(2):
-            who = next((a for a in reversed(named) if m.group(2).lower() in _name_key(a).split()), None)
+            who = _part_of(m.group(2), named)
+        elif NAME_PARTS and len(t.split()) <= 3:
+            who = _part_of(t, named)
         if who is None:
             terms.append(t)
         elif who not in artists:

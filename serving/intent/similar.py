@@ -32,6 +32,9 @@ _L, _R = r"(?<!\w)", r"(?!\w)"
 _AFTER = (r"(?:\s+(?:type|style|kind)\s+(?:of\s+)?(?:songs?|music|tracks|beats?|artists?|bands?)|[\s-]+style\b|\s+vibes?\b"
           r"|\s*-?\s*(?:esque|ish)\b|\s+sound[\s-]?alikes?\b|\s+type\b(?!\s+of\b))")
 AFTER = re.compile(rf"^{_AFTER}", re.I)  # a name followed by these is cued (fallback.py: one lower-case word)
+# "pop punk in the blink-182 lane" (since session 20, with MORE_PHRASINGS): the same as "in the same lane
+# as X". Only with "in the" before the name: "a trip down memory lane" names nobody.
+LANE_BEFORE, LANE_AFTER = re.compile(r"\bin\s+the\s+$", re.I), re.compile(r"^\s+lane\b", re.I)
 
 
 def _pattern(a: str) -> str:
@@ -51,11 +54,13 @@ def split_similar(text: str, artists: list[str], excluded: list[str] = ()) -> tu
     cue = _CUE if MORE_PHRASINGS else _BASE_CUE
     for a, name in names.items():
         # "X but not X" (no cue word): music like X, without X.
-        pat = re.compile(rf"\b{cue}\s+(?:the\s+)?{_L}{name}{_R}|{_L}{name}{_R}{_AFTER}"
+        lane = rf"|\bin\s+the\s+{name}\s+lane\b" if MORE_PHRASINGS else ""
+        pat = re.compile(rf"\b{cue}\s+(?:the\s+)?{_L}{name}{_R}|{_L}{name}{_R}{_AFTER}{lane}"
                          rf"|{_L}{name}{_R}\s*,?\s+but\s+(?:not|no|without)\s+(?:the\s+)?{_L}{name}{_R}", re.I)
         if pat.search(out):
             similar.append(a)
             out = re.sub(rf"\b{cue}\s+(?=(?:the\s+)?{_L}{name}{_R})", " ", out, flags=re.I)
+            out = re.sub(rf"\bin\s+the\s+({name})\s+lane\b", r" \1 ", out, flags=re.I)
     back = _BACK.search(out) if MORE_PHRASINGS else None
     if back:
         low = out[:back.start()].lower()

@@ -137,7 +137,8 @@ _ELECTRONIC = {
     "dnb music": "electronic", "future garage": "electronic", "electronic music": "electronic",
     "balearic": "electronic house", "juke": "electronic", "minimal wave": "electronic", "italo": "disco electronic",
 }
-_HOUSE = {"deep-house": "house", "tech-house": "house", "tech house": "house", "progressive house": "house electronic"}
+_HOUSE = {"deep-house": "house", "tech-house": "house", "tech house": "house", "progressive house": "house electronic",
+          "dub techno": "house electronic", "minimal techno": "house electronic"}
 _REGGAE = {
     "dub": "reggae", "rocksteady": "reggae", "lovers rock": "reggae", "soca": "reggae", "calypso": "reggae",
     "ragga": "reggae", "riddim": "reggae", "riddims": "reggae", "bashment": "reggae", "roots reggae": "reggae",
@@ -153,6 +154,7 @@ _LATIN = {
     "latin trap": "latin hip hop", "bachatas": "latin", "merengues": "latin", "sambas": "latin", "tangos": "latin",
     "latin-american": "latin", "latinoamericana": "latin", "son cubano": "latin",
     "timba": "latin", "música tropical": "latin", "musica tropical": "latin", "guaracha": "latin electronic",
+    "mambo": "latin", "boogaloo": "latin r&b",
 }
 _AFROBEATS = {
     "gqom": "afrobeats electronic", "kwaito": "afrobeats", "bongo flava": "afrobeats", "bongo flavour": "afrobeats",

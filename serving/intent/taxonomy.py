@@ -41,8 +41,8 @@ class Tag:
         return f"{self.name} music: {self.description}"
 
 
-def _g(name, desc, *kw, energy=None, not_after=()):
-    return Tag(name, "genre", desc, tuple(kw) or (name,), energy, tuple(not_after))
+def _g(name, desc, *kw, energy=None, not_after=(), not_before=()):
+    return Tag(name, "genre", desc, tuple(kw) or (name,), energy, tuple(not_after), tuple(not_before))
 
 
 def _m(name, desc, *kw, energy=None, not_after=(), not_before=()):
@@ -88,6 +88,13 @@ TAXONOMY: tuple[Tag, ...] = (
     _g("afrobeats", "afrobeats and african pop", "afrobeats", "afrobeat", "afro", "afropop", "amapiano", "highlife"),
     _g("gospel", "christian worship and gospel", "gospel", "worship", "christian", "hymn", "hymns", "praise"),
     _g("disco", "disco and funk grooves", "disco", "funk", "funky", energy=0.8),
+    # Since session 20. Music *for* kids, not kids around: "kids and adults both there so keep it clean"
+    # asks for a clean party, "the kids are dressing up" tells of them. "kid" alone is mostly a name (Kid
+    # Cudi), "New Kids on the Block" a band, and "children" alone as often people ("my future
+    # children", Tinie Tempah's "Children of the Sun").
+    _g("children", "songs for kids and nursery rhymes", "kids", "kid's", "children's", "childrens", "for children",
+       "nursery rhyme", "nursery rhymes", "toddler", "toddlers", "preschool", "preschoolers", not_after=("new",),
+       not_before=("and", "are", "were", "will", "would", "have", "with", "who", "both", "in", "at")),
     _g("soundtrack", "film scores and soundtracks", "soundtrack", "film score", "movie", "broadway", "musicals"),
     _g("lofi", "lo-fi hip hop beats", "lofi", "lo-fi", energy=0.2),
     _g("ambient", "ambient, instrumental soundscapes", "ambient", "instrumental", "new age", energy=0.1),

@@ -25,7 +25,7 @@ SIGNALS = ("none", "embedding_trust", "name_edges", "consensus", "house_context"
            "direct_head", "session_borrowed_admits", "subgenres", "native_names", "neighbour_consensus",
            "knn_head", "language_conflict", "use_genres", "name_spelling", "like_listened", "compound_head",
            "named_fit", "like_phrasings", "like_caps", "liked_head", "liked_genres_head", "strong_head",
-           "like_head_only")
+           "like_head_only", "name_parts", "children_genre")
 
 
 def _switch_off(signal: str) -> None:
@@ -113,6 +113,12 @@ def _switch_off(signal: str) -> None:
         artifact.PIPELINE_VERSION = f"{artifact.PIPELINE_VERSION}-no-{signal}"
         taxonomy.SUBGENRES = {k: v for k, v in subgenres.SUBGENRES.items() if k not in subgenres.IN_OTHER_LANGUAGES}
         taxonomy.TAXONOMY = taxonomy._with_subgenres(taxonomy.BASE_TAXONOMY)
+    elif signal == "children_genre":
+        # Session 20's "children" genre tag off, for the parser and for the dialogs' evidence.
+        from serving.intent import taxonomy
+
+        artifact.PIPELINE_VERSION = f"{artifact.PIPELINE_VERSION}-no-{signal}"
+        taxonomy.TAXONOMY = tuple(t for t in taxonomy.TAXONOMY if t.name != "children")
     elif signal == "language_conflict":  # before session 13: the request's own language was not a test
         from serving.retrieval import filters
 
@@ -136,6 +142,7 @@ def _switch_off(signal: str) -> None:
 # liked_genres_head: before session 17 a genre-less session turn had no head after a like (the same).
 # strong_head: before session 18 a genre request's head took any artist fitting by a minor share first.
 # like_head_only: before session 19 a "like X" playlist filled up after its head (filler passing X's genres).
+# name_parts: before session 20 "minus blink", "without STP", "no nicki" excluded title words, not the artist.
 _CONSTANT_SIGNALS = {"like_cosine": ("retrieval.filters", "LIKE_COSINE", 0.0),
                      "like_related": ("retrieval.filters", "LIKE_RELATED", False),
                      "like_known_only": ("retrieval.filters", "LIKE_KNOWN_ONLY", False),
@@ -153,7 +160,8 @@ _CONSTANT_SIGNALS = {"like_cosine": ("retrieval.filters", "LIKE_COSINE", 0.0),
                      "liked_head": ("ranking.feedback", "LIKED_HEAD", False),
                      "liked_genres_head": ("ranking.feedback", "LIKED_HEAD_ANY", False),
                      "strong_head": ("retrieval.filters", "STRONG_HEAD", False),
-                     "like_head_only": ("retrieval.filters", "LIKE_HEAD_ONLY", False)}
+                     "like_head_only": ("retrieval.filters", "LIKE_HEAD_ONLY", False),
+                     "name_parts": ("intent.fallback", "NAME_PARTS", False)}
 
 
 def _set_off(signal: str):

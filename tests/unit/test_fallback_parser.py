@@ -412,3 +412,50 @@ def test_no_wave_is_a_genre_name(rules_only):
     i = rules_only.parse("late 70s new york no wave, skronky and arty")
     assert {"rock", "punk"} <= set(i.genres) and i.exclude_terms == []
     assert rules_only.parse("no new wave please").exclude_terms == ["new wave"]  # a cue before a genre still excludes it
+
+
+def _parts_parser():
+    return FastParser(None, ["Nicki Minaj", "blink-182", "Stone Temple Pilots", "Rage Against The Machine",
+                             "Justin Bieber", "Ed Sheeran & Justin Bieber", "Chris Brown", "Chris Stapleton",
+                             "Panic! At The Disco", "Drake", "Memory"], today=TODAY)
+
+
+@pytest.mark.parametrize("prompt,who", [
+    ("90s rock like stone temple pilots but without STP themselves", "Stone Temple Pilots"),  # initials
+    ("like rage against the machine but no RATM", "Rage Against The Machine"),
+    ("pop punk like blink-182 minus blink", "blink-182"),  # a word of the name given before
+])
+def test_a_word_or_the_initials_of_a_named_artist_exclude_that_artist(prompt, who):
+    i = _parts_parser().parse(prompt)
+    assert i.similar_artists == [who] and i.exclude_artists == [who]
+
+
+def test_part_of_one_catalog_artists_name_excludes_that_artist():
+    p = _parts_parser()
+    i = p.parse("female rappers, baddie anthems. no nicki tho")
+    assert i.exclude_artists == ["Nicki Minaj"] and i.exclude_terms == ["nicki"]
+    # Every credit that holds the whole name goes with it.
+    assert p.parse("pop hits but no bieber").exclude_artists == ["Justin Bieber", "Ed Sheeran & Justin Bieber"]
+    # A word two artists share names neither; a bare "not" negates a verb.
+    assert p.parse("rap but no chris").exclude_artists == []
+    assert p.parse("i need to not panic, something calm").exclude_artists == []
+
+
+def test_in_the_x_lane_asks_for_music_like_x():
+    p = _parts_parser()
+    i = p.parse("pop punk in the blink-182 lane, dumb jokes and fast drums")
+    assert i.similar_artists == ["blink-182"] and "lane" not in i.search_text
+    assert p.parse("something in the Drake lane").similar_artists == ["Drake"]
+    i = p.parse("a trip down memory lane")  # "memory" names nobody here
+    assert i.similar_artists == [] and i.include_artists == []
+
+
+@pytest.mark.parametrize("prompt,genres", [
+    ("kids songs for a long car ride", ["children"]),
+    ("educational songs for preschoolers", ["children"]),
+    ("nursery rhymes for my baby", ["children"]),
+    ("backyard pool party, kids and adults both there so keep it clean", []),  # kids around, not kids' music
+    ("dub techno for working late", ["house", "electronic"]),  # not dub reggae
+])
+def test_genre_names_of_session_20(rules_only, prompt, genres):
+    assert sorted(rules_only.parse(prompt).genres) == sorted(genres)
