@@ -98,3 +98,20 @@ def test_music_like_a_named_artist_is_not_that_artists_discography(base_url):
             assert body["note"].startswith(f"{len(leads)} of 20 tracks") and who in body["note"], body["note"]
         else:
             assert len(set(leads)) >= 3 and body["note"] is None, (prompt, leads)
+
+
+def test_an_exclusion_that_gives_part_of_a_name_excludes_the_artist(base_url):
+    # Session 20: these excluded title words ("blink", "STP", "nicki") and left the artist in.
+    for prompt, who in (("pop punk in the blink-182 lane minus blink, dumb jokes and fast drums", "blink-182"),
+                        ("90s rock like stone temple pilots but without STP themselves", "Stone Temple Pilots"),
+                        ("female rappers, baddie anthems. no nicki tho", "Nicki Minaj")):
+        body, tracks = _playlist(base_url, prompt)
+        assert who in body["intent"]["exclude_artists"], body["intent"]
+        assert tracks and who not in _artists(tracks), (prompt, tracks)
+
+
+def test_kids_songs_are_childrens_music(base_url):
+    body, tracks = _playlist(base_url, "kids songs for a long car ride")
+    assert body["intent"]["genres"] == ["children"], body["intent"]
+    # Before the children tag: Arctic Monkeys' "The Car", Steppenwolf's "Born To Be Wild".
+    assert not _artists(tracks) & {"Arctic Monkeys", "Steppenwolf"}, tracks
