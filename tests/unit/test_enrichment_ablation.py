@@ -8,7 +8,7 @@ import pytest
 from serving.tools import enrichment_ablation as ablation
 
 CONSTANTS = ("catalog.enrichment.artifact", "catalog.enrichment.builder", "retrieval.filters",
-             "intent.spelling", "intent.taxonomy", "catalog.enrichment.propagate", "intent.similar",
+             "intent.spelling", "intent.taxonomy", "catalog.enrichment.propagate", "intent.similar", "intent.fallback",
              "ranking.diversity", "ranking.feedback")
 
 
