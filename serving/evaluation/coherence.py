@@ -47,11 +47,13 @@ FRESH12_FILE = "coherence_prompts_fresh12.jsonl"
 FRESH13_FILE = "coherence_prompts_fresh13.jsonl"  # session 17, written the same way as fresh6/7/9/11; committed unread
 # Session 20's development set (24 genre, 16 similar-artist, 10 era prompts), written the same way and READ.
 FRESH14_FILE = "coherence_prompts_fresh14.jsonl"
+FRESH15_FILE = "coherence_prompts_fresh15.jsonl"  # session 20, written the same way as fresh6/7/9/11/13; committed unread
 SET_FILES = {"dev": PROMPTS_FILE, "heldout": HELDOUT_FILE, "fresh": FRESH_FILE, "fresh2": FRESH2_FILE,
              "fresh3": FRESH3_FILE, "fresh4": FRESH4_FILE, "fresh5": FRESH5_FILE, "fresh6": FRESH6_FILE,
              "fresh7": FRESH7_FILE, "fresh8": FRESH8_FILE, "fresh9": FRESH9_FILE, "fresh10": FRESH10_FILE,
              "fresh11": FRESH11_FILE, "fresh12": FRESH12_FILE,
-             "fresh13": FRESH13_FILE, "fresh14": FRESH14_FILE}
+             "fresh13": FRESH13_FILE, "fresh14": FRESH14_FILE,
+             "fresh15": FRESH15_FILE}
 COHERENCE_SETS = {**{name: (name,) for name in SET_FILES}, "all": tuple(SET_FILES)}
 _KARAOKE = re.compile(r"karaoke|originally performed|made popular by|in the style of|tribute to|backing track", re.I)
 

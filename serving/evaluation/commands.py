@@ -303,7 +303,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                         "fresh11 (50, the same way as fresh6/7/9, session 14: unread), fresh12 (50 activity, language, "
                         "genre and 'like X' prompts, the same way, session 17, read), fresh13 (50, the same way as "
                         "fresh6/7/9/11, session 17: unread), fresh14 (50 genre, 'like X' and era prompts, the same "
-                        "way, session 20, read) or all")
+                        "way, session 20, read), fresh15 (50, the same way as fresh13, session 20: unread) or all")
     p.add_argument("--coherence-prompts", default=None, help="coherence prompts JSONL (overrides --coherence-set)")
     p.add_argument("--coherence-turn", type=int, choices=[0, 1], default=0,
                    help="1: score a session's second playlist instead, after a simulated listener liked up to 3 "
