@@ -348,9 +348,9 @@ class FastParser:
             if re.search(rf"(?<!\bbut )\bnot\s+(?:{_QUALIFIERS})?{re.escape(t)}", text, re.I):
                 continue
             words = [w.strip(".'") for w in t.lower().split()]
-            sets = [self._by_word.get(w) for w in words] if 0 < len(words) <= 2 else [None]
-            hits = set.intersection(*sets) if all(sets) else set()
-            hits = {a for a in hits if _within(words, _name_words(a))}
+            if not 0 < len(words) <= 2 or not all(w in self._by_word for w in words):
+                continue
+            hits = {a for a in set.intersection(*(self._by_word[w] for w in words)) if _within(words, _name_words(a))}
             root = min(hits, key=lambda a: len(_name_words(a))) if hits else None
             if root is None or len(_name_words(root)) <= len(words) \
                     or not all(_within(_name_words(root), _name_words(a)) for a in hits):

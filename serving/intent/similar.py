@@ -54,13 +54,14 @@ def split_similar(text: str, artists: list[str], excluded: list[str] = ()) -> tu
     cue = _CUE if MORE_PHRASINGS else _BASE_CUE
     for a, name in names.items():
         # "X but not X" (no cue word): music like X, without X.
-        lane = rf"|\bin\s+the\s+{name}\s+lane\b" if MORE_PHRASINGS else ""
-        pat = re.compile(rf"\b{cue}\s+(?:the\s+)?{_L}{name}{_R}|{_L}{name}{_R}{_AFTER}{lane}"
-                         rf"|{_L}{name}{_R}\s*,?\s+but\s+(?:not|no|without)\s+(?:the\s+)?{_L}{name}{_R}", re.I)
+        lane = rf"\bin\s+the\s+({name})\s+lane\b"
+        pat = re.compile(rf"\b{cue}\s+(?:the\s+)?{_L}{name}{_R}|{_L}{name}{_R}{_AFTER}"
+                         rf"|{_L}{name}{_R}\s*,?\s+but\s+(?:not|no|without)\s+(?:the\s+)?{_L}{name}{_R}"
+                         + (f"|{lane}" if MORE_PHRASINGS else ""), re.I)
         if pat.search(out):
             similar.append(a)
             out = re.sub(rf"\b{cue}\s+(?=(?:the\s+)?{_L}{name}{_R})", " ", out, flags=re.I)
-            out = re.sub(rf"\bin\s+the\s+({name})\s+lane\b", r" \1 ", out, flags=re.I)
+            out = re.sub(lane, r" \1 ", out, flags=re.I)
     back = _BACK.search(out) if MORE_PHRASINGS else None
     if back:
         low = out[:back.start()].lower()

@@ -39,18 +39,9 @@ class RankerDeployment:
         # The same artifact the Retriever filters with (shipped, cached, or built from the index cache),
         # so borrowed candidates obey the same genre/era/stand-in rules. Only learned rankers borrow.
         if not hasattr(self, "_enrichment"):
-            from serving.catalog.enrichment.store import load_or_build
+            from serving.catalog.enrichment.store import load_served
 
-            cfg = self._config
-
-            def vectors():
-                from serving.retrieval.embedder import make_embedder
-                from serving.retrieval.index import load_or_build as load_index
-
-                emb = make_embedder(cfg.retrieval.embedder)
-                return load_index(self._catalog, emb, cfg.retrieval.index_kind, cfg.retrieval.cache_dir).vectors
-
-            self._enrichment = load_or_build(cfg, self._catalog, embedder_version(cfg.retrieval.embedder), vectors)
+            self._enrichment = load_served(self._config, self._catalog)
         return self._enrichment
 
     def _resolve(self, comps: ArmComponents | None) -> Ranker:

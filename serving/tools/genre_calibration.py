@@ -47,16 +47,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", default=None)
     args = p.parse_args(argv)
 
+    from serving.catalog.enrichment.store import load_served
     from serving.catalog.loader import load_catalog
     from serving.config import load_config
     from serving.evaluation.coherence import label_key, load_labels
     from serving.retrieval.filters import KNOWN, MIN_SHARE
     from serving.text import norm
-    from serving.tools.label_agreement import served_enrichment
 
     config = load_config(args.config)
     catalog = load_catalog(config.catalog.path)
-    enr = served_enrichment(config, catalog)
+    enr = load_served(config, catalog)
     table = load_labels()
     # The table has its own name normalisation; match through each catalog lead artist's name.
     leads = {t.artists[0] for t in catalog.tracks if t.artists}

@@ -34,19 +34,6 @@ def agreement(pred: dict[str, list[str]], truth: dict[str, frozenset[str]]) -> d
     return {"artists": len(both), "top1": round(top1 / len(both), 3), "precision": round(right / len(named), 3)}
 
 
-def served_enrichment(config, catalog):
-    """The enrichment `config` serves for `catalog`: the cached or shipped artifact, built if missing."""
-    from serving.catalog.enrichment.store import load_or_build
-    from serving.retrieval.embedder import embedder_version, make_embedder
-    from serving.retrieval.index import load_or_build as load_index
-
-    r = config.retrieval
-    # Vectors only if the artifact must be built (another catalog): built without them it would be
-    # another enrichment, cached under the served one's key.
-    return load_or_build(config, catalog, embedder_version(r.embedder),
-                         lambda: load_index(catalog, make_embedder(r.embedder), r.index_kind, r.cache_dir).vectors)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m serving.tools.label_agreement", description=__doc__.split("\n")[0])
     p.add_argument("labels")
@@ -54,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from serving.catalog.enrichment.llm_labels import GENRES, read_labels
+    from serving.catalog.enrichment.store import load_served
     from serving.catalog.loader import load_catalog
     from serving.config import load_config
     from serving.evaluation.coherence import label_key as table_key
@@ -71,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     # The enrichment as served without LLM labels: the baseline the labels would add to.
     base_cfg = config.model_copy(update={"catalog": config.catalog.model_copy(update={"enrichment_llm_labels": None})})
     catalog = load_catalog(config.catalog.path)
-    enr = served_enrichment(base_cfg, catalog)
+    enr = load_served(base_cfg, catalog)
     mine = {k: list(a.genres) for k, a in enr.artists.items() if k in llm}
     thin = {k for k in llm if (enr.artists.get(k) is None or enr.artists[k].confidence < KNOWN)}
     out = {"labels": args.labels, "model": meta.get("intent_model"), "prompt": meta.get("prompt"),

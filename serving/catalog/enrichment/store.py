@@ -64,3 +64,15 @@ def load_or_build(config, catalog, embedder_version: str, vectors: Callable[[], 
     enr.save(cache_root(config))
     log.info("enrichment %s built in %.1fs (%d artists)", enr.version, stats.total_seconds, stats.artists)
     return enr
+
+
+def load_served(config, catalog) -> Enrichment | None:
+    """The enrichment `config` serves for `catalog` (shipped, cached, or built). The index vectors are
+    loaded only if it must be built (another catalog): built without them it would be another
+    enrichment, cached under the served one's key."""
+    from serving.retrieval.embedder import embedder_version, make_embedder
+    from serving.retrieval.index import load_or_build as load_index
+
+    r = config.retrieval
+    return load_or_build(config, catalog, embedder_version(r.embedder),
+                         lambda: load_index(catalog, make_embedder(r.embedder), r.index_kind, r.cache_dir).vectors)
